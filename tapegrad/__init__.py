@@ -1,0 +1,32 @@
+"""tapegrad: automatic differentiation on an explicit tape.
+
+micrograd's friendly :class:`Value`, recording every operation as a typed
+record on a linear :class:`Tape` that can be replayed, differentiated and
+inspected.  Start with ``Value`` (eager, micrograd-style) or
+:func:`trace` / :func:`grad` (JAX-style).
+"""
+
+from . import errors
+from .functional import Function, function, grad, trace, value_and_grad
+from .state import debug_nans
+from .tape import Record, Tape
+from .value import Value, maximum, minimum, where
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Value",
+    "Tape",
+    "Record",
+    "Function",
+    "trace",
+    "grad",
+    "value_and_grad",
+    "function",
+    "where",
+    "maximum",
+    "minimum",
+    "debug_nans",
+    "errors",
+    "__version__",
+]

@@ -1,0 +1,50 @@
+"""Every exception tapegrad raises on purpose.
+
+Each class subclasses :class:`TapegradError`, so ``except TapegradError`` catches
+them all; where a builtin exception already means the same thing (a wrong
+argument count is a ``TypeError``), the class subclasses that too, so code
+written for plain Python keeps working.  Messages say what happened and what
+to do about it.
+"""
+
+from __future__ import annotations
+
+
+class TapegradError(Exception):
+    """Base class of every error tapegrad raises deliberately."""
+
+
+class ConcretizationError(TapegradError, TypeError):
+    """A traced Value was turned into a Python number inside ``trace``.
+
+    Replay would silently reuse the recorded number, so this is refused, as
+    JAX refuses to concretize a tracer.
+    """
+
+
+class StaleTapeError(TapegradError):
+    """A tape was replayed on inputs that take another branch of the recorded code."""
+
+
+class LeakedValueError(TapegradError):
+    """A Value recorded inside one ``trace`` was used after that trace ended."""
+
+
+class ArgumentCountError(TapegradError, TypeError):
+    """A tape or traced function was called with the wrong number of arguments."""
+
+
+class InputTypeError(TapegradError, TypeError):
+    """An input was not a real number (or an array of them)."""
+
+
+class NonScalarOutputError(TapegradError, TypeError):
+    """A gradient was asked of a function with several outputs and no seed."""
+
+
+class NonFiniteError(TapegradError, FloatingPointError):
+    """Inside ``debug_nans()``, a record produced a nan or an infinity."""
+
+
+class OutputTypeError(TapegradError, TypeError):
+    """A traced function returned something other than Values or numbers."""

@@ -1,0 +1,231 @@
+"""The JAX-style functional API: trace, grad, value_and_grad, function.
+
+``trace`` records a Python function once as a :class:`~tapegrad.Tape`; the
+tape then replays on new inputs and differentiates without running the
+Python code again.  Python control flow is recorded as *guards*, so a replay
+that would take another branch raises :class:`~tapegrad.errors.StaleTapeError`
+instead of silently computing the wrong thing; :func:`function` keeps one tape
+per branch pattern.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTapeError
+from .interpret import FLOAT, backward, output_seeds, replay, replay_gradient
+from .ops import OpKind
+from .state import STATE
+from .tape import Record, Tape
+from .value import Value, _new_value, _operand, as_float
+
+__all__ = ["trace", "grad", "value_and_grad", "function", "Function"]
+
+
+def _parameter_names(f: Callable[..., Any], args: Sequence[Any]) -> list[str]:
+    """Input names from ``f``'s signature, checking ``args`` fit it."""
+    name = getattr(f, "__name__", "f")
+    try:
+        signature = inspect.signature(f)
+    except (TypeError, ValueError):  # builtins without a signature
+        return [f"x{i}" for i in range(len(args))]
+    try:
+        signature.bind(*args)
+    except TypeError as error:
+        raise ArgumentCountError(
+            f"{name}{signature} cannot be traced with {len(args)} example argument(s): {error}; "
+            "pass one example value per parameter"
+        ) from None
+    names: list[str] = []
+    for parameter in signature.parameters.values():
+        if parameter.kind is parameter.VAR_POSITIONAL:
+            names += [f"{parameter.name}{i}" for i in range(len(args) - len(names))]
+        elif len(names) < len(args):
+            names.append(parameter.name)
+    return names
+
+
+def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None) -> Tape:
+    """Record ``f`` once, at ``example_args``, as a replayable tape.
+
+    Inputs are named after ``f``'s parameters unless ``names`` gives other
+    names (any strings)::
+
+        >>> tape = tapegrad.trace(lambda x, y: x * y, 2.0, 3.0)
+        >>> tape(4.0, 5.0), tape.gradient(4.0, 5.0)
+        (20.0, (5.0, 4.0))
+
+    Inside ``f``, ``float(v)`` of a traced Value raises ConcretizationError
+    (the tape could only replay the recorded number), and ``if v > 0:``
+    records a guard that replay checks.  Values from outside the trace
+    (parameters, earlier results) are recorded as constants.
+    """
+    fname = getattr(f, "__name__", "f")
+    if names is None:
+        input_names = _parameter_names(f, example_args)
+    else:
+        input_names = list(names)
+        if len(input_names) != len(example_args):
+            raise ArgumentCountError(
+                f"names gives {len(input_names)} names for {len(example_args)} example arguments; give one per argument"
+            )
+        for n in input_names:
+            if not isinstance(n, str):
+                raise InputTypeError(f"input names must be strings, got {type(n).__name__} {n!r}")
+    tape = Tape(name=fname, traced=True)
+    state = STATE
+    state.traces.append(tape)
+    state.trace = tape
+    try:
+        inputs = []
+        for n, x in zip(input_names, example_args):
+            number = x.data if isinstance(x, Value) else as_float(x, f"example argument {n!r}")
+            slot = tape.append(Record(OpKind.INPUT, (), n), number)
+            tape.input_slots.append(slot)
+            inputs.append(_new_value(number, tape, slot))
+        _set_outputs(tape, f(*inputs))
+    finally:
+        state.traces.pop()
+        state.trace = state.traces[-1] if state.traces else None
+        tape.sealed = True
+    return tape
+
+
+def _set_outputs(tape: Tape, result: Any) -> None:
+    if isinstance(result, tuple):
+        tape.structure, items = "tuple", list(result)
+    elif isinstance(result, list):
+        tape.structure, items = "list", result
+    else:
+        tape.structure, items = "value", [result]
+    for i, item in enumerate(items):
+        if not isinstance(item, (Value, int, float, np.integer, np.floating)):
+            raise OutputTypeError(
+                f"{tape.name} returned {type(item).__name__} {item!r:.60}; a traced function must return "
+                "Values or numbers, or a tuple or list of them"
+            )
+        tape.output_slots.append(_operand(tape, item))
+        default = "out" if tape.structure == "value" else f"out{i}"
+        tape.output_names.append(item.name or default if isinstance(item, Value) else default)
+
+
+# ---------------------------------------------------------------- grad
+
+
+def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
+    chosen = [argnums] if isinstance(argnums, int) else list(argnums)
+    for a in chosen:
+        if not isinstance(a, int) or isinstance(a, bool):
+            raise InputTypeError(f"argnums must be an int or a tuple of ints, got {a!r}")
+        if not -count <= a < count:
+            raise ArgumentCountError(f"argnums={a} but the function was called with {count} argument(s)")
+    return [a % count for a in chosen]
+
+
+def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
+    """A function returning ``(f(*args), gradient)``, as ``jax.value_and_grad``.
+
+    The gradient is with respect to argument ``argnums`` (a tuple gives a
+    tuple of gradients).  ``f`` must return one scalar; ``f`` may also be a
+    Tape.  Called on traced Values (inside another ``trace`` or ``grad``),
+    the result is recorded too, so ``grad`` nests for higher derivatives.
+    """
+
+    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+        picked = _argnums(argnums, len(args))
+        if isinstance(f, Tape):
+            value, grads = replay_gradient(f, args)
+        else:
+            points = [a.data if isinstance(a, Value) else a for a in args]
+            tape = trace(f, *points)
+            if len(tape.output_slots) != 1 or tape.structure != "value":
+                output_seeds(tape, None)  # raises NonScalarOutputError
+            if tape.captures or any(isinstance(a, Value) for a in args):
+                value, grads = replay_gradient(tape, args)  # records onto the enclosing trace
+            else:
+                adjoint = backward(tape, tape.values, output_seeds(tape, None), FLOAT)
+                value = tape.values[tape.output_slots[0]]
+                grads = tuple(adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots)
+        if isinstance(argnums, int):
+            return value, grads[picked[0]]
+        return value, tuple(grads[a] for a in picked)
+
+    return value_and_grad_f
+
+
+def grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The gradient of scalar-valued ``f``, as ``jax.grad``.
+
+    >>> tapegrad.grad(lambda x: x ** 3)(2.0)
+    12.0
+    """
+    value_and_grad_f = value_and_grad(f, argnums)
+
+    @functools.wraps(f if callable(f) and not isinstance(f, Tape) else grad)
+    def grad_f(*args: Any) -> Any:
+        return value_and_grad_f(*args)[1]
+
+    return grad_f
+
+
+# ---------------------------------------------------------------- function
+
+
+class Function:
+    """``f`` recorded once per branch pattern and replayed ever after.
+
+    Each call replays the first stored tape whose guards hold for the new
+    inputs; when none does, ``f`` is traced again at those inputs and the new
+    tape is kept.  ``.tapes`` lists the tapes recorded so far.
+    """
+
+    def __init__(self, f: Callable[..., Any]) -> None:
+        self.f = f
+        self.tapes: list[Tape] = []
+        functools.update_wrapper(self, f)
+
+    def _run(self, args: Sequence[Any], run: Callable[[Tape], Any]) -> Any:
+        for tape in self.tapes:
+            try:
+                return run(tape)
+            except StaleTapeError:
+                continue
+        tape = trace(self.f, *[_first_point(a) for a in args])
+        self.tapes.append(tape)
+        return run(tape)
+
+    def __call__(self, *args: Any) -> Any:
+        return self._run(args, lambda tape: replay(tape, args))
+
+    def gradient(self, *args: Any, seed: Any = None) -> tuple[Any, ...]:
+        """As :meth:`Tape.gradient`, with the tape that matches ``args``."""
+        return self._run(args, lambda tape: replay_gradient(tape, args, seed)[1])
+
+    def value_and_gradient(self, *args: Any, seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
+        """As :meth:`Tape.value_and_gradient`, with the tape that matches ``args``."""
+        return self._run(args, lambda tape: replay_gradient(tape, args, seed))
+
+
+def _first_point(x: Any) -> Any:
+    """One point of a batch, to trace at."""
+    if isinstance(x, (np.ndarray, list, tuple)):
+        flat = np.asarray(x, dtype=np.float64).ravel()
+        return float(flat[0]) if flat.size else 0.0
+    return x
+
+
+def function(f: Callable[..., Any]) -> Function:
+    """Wrap ``f`` to record once and replay many times, retracing per branch.
+
+    >>> @tapegrad.function
+    ... def f(x):
+    ...     return x * 2 if x > 0 else -x
+    >>> f(3.0), f(-3.0), len(f.tapes)
+    (6.0, 3.0, 2)
+    """
+    return Function(f)

@@ -1,0 +1,396 @@
+"""The forward and reverse interpreters: loops over records.
+
+Both loops are generic over a :class:`Domain`, the kind of value held in the
+slots: Python floats, numpy arrays (a batch of points, evaluated
+elementwise) or recording Values (so that replaying a tape, or its backward
+pass, records a new tape).  They look each record's rules up in the op table;
+there is no recursion, no per-node closure and no topological sort: the tape
+is already in evaluation order, so the reverse sweep is a loop backwards.
+
+Strong zeros: an adjoint that is exactly zero propagates nothing, even where
+the local derivative is inf or nan.  For floats a zero adjoint skips its
+record; for arrays the rule holds elementwise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any, Callable
+
+import numpy as np
+
+from .errors import (
+    ArgumentCountError,
+    ConcretizationError,
+    InputTypeError,
+    LeakedValueError,
+    NonFiniteError,
+    NonScalarOutputError,
+)
+from .ops import OPS, Op, OpKind
+from .state import STATE
+from .value import Value, apply, as_float
+
+if TYPE_CHECKING:
+    from .tape import Tape
+
+__all__ = ["Domain", "FLOAT", "ARRAY", "VALUE", "forward", "backward", "replay", "replay_gradient", "eager_backward"]
+
+_INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
+
+
+@dataclass(frozen=True)
+class Domain:
+    """How the interpreters handle one kind of slot value.
+
+    ``forward[kind]`` evaluates an op; ``m`` holds the same functions by op
+    name for the backward rules.  ``is_zero`` tells a strong zero adjoint,
+    ``mask`` zeroes a contribution wherever its adjoint is zero (arrays),
+    ``truth`` evaluates a guard's condition.
+    """
+
+    name: str
+    forward: tuple[Callable[..., Any] | None, ...]
+    m: SimpleNamespace
+    const: Callable[[Any], Any]
+    is_zero: Callable[[Any], bool]
+    mask: Callable[[Any, Any], Any]
+    truth: Callable[[Any], Any]
+
+
+def _domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks: Any) -> Domain:
+    functions = tuple(pick(op) for op in OPS)
+    m = SimpleNamespace(**{op.name: fn for op, fn in zip(OPS, functions) if fn is not None})
+    return Domain(name, functions, m, **hooks)
+
+
+def _float_is_zero(g: Any) -> bool:
+    return g == 0.0
+
+
+def _array_mask(g: Any, c: Any) -> Any:
+    if np.ndim(g) == 0 or np.all(g):
+        return c
+    return np.where(g == 0.0, 0.0, c)
+
+
+def _with_errstate(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
+    if fn is None:
+        return None
+
+    def quiet(*args: Any) -> Any:
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return quiet
+
+
+def _value_function(op: Op) -> Callable[..., Any] | None:
+    if op.scalar is None:
+        return None
+    if op.has_attr:
+        return lambda *args: apply(op, *args[:-1], attr=args[-1])
+    return lambda *args: apply(op, *args)
+
+
+def _value_is_zero(g: Any) -> bool:
+    return not isinstance(g, Value) and g == 0.0
+
+
+FLOAT = _domain(
+    "float",
+    lambda op: op.scalar,
+    const=float,
+    is_zero=_float_is_zero,
+    mask=lambda g, c: c,
+    truth=bool,
+)
+ARRAY = _domain(
+    "array",
+    lambda op: op.array,
+    const=float,
+    is_zero=lambda g: not np.any(g),
+    mask=_array_mask,
+    truth=lambda c: np.asarray(c) != 0.0,
+)
+VALUE = _domain(
+    "value",
+    _value_function,
+    const=float,
+    is_zero=_value_is_zero,
+    mask=lambda g, c: c,
+    truth=bool,
+)
+
+
+# ---------------------------------------------------------------- the two loops
+
+
+def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequence[Any] | None = None) -> list[Any]:
+    """Evaluate every record of ``tape`` on ``inputs``; return all slot values.
+
+    Inputs of the tape that are not its declared inputs (captured Values,
+    links of eager tapes) take ``captured`` if given, else their recorded value.
+    """
+    records = tape.records
+    values: list[Any] = [None] * len(records)
+    for slot, x in zip(tape.input_slots, inputs):
+        values[slot] = x
+    if captured is not None:
+        for (slot, _), x in zip(tape.captures, captured):
+            values[slot] = x
+    functions = domain.forward
+    check = STATE.debug_nans
+    for i, record in enumerate(records):
+        kind = record.op
+        if kind is _INPUT:
+            if values[i] is None:
+                values[i] = domain.const(tape.values[i])
+        elif kind is _CONST:
+            values[i] = domain.const(record.attr)
+        elif kind is _GUARD:
+            _check_guard(tape, i, domain.truth(values[record.args[0]]))
+            values[i] = values[record.args[0]]
+        else:
+            args = [values[a] for a in record.args]
+            fn = functions[kind]
+            values[i] = fn(*args, record.attr) if OPS[kind].has_attr else fn(*args)  # type: ignore[misc]
+        if check:
+            _check_finite(tape, i, values[i], "forward")
+    return values
+
+
+def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
+    """The reverse sweep: adjoints of every slot, given adjoints of some.
+
+    ``seeds`` maps slots to their incoming adjoints (usually one output to
+    1.0).  Returns one adjoint per slot up to the highest seed, ``None``
+    where nothing flowed.
+    """
+    records = tape.records
+    top = max(seeds) if seeds else -1
+    adjoint: list[Any] = [None] * (top + 1)
+    for slot, g in seeds.items():
+        adjoint[slot] = g
+    m = domain.m
+    is_zero = domain.is_zero
+    mask = domain.mask
+    check = STATE.debug_nans
+    for i in range(top, -1, -1):
+        g = adjoint[i]
+        if g is None:
+            continue
+        record = records[i]
+        op = OPS[record.op]
+        rule = op.vjp
+        if rule is None or is_zero(g):
+            continue
+        args = record.args
+        operands = [values[a] for a in args]
+        if op.has_attr:
+            contributions = rule(m, g, values[i], *operands, record.attr)
+        else:
+            contributions = rule(m, g, values[i], *operands)
+        for a, c in zip(args, contributions):
+            if c is None:
+                continue
+            c = mask(g, c)
+            if check:
+                _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
+            previous = adjoint[a]
+            adjoint[a] = c if previous is None else previous + c
+    return adjoint
+
+
+def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
+    expected = bool(tape.records[slot].attr)
+    flipped = np.asarray(truth) != expected
+    if not np.any(flipped):
+        return
+    count = int(np.count_nonzero(flipped))
+    where = tape.sites.get(slot, "an unknown line")
+    points = f" at {count} of {flipped.size} points" if flipped.ndim else ""
+    from .errors import StaleTapeError
+
+    raise StaleTapeError(
+        f"guard {tape.describe_guard(slot)} at {where} is now {not expected}{points}: "
+        f"tape {tape.name!r} recorded only the other branch of that Python condition, so replaying it "
+        "would silently give a wrong answer. Write the branch with tapegrad.where(cond, a, b), "
+        "wrap the function in tapegrad.function(f) to keep one tape per branch, or trace again at these inputs."
+    )
+
+
+def _check_finite(tape: Tape, slot: int, value: Any, phase: str) -> None:
+    if isinstance(value, Value):
+        value = value.data
+    if not np.all(np.isfinite(value)):
+        raise NonFiniteError(f"{phase}: record {tape.format_record(slot)} of tape {tape.name!r} produced {value!r}")
+
+
+# ---------------------------------------------------------------- tapes as functions
+
+
+def _domain_of(tape: Tape, args: Sequence[Any]) -> Domain:
+    """Values if any input is one, or if the tape captured Values of a trace
+    still recording (a nested grad); else arrays if any input is an array."""
+    if any(isinstance(x, Value) for x in args):
+        return VALUE
+    if any(v._tape is not None and not v._tape.sealed for _, v in tape.captures):
+        return VALUE
+    if any(isinstance(x, (np.ndarray, list, tuple)) for x in args):
+        return ARRAY
+    return FLOAT
+
+
+def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
+    names = tape.inputs
+    if len(args) != len(names):
+        plural = "" if len(names) == 1 else "s"
+        raise ArgumentCountError(
+            f"tape {tape.name!r} takes {len(names)} input{plural} ({', '.join(names)}) "
+            f"but was given {len(args)}; pass one value per input, in that order"
+        )
+    converted = []
+    for name, x in zip(names, args):
+        if isinstance(x, Value):
+            converted.append(x)
+        elif isinstance(x, (np.ndarray, list, tuple)):
+            array = np.asarray(x)
+            if array.dtype.kind not in "fiub":
+                raise InputTypeError(f"input {name!r} must be real numbers, got an array of dtype {array.dtype}")
+            converted.append(array.astype(np.float64))
+        else:
+            converted.append(as_float(x, f"input {name!r}"))
+    return converted
+
+
+def _batch_shape(inputs: Sequence[Any]) -> tuple[int, ...]:
+    return np.broadcast_shapes(*[np.shape(x) for x in inputs if isinstance(x, np.ndarray)])
+
+
+def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any]) -> list[Any]:
+    """Outputs as users expect them: floats, or arrays of the batch's shape."""
+    if domain is FLOAT:
+        return [float(v) for v in values]
+    if domain is ARRAY:
+        shape = _batch_shape(inputs)
+        return [np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for v in values]
+    return list(values)
+
+
+def _structure(tape: Tape, outputs: list[Any]) -> Any:
+    if tape.structure == "tuple":
+        return tuple(outputs)
+    if tape.structure == "list":
+        return outputs
+    return outputs[0]
+
+
+def _captured(tape: Tape, domain: Domain) -> list[Any] | None:
+    if domain is VALUE:
+        return [v for _, v in tape.captures]
+    return None
+
+
+def replay(tape: Tape, args: Sequence[Any]) -> Any:
+    """``tape(*args)``: the outputs at new inputs, in the traced structure."""
+    domain = _domain_of(tape, args)
+    inputs = _convert(tape, args, domain)
+    with np.errstate(all="ignore"):
+        values = forward(tape, inputs, domain, _captured(tape, domain))
+    return _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+
+
+def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
+    """The adjoints of the output slots: 1.0 for one output, else ``seed``."""
+    slots = tape.output_slots
+    if seed is None:
+        if len(slots) != 1:
+            raise NonScalarOutputError(
+                f"tape {tape.name!r} has {len(slots)} outputs ({', '.join(tape.outputs)}); a gradient needs one "
+                "scalar output, or seed=(...) with one cotangent per output for a vector-Jacobian product"
+            )
+        seeds = [1.0]
+    elif len(slots) == 1 and not isinstance(seed, (tuple, list)):
+        seeds = [seed]
+    else:
+        seeds = list(seed)
+        if len(seeds) != len(slots):
+            raise ArgumentCountError(
+                f"seed has {len(seeds)} entries but tape {tape.name!r} has {len(slots)} outputs; pass one per output"
+            )
+    result: dict[int, Any] = {}
+    for slot, s in zip(slots, seeds):
+        s = s if isinstance(s, (Value, np.ndarray)) else as_float(s, "a seed")
+        result[slot] = s if slot not in result else result[slot] + s
+    return result
+
+
+def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
+    """``tape.value_and_gradient(*args)``: outputs, and d(outputs . seed)/d(each input)."""
+    seeds = output_seeds(tape, seed)
+    domain = _domain_of(tape, list(args) + list(seeds.values()))
+    inputs = _convert(tape, args, domain)
+    with np.errstate(all="ignore"):
+        values = forward(tape, inputs, domain, _captured(tape, domain))
+        adjoint = backward(tape, values, seeds, domain)
+    grads = [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots]
+    outputs = _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+    return outputs, tuple(_finish(grads, domain, inputs))
+
+
+# ---------------------------------------------------------------- eager backward()
+
+
+def eager_backward(root: Value) -> None:
+    """``root.backward()``: add d(root)/d(v) to ``v.grad`` for everything ``root`` depends on.
+
+    Follows the links from the root's tape to earlier tapes (results of an
+    earlier step used again), newest tape first, so each tape is swept once.
+    Each swept tape is closed: later operations start a fresh tape.
+    """
+    tape = root._tape
+    if tape is None:
+        root._grad = root._grad + 1.0
+        return
+    if tape.traced:
+        if tape.sealed:
+            raise LeakedValueError(
+                f"backward() of a Value that escaped the trace of {tape.name!r}; "
+                "differentiate the tape instead: tape.gradient(...) or tapegrad.grad(f)"
+            )
+        raise ConcretizationError(
+            "backward() inside tapegrad.trace would turn traced Values into numbers; "
+            "use tapegrad.grad(f) to differentiate inside a traced function"
+        )
+    pending: dict[Tape, dict[int, float]] = {tape: {root._slot: 1.0}}
+    while pending:
+        tape = max(pending, key=lambda t: t.serial)
+        adjoint = backward(tape, tape.values, pending.pop(tape), FLOAT)
+        _accumulate(tape, adjoint)
+        for slot, source in tape.sources.items():
+            g = adjoint[slot] if slot < len(adjoint) else None
+            if g is None or g == 0.0:
+                continue
+            if isinstance(source, Value):
+                source._grad = source._grad + g
+            else:
+                earlier, earlier_slot = source
+                seeds = pending.setdefault(earlier, {})
+                seeds[earlier_slot] = seeds.get(earlier_slot, 0.0) + g
+        tape.closed = True
+
+
+def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
+    grads = tape.grads
+    if grads is None:
+        tape.grads = adjoint
+        return
+    if len(grads) < len(adjoint):
+        grads.extend([None] * (len(adjoint) - len(grads)))
+    for i, g in enumerate(adjoint):
+        if g is not None:
+            previous = grads[i]
+            grads[i] = g if previous is None else previous + g

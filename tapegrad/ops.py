@@ -1,0 +1,298 @@
+"""The op table: every operation tapegrad knows, defined once.
+
+Each :class:`Op` entry holds, side by side, an op's forward rule for Python
+floats (``scalar``), its forward rule for numpy arrays (``array``) and its
+vector-Jacobian rule (``vjp``).  Adding an op means adding one entry here.
+
+Backward rules are written once, generically, so that the same rule runs over
+floats, numpy arrays, recording Values or (later) sympy expressions.  A rule
+receives ``m``, a namespace holding this table's forward functions for the
+value domain at hand (``m.cos``, ``m.where``, ``m.div``...), then ``g`` (the
+incoming adjoint), ``out`` (the op's result) and the operands ``x``, ``y``
+(``c`` for a constant attribute).  It returns one cotangent per operand, or
+``None`` for "contributes nothing".  Rules use only ``+ - *``, unary ``-`` and
+functions from ``m``: never ``/`` or ``**``, which raise on Python floats
+where IEEE arithmetic gives ``inf`` or ``nan``.
+
+The interpreter calls a rule only when ``g`` is not exactly zero ("strong
+zeros"), so a rule never has to guard against ``0 * inf``.
+
+Conventions (as PyTorch): ``relu'(0) = 0``, ``abs'(0) = 0``, ties of
+``maximum``/``minimum`` split the adjoint evenly, ``sqrt'(0) = inf``,
+``x**0`` has gradient 0, and outside an op's domain its formula is applied
+as written (``log'(-1) = -1``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Callable
+
+import numpy as np
+
+__all__ = ["OpKind", "Op", "OPS", "op_named"]
+
+
+class OpKind(IntEnum):
+    """The kind of a tape record.  Its integer value indexes :data:`OPS`."""
+
+    INPUT = 0
+    CONST = 1
+    GUARD = 2
+    ADD = 3
+    SUB = 4
+    MUL = 5
+    DIV = 6
+    NEG = 7
+    POW_CONST = 8
+    POW = 9
+    EXP = 10
+    LOG = 11
+    TANH = 12
+    SIGMOID = 13
+    RELU = 14
+    SIN = 15
+    COS = 16
+    SQRT = 17
+    ABS = 18
+    MAXIMUM = 19
+    MINIMUM = 20
+    WHERE = 21
+    GT = 22
+    GE = 23
+    LT = 24
+    LE = 25
+    EQ = 26
+    NE = 27
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One row of the op table.
+
+    ``arity`` counts operand slots; ``has_attr`` says whether the record
+    carries a constant attribute that is passed to the rules after the
+    operands (the exponent of ``pow_const``).  ``infix`` is the Python
+    operator used when the op is printed as an expression.  Records with
+    ``vjp=None`` have no operands to send an adjoint to, or a derivative that
+    is zero wherever it exists (comparisons).
+    """
+
+    kind: OpKind
+    arity: int
+    scalar: Callable[..., Any] | None
+    array: Callable[..., Any] | None
+    vjp: Callable[..., tuple[Any, ...]] | None
+    has_attr: bool = False
+    infix: str = ""
+
+    @property
+    def name(self) -> str:
+        return str(self.kind)
+
+
+# ---------------------------------------------------------------- IEEE floats
+# math's functions raise where IEEE 754 returns inf or nan; each scalar rule
+# below takes math's fast path and falls back to numpy's IEEE answer.
+
+_NAN = math.nan
+_INF = math.inf
+
+
+def _numpy_scalar(ufunc: Callable[..., Any], *args: float) -> float:
+    with np.errstate(all="ignore"):
+        return float(ufunc(*args))
+
+
+def _div(x: float, y: float) -> float:
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return _numpy_scalar(np.divide, x, y)
+
+
+def _pow(x: float, c: float) -> float:
+    try:
+        return math.pow(x, c)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return _numpy_scalar(np.power, x, c)
+
+
+def _exp(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return _INF
+
+
+def _log(x: float) -> float:
+    if x > 0.0:
+        return math.log(x)
+    return -_INF if x == 0.0 else _NAN
+
+
+def _sqrt(x: float) -> float:
+    return math.sqrt(x) if x >= 0.0 else _NAN
+
+
+def _sin(x: float) -> float:
+    return math.sin(x) if math.isfinite(x) else _NAN
+
+
+def _cos(x: float) -> float:
+    return math.cos(x) if math.isfinite(x) else _NAN
+
+
+def _sigmoid(x: float) -> float:
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = _exp(x)  # also the nan path: nan >= 0 is False
+    return e / (1.0 + e)
+
+
+def _relu(x: float) -> float:
+    return 0.0 if x <= 0.0 else x  # nan stays nan
+
+
+def _maximum(x: float, y: float) -> float:
+    return x if (x > y or x != x) else y  # a nan on either side wins
+
+
+def _minimum(x: float, y: float) -> float:
+    return x if (x < y or x != x) else y
+
+
+def _where(c: float, a: float, b: float) -> float:
+    return a if c else b
+
+
+# ---------------------------------------------------------------- numpy arrays
+# Written to pick exactly the element the scalar rule picks.
+
+
+def _sigmoid_array(x: Any) -> Any:
+    e = np.exp(np.minimum(x, 0.0))  # exp(x) where x < 0, so it never overflows
+    positive = 1.0 / (1.0 + np.exp(-np.maximum(x, 0.0)))
+    return np.where(x >= 0.0, positive, e / (1.0 + e))
+
+
+def _relu_array(x: Any) -> Any:
+    return np.where(x <= 0.0, 0.0, x)
+
+
+def _maximum_array(x: Any, y: Any) -> Any:
+    return np.where((x > y) | (x != x), x, y)
+
+
+def _minimum_array(x: Any, y: Any) -> Any:
+    return np.where((x < y) | (x != x), x, y)
+
+
+def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
+    return lambda x, y: ufunc(x, y).astype(np.float64)
+
+
+# ---------------------------------------------------------------- backward rules
+
+
+def _pow_const_vjp(m: Any, g: Any, out: Any, x: Any, c: float) -> tuple[Any, ...]:
+    if c == 0:
+        return (None,)
+    return (g * (c * m.pow_const(x, c - 1)),)
+
+
+def _pow_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
+    # As PyTorch: the x-rule is 0 where y == 0, the y-rule is 0 where x == 0 and y >= 0.
+    dx = m.where(m.eq(y, 0.0), 0.0, g * (y * m.pow(x, y - 1.0)))
+    dy = g * (out * m.log(x))
+    dy = m.where(m.eq(x, 0.0), m.where(m.ge(y, 0.0), 0.0, dy), dy)
+    return (dx, dy)
+
+
+def _abs_vjp(m: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
+    return (m.where(m.gt(x, 0.0), g, m.where(m.lt(x, 0.0), -g, 0.0)),)
+
+
+def _tie_split(m: Any, g: Any, win: Any, tie: Any) -> Any:
+    """The adjoint share of an operand that wins outright, ties or loses."""
+    return m.where(win, g, m.where(tie, 0.5 * g, 0.0))
+
+
+def _maximum_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
+    tie = m.eq(x, y)
+    return (_tie_split(m, g, m.gt(x, y), tie), _tie_split(m, g, m.gt(y, x), tie))
+
+
+def _minimum_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
+    tie = m.eq(x, y)
+    return (_tie_split(m, g, m.lt(x, y), tie), _tie_split(m, g, m.lt(y, x), tie))
+
+
+def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any], infix: str) -> Op:
+    return Op(kind, 2, lambda x, y: 1.0 if scalar(x, y) else 0.0, _compare_array(ufunc), None, infix=infix)
+
+
+# ---------------------------------------------------------------- the table
+# fmt: off
+_TABLE = [
+    Op(OpKind.INPUT, 0, None, None, None, has_attr=True),
+    Op(OpKind.CONST, 0, None, None, None, has_attr=True),
+    Op(OpKind.GUARD, 1, None, None, None, has_attr=True),
+    Op(OpKind.ADD, 2, lambda x, y: x + y, np.add,
+       lambda m, g, out, x, y: (g, g), infix="+"),
+    Op(OpKind.SUB, 2, lambda x, y: x - y, np.subtract,
+       lambda m, g, out, x, y: (g, -g), infix="-"),
+    Op(OpKind.MUL, 2, lambda x, y: x * y, np.multiply,
+       lambda m, g, out, x, y: (g * y, g * x), infix="*"),
+    Op(OpKind.DIV, 2, _div, np.divide,
+       lambda m, g, out, x, y: (m.div(g, y), -m.div(g * out, y)), infix="/"),
+    Op(OpKind.NEG, 1, lambda x: -x, np.negative,
+       lambda m, g, out, x: (-g,)),
+    Op(OpKind.POW_CONST, 1, _pow, np.power, _pow_const_vjp, has_attr=True, infix="**"),
+    Op(OpKind.POW, 2, _pow, np.power, _pow_vjp, infix="**"),
+    Op(OpKind.EXP, 1, _exp, np.exp,
+       lambda m, g, out, x: (g * out,)),
+    Op(OpKind.LOG, 1, _log, np.log,
+       lambda m, g, out, x: (m.div(g, x),)),
+    Op(OpKind.TANH, 1, math.tanh, np.tanh,
+       lambda m, g, out, x: (g * (1.0 - out * out),)),
+    Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
+       lambda m, g, out, x: (g * (out * (1.0 - out)),)),
+    Op(OpKind.RELU, 1, _relu, _relu_array,
+       lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),)),
+    Op(OpKind.SIN, 1, _sin, np.sin,
+       lambda m, g, out, x: (g * m.cos(x),)),
+    Op(OpKind.COS, 1, _cos, np.cos,
+       lambda m, g, out, x: (-(g * m.sin(x)),)),
+    Op(OpKind.SQRT, 1, _sqrt, np.sqrt,
+       lambda m, g, out, x: (m.div(g, 2.0 * out),)),
+    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp),
+    Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp),
+    Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp),
+    Op(OpKind.WHERE, 3, _where, np.where,
+       lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g))),
+    _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">"),
+    _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">="),
+    _compare(OpKind.LT, lambda x, y: x < y, np.less, "<"),
+    _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<="),
+    _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "=="),
+    _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!="),
+]
+# fmt: on
+
+OPS: tuple[Op, ...] = tuple(_TABLE)
+"""The op table, indexed by :class:`OpKind` (``OPS[OpKind.ADD]``)."""
+
+assert all(op.kind == i for i, op in enumerate(OPS)), "OPS must be listed in OpKind order"
+
+_BY_NAME = {op.name: op for op in OPS}
+
+
+def op_named(name: str) -> Op:
+    """The table entry called ``name`` (``op_named("tanh")``)."""
+    return _BY_NAME[name]

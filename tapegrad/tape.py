@@ -1,0 +1,185 @@
+"""Records and tapes: a program as a linear list of typed records.
+
+A record's position on the tape is the *slot* of its result; its operands are
+the slots of earlier records.  Inputs and constants are records too, so a tape
+is a complete straight-line program that prints as one record a line::
+
+    >>> tape = tapegrad.trace(lambda x, y: x * y + 1, 2.0, 3.0)
+    >>> print(tape)
+    tape <lambda>(x, y) -> out
+      %0 = input x
+      %1 = input y
+      %2 = mul %0 %1
+      %3 = const 1
+      %4 = add %2 %3
+      return %4
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from .ops import OPS, OpKind
+
+if TYPE_CHECKING:
+    from .value import Value
+
+__all__ = ["Record", "Tape"]
+
+Attr = float | int | str | bool | None
+
+_serials = itertools.count()
+
+
+class Record(NamedTuple):
+    """One operation: its kind, the slots of its operands, a constant attribute.
+
+    ``attr`` is the name of an ``input``, the number of a ``const``, the
+    exponent of ``pow_const`` and the recorded truth of a ``guard``.
+    """
+
+    op: OpKind
+    args: tuple[int, ...]
+    attr: Attr = None
+
+
+class Tape:
+    """A recorded program: records, named inputs and outputs, guards.
+
+    Tapes come from :func:`tapegrad.trace` (a function recorded once, to be
+    replayed on new inputs) or are made behind eager :class:`~tapegrad.Value`
+    arithmetic.  Call a traced tape to replay it, ``tape.gradient(...)`` to
+    differentiate it.
+
+    Attributes:
+        records: the program, one :class:`Record` per slot.
+        values: the value of every slot when the tape was recorded.
+        input_slots, output_slots: where the inputs and outputs live.
+        sites: ``"file:line"`` of the user's code for comparisons and guards.
+    """
+
+    def __init__(self, name: str = "tape", traced: bool = False) -> None:
+        self.name = name
+        self.records: list[Record] = []
+        self.values: list[Any] = []
+        self.input_slots: list[int] = []
+        self.output_slots: list[int] = []
+        self.output_names: list[str] = []
+        self.structure = "value"  # what the traced function returned: "value", "tuple" or "list"
+        self.sites: dict[int, str] = {}
+        # Values of enclosing traces used inside this one, as (slot, value).
+        self.captures: list[tuple[int, Value]] = []
+        # Eager tapes only: where each input's adjoint goes (a leaf Value, or
+        # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
+        self.sources: dict[int, Any] = {}
+        self.grads: list[Any] | None = None
+        # What is already on the tape: constants by value; leaves and captured
+        # Values by id; results of earlier tapes by (serial, slot).
+        self.const_slots: dict[float, int] = {}
+        self.source_slots: dict[Any, int] = {}
+        self.traced = traced
+        self.sealed = False  # a trace that has finished recording
+        self.closed = False  # an eager tape that takes no more records
+        self.serial = next(_serials)
+
+    # ------------------------------------------------------------ building
+    def append(self, record: Record, value: Any) -> int:
+        """Add one record with its recorded value; return its slot."""
+        self.records.append(record)
+        self.values.append(value)
+        return len(self.records) - 1
+
+    # ------------------------------------------------------------ reading
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The names of the inputs, in argument order."""
+        return tuple(str(self.records[s].attr) for s in self.input_slots)
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The names of the outputs, in order."""
+        return tuple(self.output_names)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def stats(self) -> dict[str, int]:
+        """How many records of each op kind the tape holds."""
+        return dict(Counter(str(r.op) for r in self.records))
+
+    def operand_text(self, slot: int) -> str:
+        """An operand as a reader wants it: an input's name, a constant, or ``%slot``."""
+        record = self.records[slot]
+        if record.op is OpKind.INPUT:
+            return str(record.attr)
+        if record.op is OpKind.CONST:
+            return repr(record.attr)
+        return f"%{slot}"
+
+    def describe_guard(self, slot: int) -> str:
+        """A guard as the condition the user wrote, e.g. ``x > 0 (recorded True)``."""
+        (cond,) = self.records[slot].args
+        test = self.records[cond]
+        op = OPS[test.op]
+        if op.infix and len(test.args) == 2:
+            text = f"{self.operand_text(test.args[0])} {op.infix} {self.operand_text(test.args[1])}"
+        else:
+            text = f"bool({self.operand_text(cond)})"
+        return f"{text} (recorded {bool(self.records[slot].attr)})"
+
+    def format_record(self, slot: int) -> str:
+        """One listing line, e.g. ``%4 = add %2 %3``."""
+        record = self.records[slot]
+        parts = [f"%{slot} = {record.op}"]
+        parts += [f"%{a}" for a in record.args]
+        if record.op is OpKind.GUARD:
+            parts.append(f"is {bool(record.attr)}".lower())
+        elif record.op is OpKind.CONST or record.op is OpKind.POW_CONST:
+            parts.append(repr(record.attr))
+        elif record.attr is not None:
+            parts.append(str(record.attr))
+        line = " ".join(parts)
+        if slot in self.sites:
+            line += f"  # {self.sites[slot]}"
+        return line
+
+    def __str__(self) -> str:
+        outputs = ", ".join(self.output_names) or "nothing"
+        lines = [f"tape {self.name}({', '.join(self.inputs)}) -> {outputs}"]
+        lines += ["  " + self.format_record(i) for i in range(len(self.records))]
+        if self.output_slots:
+            lines.append("  return " + ", ".join(f"%{s}" for s in self.output_slots))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Tape {self.name}({', '.join(self.inputs)}): {len(self.records)} records>"
+
+    # ------------------------------------------------------------ running
+    def __call__(self, *args: Any) -> Any:
+        """Replay the tape on new inputs (floats, numpy arrays or Values).
+
+        Returns the outputs in the structure the traced function returned.
+        Arrays are evaluated elementwise with broadcasting.
+        """
+        from .interpret import replay
+
+        return replay(self, args)
+
+    def gradient(self, *args: Any, seed: Any = None) -> tuple[Any, ...]:
+        """The gradient of the output with respect to every input, at ``args``.
+
+        With several outputs, ``seed`` (one cotangent per output) makes this
+        a vector-Jacobian product.  Returns one entry per input, in order;
+        with array inputs, the gradient at every point.
+        """
+        from .interpret import replay_gradient
+
+        return replay_gradient(self, args, seed)[1]
+
+    def value_and_gradient(self, *args: Any, seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
+        """Like :meth:`gradient`, also returning the outputs."""
+        from .interpret import replay_gradient
+
+        return replay_gradient(self, args, seed)

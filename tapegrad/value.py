@@ -1,0 +1,457 @@
+"""Value: micrograd's friendly scalar, recording onto a tape.
+
+Every operation on a :class:`Value` computes its result at once (as in
+micrograd) and appends one record to the tape of the current thread.  The
+Value itself keeps only its number, its tape and its slot: there are no
+per-node closures and no references back from the tape, so a dead graph is
+freed by reference counting alone, without waiting for the cyclic garbage
+collector.
+
+Three kinds of Value exist, all of the same class:
+
+* *leaves*, made by ``Value(3.0)``: they own their ``.data`` and ``.grad``
+  (parameters, micrograd-style);
+* *eager results* of operations outside :func:`tapegrad.trace`;
+* *traced Values*, the inputs of a trace and everything computed from them.
+
+Eager tapes are created and dropped behind the scenes: each ``backward()``
+closes the tape it ran on, so the next training step records onto a fresh
+one, and the old one is freed as soon as its Values are gone.  Values of a
+closed tape can still be used: the new tape links back to them, and
+``backward()`` follows the link.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import sys
+import weakref
+from typing import Any
+
+import numpy as np
+
+from .errors import ConcretizationError, InputTypeError, LeakedValueError, NonFiniteError
+from .ops import OPS, Op, OpKind
+from .state import STATE
+from .tape import Record, Tape
+
+__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply"]
+
+# An eager tape longer than this is closed and a new one started, so a loop
+# that never calls backward() (inference) keeps a bounded tape alive.
+EAGER_TAPE_LIMIT = 1 << 18
+
+_INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
+
+
+def as_float(x: Any, what: str = "a Value's data") -> float:
+    """``x`` as a float64, or :class:`InputTypeError` if it is not a real number.
+
+    Integers become floats, so ``Value(10) ** 400`` is ``inf``, never a
+    400-digit integer; integers too large for a float become ``±inf``.
+    """
+    if type(x) is float:
+        return x
+    if isinstance(x, (bool, int, np.integer)):
+        try:
+            return float(x)
+        except OverflowError:
+            return math.inf if x > 0 else -math.inf
+    if isinstance(x, (numbers.Real, np.floating)) or (isinstance(x, np.ndarray) and x.shape == () and x.dtype.kind in "fiub"):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        raise InputTypeError(
+            f"{what} must be one real number, got a numpy array of shape {x.shape}; "
+            "to evaluate many points, trace the function once and replay the tape on arrays: "
+            "tape = tapegrad.trace(f, 0.0); tape(xs)"
+        )
+    raise InputTypeError(f"{what} must be a real number (int or float), got {type(x).__name__} {x!r:.60}")
+
+
+def _user_site() -> str:
+    """``file:line`` of the innermost frame outside tapegrad."""
+    frame = sys._getframe(1)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("tapegrad."):
+        frame = frame.f_back
+    return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    >>> a = Value(-4.0); b = Value(2.0)
+    >>> c = (a * b + b ** 3).relu()
+    >>> c.backward(); a.grad, b.grad
+    (0.0, 0.0)
+
+    ``.grad`` accumulates: a second ``backward()`` adds the same gradient
+    again to every leaf (as PyTorch does with a retained graph), and leaf
+    gradients accumulate until zeroed (``p.grad = 0``).  ``.grad`` of an
+    intermediate Value is readable after ``backward()``.
+    """
+
+    __slots__ = ("data", "name", "_tape", "_slot", "_grad")
+
+    data: float
+    name: str | None
+
+    def __init__(self, data: Any, name: str | None = None) -> None:
+        self.data = as_float(data)
+        self.name = name
+        self._tape: Tape | None = None
+        self._slot = -1
+        self._grad: Any = 0.0
+
+    # ------------------------------------------------------------ gradients
+    @property
+    def grad(self) -> Any:
+        """d(output)/d(self), summed over every ``backward()`` so far."""
+        if self._tape is None:
+            return self._grad
+        grads = self._tape.grads
+        g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
+        return 0.0 if g is None else g
+
+    @grad.setter
+    def grad(self, value: Any) -> None:
+        if self._tape is None:
+            self._grad = value
+            return
+        grads = self._tape.grads
+        if grads is None:
+            grads = self._tape.grads = []
+        if len(grads) <= self._slot:
+            grads.extend([None] * (self._slot + 1 - len(grads)))
+        grads[self._slot] = value
+
+    def backward(self) -> None:
+        """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate."""
+        from .interpret import eager_backward
+
+        eager_backward(self)
+
+    # ------------------------------------------------------------ conversions
+    def _check_concrete(self, what: str) -> None:
+        tape = self._tape
+        if tape is not None and tape.traced and not tape.sealed:
+            raise ConcretizationError(
+                f"{what} of a traced Value at {_user_site()}: the tape would replay the recorded "
+                f"number {self.data!r} forever after. Keep the computation on Values "
+                "(tapegrad.where, maximum and minimum give branch-free conditionals), or read "
+                ".data if a recorded constant is really what you want."
+            )
+
+    def __float__(self) -> float:
+        self._check_concrete("float()")
+        return self.data
+
+    def __int__(self) -> int:
+        self._check_concrete("int()")
+        return int(self.data)
+
+    def __bool__(self) -> bool:
+        truth = bool(self.data)
+        tape = self._tape
+        if tape is not None and tape.traced and not tape.sealed:
+            slot = tape.append(Record(_GUARD, (self._slot,), truth), self.data)
+            tape.sites[slot] = _user_site()
+        return truth
+
+    def __repr__(self) -> str:
+        name = f", name={self.name!r}" if self.name else ""
+        return f"Value(data={self.data}, grad={self.grad}{name})"
+
+    # ------------------------------------------------------------ arithmetic
+    def __add__(self, other: Any) -> Value:
+        return _binary(_ADD, self, other)
+
+    def __radd__(self, other: Any) -> Value:
+        return _binary(_ADD, other, self)
+
+    def __sub__(self, other: Any) -> Value:
+        return _binary(_SUB, self, other)
+
+    def __rsub__(self, other: Any) -> Value:
+        return _binary(_SUB, other, self)
+
+    def __mul__(self, other: Any) -> Value:
+        return _binary(_MUL, self, other)
+
+    def __rmul__(self, other: Any) -> Value:
+        return _binary(_MUL, other, self)
+
+    def __truediv__(self, other: Any) -> Value:
+        return _binary(_DIV, self, other)
+
+    def __rtruediv__(self, other: Any) -> Value:
+        return _binary(_DIV, other, self)
+
+    def __pow__(self, other: Any) -> Value:
+        if isinstance(other, Value):
+            return _binary(_POW, self, other)
+        exponent = as_float(other, "an exponent")
+        # Keep an exact integer exponent as an int, for printing and later sympy export.
+        attr = int(other) if isinstance(other, int) and exponent.is_integer() and abs(exponent) < 2**53 else exponent
+        return _record(_POW_CONST, (self,), attr)
+
+    def __rpow__(self, other: Any) -> Value:
+        return _binary(_POW, other, self)
+
+    def __neg__(self) -> Value:
+        return _unary(_NEG, self)
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return _unary(_ABS, self)
+
+    # Comparisons record a condition (1.0 or 0.0).  It becomes a guard only
+    # when Python asks for its truth, so inside where() it records no guard.
+    # == and != keep Python's identity meaning, so Values stay hashable.
+    def __gt__(self, other: Any) -> Value:
+        return _compare(_GT, self, other)
+
+    def __ge__(self, other: Any) -> Value:
+        return _compare(_GE, self, other)
+
+    def __lt__(self, other: Any) -> Value:
+        return _compare(_LT, self, other)
+
+    def __le__(self, other: Any) -> Value:
+        return _compare(_LE, self, other)
+
+    def relu(self) -> Value:
+        return _unary(_RELU, self)
+
+    def tanh(self) -> Value:
+        return _unary(_TANH, self)
+
+    def exp(self) -> Value:
+        return _unary(_EXP, self)
+
+    def log(self) -> Value:
+        return _unary(_LOG, self)
+
+    def sigmoid(self) -> Value:
+        return _unary(_SIGMOID, self)
+
+    def sin(self) -> Value:
+        return _unary(_SIN, self)
+
+    def cos(self) -> Value:
+        return _unary(_COS, self)
+
+    def sqrt(self) -> Value:
+        return _unary(_SQRT, self)
+
+    def abs(self) -> Value:
+        return _unary(_ABS, self)
+
+
+_ADD, _SUB, _MUL, _DIV = OPS[OpKind.ADD], OPS[OpKind.SUB], OPS[OpKind.MUL], OPS[OpKind.DIV]
+_NEG, _POW, _POW_CONST, _ABS = OPS[OpKind.NEG], OPS[OpKind.POW], OPS[OpKind.POW_CONST], OPS[OpKind.ABS]
+_GT, _GE, _LT, _LE = OPS[OpKind.GT], OPS[OpKind.GE], OPS[OpKind.LT], OPS[OpKind.LE]
+_RELU, _TANH, _EXP, _LOG = OPS[OpKind.RELU], OPS[OpKind.TANH], OPS[OpKind.EXP], OPS[OpKind.LOG]
+_SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.COS], OPS[OpKind.SQRT]
+
+
+# ---------------------------------------------------------------- recording
+
+
+def _new_value(data: Any, tape: Tape, slot: int) -> Value:
+    v = Value.__new__(Value)
+    v.data = data
+    v.name = None
+    v._tape = tape
+    v._slot = slot
+    v._grad = 0.0
+    return v
+
+
+def _current_tape() -> Tape:
+    """The innermost active trace, else this thread's open eager tape."""
+    state = STATE
+    tape = state.trace
+    if tape is not None:
+        return tape
+    tape = state.eager() if state.eager is not None else None
+    if tape is None or tape.closed or len(tape.records) >= EAGER_TAPE_LIMIT:
+        if tape is not None:
+            tape.closed = True
+        tape = Tape("eager")
+        state.eager = weakref.ref(tape)
+    return tape
+
+
+def _const_slot(tape: Tape, x: Any) -> int:
+    """The slot of constant ``x`` on ``tape``, reusing an equal constant."""
+    number = as_float(x, "an operand")
+    cacheable = type(x) is float and number != 0.0  # equal nonzero floats are bit-identical
+    if cacheable:
+        slot = tape.const_slots.get(number)
+        if slot is not None:
+            return slot
+    attr = x if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 2**53 else number
+    slot = tape.append(Record(_CONST, (), attr), number)
+    if cacheable:
+        tape.const_slots[number] = slot
+    return slot
+
+
+def _bring(tape: Tape, v: Value) -> int:
+    """The slot on ``tape`` standing for a Value recorded elsewhere.
+
+    A leaf, or a result of an earlier eager tape, becomes an input record of
+    an eager tape, linked back so that ``backward()`` reaches it; inside a
+    trace it is a constant (as JAX treats closed-over arrays).  A Value of an
+    enclosing trace becomes a captured input.
+    """
+    source = v._tape
+    if source is not None and source.traced:
+        if source.sealed:
+            raise LeakedValueError(
+                f"a Value recorded inside tapegrad.trace of {source.name!r} was used after that trace ended "
+                "(a leaked Value). Return it from the traced function, or pass it in as an argument."
+            )
+        if not (tape.traced and source in STATE.traces):
+            raise LeakedValueError(
+                f"a Value being recorded by the trace of {source.name!r} was used outside it "
+                "(from another thread, or after the trace). Pass its .data instead."
+            )
+        slot = tape.source_slots.get(id(v))
+        if slot is None:
+            slot = tape.append(Record(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}"), v.data)
+            tape.captures.append((slot, v))
+            tape.source_slots[id(v)] = slot
+        return slot
+    if tape.traced:
+        return _const_slot(tape, v.data)
+    if source is None:  # a leaf: bind it afresh whenever its data has changed
+        slot = tape.source_slots.get(id(v))
+        if slot is None or tape.values[slot] is not v.data:
+            slot = tape.append(Record(_INPUT, (), v.name or "leaf"), v.data)
+            tape.sources[slot] = v
+            tape.source_slots[id(v)] = slot
+        return slot
+    key = (source.serial, v._slot)
+    slot = tape.source_slots.get(key)
+    if slot is None:
+        slot = tape.append(Record(_INPUT, (), v.name or f"%{v._slot}@{source.serial}"), source.values[v._slot])
+        tape.sources[slot] = (source, v._slot)
+        tape.source_slots[key] = slot
+    return slot
+
+
+def _operand(tape: Tape, x: Any) -> int:
+    if isinstance(x, Value):
+        return x._slot if x._tape is tape else _bring(tape, x)
+    return _const_slot(tape, x)
+
+
+def _check_finite(tape: Tape, slot: int, out: Any) -> None:
+    if not np.all(np.isfinite(out)):
+        raise NonFiniteError(f"record {tape.format_record(slot)} produced {out!r} (recorded at {_user_site()})")
+
+
+def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
+    """Compute ``op`` on ``operands`` (Values or numbers) and record it."""
+    tape = _current_tape()
+    slots = tuple([_operand(tape, x) for x in operands])
+    values = tape.values
+    args = [values[s] for s in slots]
+    out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)  # type: ignore[misc]
+    slot = tape.append(Record(op.kind, slots, attr), out)
+    if STATE.debug_nans:
+        _check_finite(tape, slot, out)
+    return _new_value(out, tape, slot)
+
+
+def _unary(op: Op, x: Value) -> Value:
+    """The hot path of ``_record`` for one operand; same behaviour."""
+    state = STATE
+    tape = state.trace
+    if tape is None:
+        tape = _current_tape()
+    s = x._slot if x._tape is tape else _bring(tape, x)
+    out = op.scalar(tape.values[s])  # type: ignore[misc]
+    records = tape.records
+    slot = len(records)
+    records.append(Record(op.kind, (s,)))
+    tape.values.append(out)
+    if state.debug_nans:
+        _check_finite(tape, slot, out)
+    return _new_value(out, tape, slot)
+
+
+def _binary(op: Op, x: Any, y: Any) -> Value:
+    """The hot path of ``_record`` for two operands; same behaviour."""
+    state = STATE
+    tape = state.trace
+    if tape is None:
+        tape = _current_tape()
+    if type(x) is Value and x._tape is tape:
+        sx = x._slot
+    else:
+        sx = _operand(tape, x)
+    if type(y) is Value and y._tape is tape:
+        sy = y._slot
+    else:
+        sy = _operand(tape, y)
+    values = tape.values
+    out = op.scalar(values[sx], values[sy])  # type: ignore[misc]
+    records = tape.records
+    slot = len(records)
+    records.append(Record(op.kind, (sx, sy)))
+    values.append(out)
+    if state.debug_nans:
+        _check_finite(tape, slot, out)
+    return _new_value(out, tape, slot)
+
+
+def _compare(op: Op, x: Any, y: Any) -> Value:
+    out = _binary(op, x, y)
+    tape = out._tape
+    if tape is not None and tape.traced:
+        tape.sites[out._slot] = _user_site()
+    return out
+
+
+# ---------------------------------------------------------------- any domain
+
+
+def apply(op: Op, *operands: Any, attr: Any = None) -> Any:
+    """``op`` on Values (recorded), numpy arrays (elementwise) or numbers.
+
+    This is the forward rule of the op table in the domain its operands
+    belong to; the backward rules call it through ``m`` when they run over
+    recording Values.
+    """
+    if any(isinstance(x, Value) for x in operands):
+        return _record(op, operands, attr)
+    extra = (attr,) if op.has_attr else ()
+    if any(isinstance(x, np.ndarray) for x in operands):
+        with np.errstate(all="ignore"):
+            return op.array(*operands, *extra)  # type: ignore[misc]
+    return op.scalar(*[as_float(x, "an operand") for x in operands], *extra)  # type: ignore[misc]
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` where ``condition`` holds, else ``y``: a conditional with no guard.
+
+    The branch not taken contributes exactly nothing to the gradient, so
+    ``where(x > 0, sqrt(x), 0.0)`` has gradient 0 at ``x = -1`` (not nan).
+    Works on Values, numbers and numpy arrays.
+    """
+    return apply(OPS[OpKind.WHERE], condition, x, y)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    """The larger of ``x`` and ``y`` (nan if either is); ties split the gradient."""
+    return apply(OPS[OpKind.MAXIMUM], x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """The smaller of ``x`` and ``y`` (nan if either is); ties split the gradient."""
+    return apply(OPS[OpKind.MINIMUM], x, y)
