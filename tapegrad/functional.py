@@ -21,7 +21,7 @@ from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTa
 from .interpret import FLOAT, backward, output_seeds, replay, replay_gradient
 from .ops import OpKind
 from .state import STATE
-from .tape import Record, Tape
+from .tape import Tape
 from .value import Value, _new_value, _operand, as_float
 
 __all__ = ["trace", "grad", "value_and_grad", "function", "Function"]
@@ -79,19 +79,17 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
                 raise InputTypeError(f"input names must be strings, got {type(n).__name__} {n!r}")
     tape = Tape(name=fname, traced=True)
     state = STATE
-    state.traces.append(tape)
-    state.trace = tape
+    state.push_trace(tape)
     try:
         inputs = []
         for n, x in zip(input_names, example_args):
             number = x.data if isinstance(x, Value) else as_float(x, f"example argument {n!r}")
-            slot = tape.append(Record(OpKind.INPUT, (), n), number)
+            slot = tape.append(OpKind.INPUT, (), n, number)
             tape.input_slots.append(slot)
             inputs.append(_new_value(number, tape, slot))
         _set_outputs(tape, f(*inputs))
     finally:
-        state.traces.pop()
-        state.trace = state.traces[-1] if state.traces else None
+        state.pop_trace()
         tape.sealed = True
     return tape
 

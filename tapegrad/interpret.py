@@ -134,8 +134,8 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
     Inputs of the tape that are not its declared inputs (captured Values,
     links of eager tapes) take ``captured`` if given, else their recorded value.
     """
-    records = tape.records
-    values: list[Any] = [None] * len(records)
+    ops, argss, attrs = tape.ops, tape.args, tape.attrs
+    values: list[Any] = [None] * len(ops)
     for slot, x in zip(tape.input_slots, inputs):
         values[slot] = x
     if captured is not None:
@@ -143,20 +143,20 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
             values[slot] = x
     functions = domain.forward
     check = STATE.debug_nans
-    for i, record in enumerate(records):
-        kind = record.op
+    for i, kind in enumerate(ops):
         if kind is _INPUT:
             if values[i] is None:
                 values[i] = domain.const(tape.values[i])
         elif kind is _CONST:
-            values[i] = domain.const(record.attr)
+            values[i] = domain.const(attrs[i])
         elif kind is _GUARD:
-            _check_guard(tape, i, domain.truth(values[record.args[0]]))
-            values[i] = values[record.args[0]]
+            condition = values[argss[i][0]]
+            _check_guard(tape, i, domain.truth(condition))
+            values[i] = condition
         else:
-            args = [values[a] for a in record.args]
+            args = [values[a] for a in argss[i]]
             fn = functions[kind]
-            values[i] = fn(*args, record.attr) if OPS[kind].has_attr else fn(*args)  # type: ignore[misc]
+            values[i] = fn(*args, attrs[i]) if i in attrs else fn(*args)  # type: ignore[misc]
         if check:
             _check_finite(tape, i, values[i], "forward")
     return values
@@ -169,7 +169,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     1.0).  Returns one adjoint per slot up to the highest seed, ``None``
     where nothing flowed.
     """
-    records = tape.records
+    ops, argss, attrs = tape.ops, tape.args, tape.attrs
     top = max(seeds) if seeds else -1
     adjoint: list[Any] = [None] * (top + 1)
     for slot, g in seeds.items():
@@ -182,15 +182,14 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         g = adjoint[i]
         if g is None:
             continue
-        record = records[i]
-        op = OPS[record.op]
+        op = OPS[ops[i]]
         rule = op.vjp
         if rule is None or is_zero(g):
             continue
-        args = record.args
+        args = argss[i]
         operands = [values[a] for a in args]
         if op.has_attr:
-            contributions = rule(m, g, values[i], *operands, record.attr)
+            contributions = rule(m, g, values[i], *operands, attrs[i])
         else:
             contributions = rule(m, g, values[i], *operands)
         for a, c in zip(args, contributions):
@@ -205,7 +204,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
 
 
 def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
-    expected = bool(tape.records[slot].attr)
+    expected = bool(tape.attrs[slot])
     flipped = np.asarray(truth) != expected
     if not np.any(flipped):
         return
@@ -380,7 +379,7 @@ def eager_backward(root: Value) -> None:
                 earlier, earlier_slot = source
                 seeds = pending.setdefault(earlier, {})
                 seeds[earlier_slot] = seeds.get(earlier_slot, 0.0) + g
-        tape.closed = True
+        STATE.close_eager(tape)
 
 
 def _accumulate(tape: Tape, adjoint: list[Any]) -> None:

@@ -26,6 +26,7 @@ as written (``log'(-1) = -1``).
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable
@@ -243,15 +244,15 @@ _TABLE = [
     Op(OpKind.INPUT, 0, None, None, None, has_attr=True),
     Op(OpKind.CONST, 0, None, None, None, has_attr=True),
     Op(OpKind.GUARD, 1, None, None, None, has_attr=True),
-    Op(OpKind.ADD, 2, lambda x, y: x + y, np.add,
+    Op(OpKind.ADD, 2, operator.add, np.add,
        lambda m, g, out, x, y: (g, g), infix="+"),
-    Op(OpKind.SUB, 2, lambda x, y: x - y, np.subtract,
+    Op(OpKind.SUB, 2, operator.sub, np.subtract,
        lambda m, g, out, x, y: (g, -g), infix="-"),
-    Op(OpKind.MUL, 2, lambda x, y: x * y, np.multiply,
+    Op(OpKind.MUL, 2, operator.mul, np.multiply,
        lambda m, g, out, x, y: (g * y, g * x), infix="*"),
     Op(OpKind.DIV, 2, _div, np.divide,
        lambda m, g, out, x, y: (m.div(g, y), -m.div(g * out, y)), infix="/"),
-    Op(OpKind.NEG, 1, lambda x: -x, np.negative,
+    Op(OpKind.NEG, 1, operator.neg, np.negative,
        lambda m, g, out, x: (-g,)),
     Op(OpKind.POW_CONST, 1, _pow, np.power, _pow_const_vjp, has_attr=True, infix="**"),
     Op(OpKind.POW, 2, _pow, np.power, _pow_vjp, infix="**"),

@@ -8,7 +8,6 @@ differentiate their own computations at once.
 from __future__ import annotations
 
 import threading
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
@@ -22,9 +21,25 @@ class _State(threading.local):
 
     def __init__(self) -> None:
         self.traces: list[Tape] = []  # active traces, innermost last
-        self.trace: Tape | None = None  # traces[-1], read on every op
-        self.eager: weakref.ref[Tape] | None = None  # the open eager tape, if still alive
+        self.eager: Tape | None = None  # the open eager tape
+        self.current: Tape | None = None  # traces[-1], else eager: read on every op
         self.debug_nans = False
+
+    def push_trace(self, tape: Tape) -> None:
+        self.traces.append(tape)
+        self.current = tape
+
+    def pop_trace(self) -> None:
+        self.traces.pop()
+        self.current = self.traces[-1] if self.traces else self.eager
+
+    def close_eager(self, tape: Tape) -> None:
+        """Stop recording onto ``tape``; the next eager op starts a new one."""
+        tape.closed = True
+        if self.eager is tape:
+            self.eager = None
+            if self.current is tape:
+                self.current = None
 
 
 STATE = _State()

@@ -26,7 +26,6 @@ from __future__ import annotations
 import math
 import numbers
 import sys
-import weakref
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,7 @@ import numpy as np
 from .errors import ConcretizationError, InputTypeError, LeakedValueError, NonFiniteError
 from .ops import OPS, Op, OpKind
 from .state import STATE
-from .tape import Record, Tape
+from .tape import Tape
 
 __all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply"]
 
@@ -91,17 +90,28 @@ class Value:
     intermediate Value is readable after ``backward()``.
     """
 
-    __slots__ = ("data", "name", "_tape", "_slot", "_grad")
+    __slots__ = ("data", "_name", "_tape", "_slot", "_grad")
 
     data: float
-    name: str | None
 
     def __init__(self, data: Any, name: str | None = None) -> None:
         self.data = as_float(data)
-        self.name = name
+        self._name = name
         self._tape: Tape | None = None
         self._slot = -1
         self._grad: Any = 0.0
+
+    @property
+    def name(self) -> str | None:
+        """An optional label, used in tape listings (and later in generated code)."""
+        try:
+            return self._name
+        except AttributeError:  # results are made without a name, for speed
+            return None
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self._name = name
 
     # ------------------------------------------------------------ gradients
     @property
@@ -154,7 +164,7 @@ class Value:
         truth = bool(self.data)
         tape = self._tape
         if tape is not None and tape.traced and not tape.sealed:
-            slot = tape.append(Record(_GUARD, (self._slot,), truth), self.data)
+            slot = tape.append(_GUARD, (self._slot,), truth, self.data)
             tape.sites[slot] = _user_site()
         return truth
 
@@ -261,32 +271,39 @@ _SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.C
 
 
 def _new_value(data: Any, tape: Tape, slot: int) -> Value:
-    v = Value.__new__(Value)
+    """A result Value; it has no ``_name`` or ``_grad`` of its own (see Value.name, Value.grad)."""
+    v = _object_new(Value)
     v.data = data
-    v.name = None
     v._tape = tape
     v._slot = slot
-    v._grad = 0.0
     return v
+
+
+_object_new = object.__new__
 
 
 def _current_tape() -> Tape:
     """The innermost active trace, else this thread's open eager tape."""
     state = STATE
-    tape = state.trace
-    if tape is not None:
-        return tape
-    tape = state.eager() if state.eager is not None else None
-    if tape is None or tape.closed or len(tape.records) >= EAGER_TAPE_LIMIT:
-        if tape is not None:
-            tape.closed = True
-        tape = Tape("eager")
-        state.eager = weakref.ref(tape)
+    tape = state.current
+    if tape is None:
+        tape = state.eager = state.current = Tape("eager")
     return tape
+
+
+def _check_size(tape: Tape) -> None:
+    """Close a long eager tape, so a loop that never calls backward() stays bounded.
+
+    Called where leaves and constants join a tape, which every new
+    computation does; Values of the closed tape stay usable through links.
+    """
+    if not tape.traced and len(tape.ops) >= EAGER_TAPE_LIMIT:
+        STATE.close_eager(tape)
 
 
 def _const_slot(tape: Tape, x: Any) -> int:
     """The slot of constant ``x`` on ``tape``, reusing an equal constant."""
+    _check_size(tape)
     number = as_float(x, "an operand")
     cacheable = type(x) is float and number != 0.0  # equal nonzero floats are bit-identical
     if cacheable:
@@ -294,7 +311,7 @@ def _const_slot(tape: Tape, x: Any) -> int:
         if slot is not None:
             return slot
     attr = x if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 2**53 else number
-    slot = tape.append(Record(_CONST, (), attr), number)
+    slot = tape.append(_CONST, (), attr, number)
     if cacheable:
         tape.const_slots[number] = slot
     return slot
@@ -309,6 +326,14 @@ def _bring(tape: Tape, v: Value) -> int:
     enclosing trace becomes a captured input.
     """
     source = v._tape
+    if source is None and not tape.traced:  # a leaf: bind it afresh whenever its data has changed
+        slot = tape.source_slots.get(id(v))
+        if slot is None or tape.values[slot] is not v.data:
+            _check_size(tape)
+            slot = tape.append(_INPUT, (), v.name or "leaf", v.data)
+            tape.sources[slot] = v
+            tape.source_slots[id(v)] = slot
+        return slot
     if source is not None and source.traced:
         if source.sealed:
             raise LeakedValueError(
@@ -322,23 +347,16 @@ def _bring(tape: Tape, v: Value) -> int:
             )
         slot = tape.source_slots.get(id(v))
         if slot is None:
-            slot = tape.append(Record(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}"), v.data)
+            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v.data)
             tape.captures.append((slot, v))
             tape.source_slots[id(v)] = slot
         return slot
-    if tape.traced:
+    if tape.traced or source is None:
         return _const_slot(tape, v.data)
-    if source is None:  # a leaf: bind it afresh whenever its data has changed
-        slot = tape.source_slots.get(id(v))
-        if slot is None or tape.values[slot] is not v.data:
-            slot = tape.append(Record(_INPUT, (), v.name or "leaf"), v.data)
-            tape.sources[slot] = v
-            tape.source_slots[id(v)] = slot
-        return slot
     key = (source.serial, v._slot)
     slot = tape.source_slots.get(key)
     if slot is None:
-        slot = tape.append(Record(_INPUT, (), v.name or f"%{v._slot}@{source.serial}"), source.values[v._slot])
+        slot = tape.append(_INPUT, (), v.name or f"%{v._slot}@{source.serial}", source.values[v._slot])
         tape.sources[slot] = (source, v._slot)
         tape.source_slots[key] = slot
     return slot
@@ -362,7 +380,7 @@ def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
     values = tape.values
     args = [values[s] for s in slots]
     out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)  # type: ignore[misc]
-    slot = tape.append(Record(op.kind, slots, attr), out)
+    slot = tape.append(op.kind, slots, attr, out)
     if STATE.debug_nans:
         _check_finite(tape, slot, out)
     return _new_value(out, tape, slot)
@@ -371,15 +389,16 @@ def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
 def _unary(op: Op, x: Value) -> Value:
     """The hot path of ``_record`` for one operand; same behaviour."""
     state = STATE
-    tape = state.trace
+    tape = state.current
     if tape is None:
         tape = _current_tape()
     s = x._slot if x._tape is tape else _bring(tape, x)
-    out = op.scalar(tape.values[s])  # type: ignore[misc]
-    records = tape.records
-    slot = len(records)
-    records.append(Record(op.kind, (s,)))
-    tape.values.append(out)
+    values = tape.values
+    out = op.scalar(values[s])  # type: ignore[misc]
+    slot = len(values)
+    tape.ops.append(op.kind)
+    tape.args.append((s,))
+    values.append(out)
     if state.debug_nans:
         _check_finite(tape, slot, out)
     return _new_value(out, tape, slot)
@@ -388,26 +407,30 @@ def _unary(op: Op, x: Value) -> Value:
 def _binary(op: Op, x: Any, y: Any) -> Value:
     """The hot path of ``_record`` for two operands; same behaviour."""
     state = STATE
-    tape = state.trace
+    tape = state.current
     if tape is None:
         tape = _current_tape()
-    if type(x) is Value and x._tape is tape:
-        sx = x._slot
+    if type(x) is Value:
+        sx = x._slot if x._tape is tape else _bring(tape, x)
     else:
         sx = _operand(tape, x)
-    if type(y) is Value and y._tape is tape:
-        sy = y._slot
+    if type(y) is Value:
+        sy = y._slot if y._tape is tape else _bring(tape, y)
     else:
         sy = _operand(tape, y)
     values = tape.values
     out = op.scalar(values[sx], values[sy])  # type: ignore[misc]
-    records = tape.records
-    slot = len(records)
-    records.append(Record(op.kind, (sx, sy)))
+    slot = len(values)
+    tape.ops.append(op.kind)
+    tape.args.append((sx, sy))
     values.append(out)
     if state.debug_nans:
         _check_finite(tape, slot, out)
-    return _new_value(out, tape, slot)
+    v = _object_new(Value)  # _new_value, inlined on the hottest path
+    v.data = out
+    v._tape = tape
+    v._slot = slot
+    return v
 
 
 def _compare(op: Op, x: Any, y: Any) -> Value:

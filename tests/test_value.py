@@ -1,0 +1,243 @@
+"""Value: micrograd's API and numbers, gradient accumulation, linking of tapes, errors."""
+
+from __future__ import annotations
+
+import gc
+import math
+
+import pytest
+
+import tapegrad
+from tapegrad import Value
+from tapegrad.errors import ConcretizationError, InputTypeError, LeakedValueError, TapegradError
+from tapegrad.state import STATE
+
+
+def test_micrograd_readme_example() -> None:
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    assert f"{g.data:.4f}" == "24.7041"
+    g.backward()
+    assert f"{a.grad:.4f}" == "138.8338"
+    assert f"{b.grad:.4f}" == "645.5773"
+
+
+# micrograd's test/test_engine.py with only the import changed; the expected
+# numbers are what PyTorch 2.13.0 computes in float64 for the same programs.
+def test_sanity_check() -> None:
+    x = Value(-4.0)
+    z = 2 * x + 2 + x
+    q = z.relu() + z * x
+    h = (z * z).relu()
+    y = h + q + q * x
+    y.backward()
+    xmg, ymg = x, y
+    assert ymg.data == -20.0
+    assert xmg.grad == 46.0
+
+
+def test_more_ops() -> None:
+    a = Value(-4.0)
+    b = Value(2.0)
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    g.backward()
+    tol = 1e-6
+    assert abs(g.data - 24.70408163265306) < tol
+    assert abs(a.grad - 138.83381924198252) < tol
+    assert abs(b.grad - 645.5772594752186) < tol
+
+
+def test_integers_become_floats() -> None:
+    assert Value(3).data == 3.0 and type(Value(3).data) is float
+    assert (Value(10) ** 400).data == math.inf
+    assert Value(10**400).data == math.inf
+    assert Value(True).data == 1.0
+
+
+@pytest.mark.parametrize("bad", ["1.0", None, 1j, [1.0], object()])
+def test_non_numeric_data_is_refused(bad: object) -> None:
+    with pytest.raises(InputTypeError, match="real number"):
+        Value(bad)
+
+
+def test_non_numeric_operand_is_refused() -> None:
+    with pytest.raises(InputTypeError, match="real number"):
+        Value(1.0) + "2"  # type: ignore[operator]
+    with pytest.raises(InputTypeError):
+        Value(1.0) * 1j  # type: ignore[operator]
+
+
+def test_reflected_and_inplace_operators() -> None:
+    x = Value(3.0)
+    assert (2 - x).data == -1.0
+    assert (6 / x).data == 2.0
+    assert (2**x).data == 8.0
+    assert (-x).data == -3.0 and (+x) is x
+    y = x
+    y += 1
+    y -= 2
+    y *= 3
+    y /= 4
+    y **= 2
+    assert y.data == pytest.approx(((3 + 1 - 2) * 3 / 4) ** 2)
+    y.backward()
+    assert x.grad == pytest.approx(2 * ((3 + 1 - 2) * 3 / 4) * 3 / 4)
+
+
+def test_intermediate_grads_and_sums_of_contributions() -> None:
+    x = Value(3.0)
+    h = x * x
+    y = h + h + x
+    y.backward()
+    assert h.grad == 2.0
+    assert x.grad == 2 * 2 * 3.0 + 1
+    assert y.grad == 1.0
+
+
+def test_second_backward_adds_the_same_gradient_again() -> None:
+    x = Value(2.0)
+    y = x * x * x
+    y.backward()
+    assert x.grad == 12.0
+    y.backward()
+    assert x.grad == 24.0
+    x.grad = 0
+    y.backward()
+    assert x.grad == 12.0
+
+
+def test_unused_leaf_gets_zero_and_leaf_backward() -> None:
+    x, unused = Value(1.0), Value(5.0)
+    y = x.exp()
+    y.backward()
+    assert unused.grad == 0.0
+    x.backward()
+    assert x.grad == math.e + 1.0
+
+
+def test_values_of_a_finished_step_still_combine() -> None:
+    """backward() closes its tape; later results link back to it."""
+    w = Value(0.5)
+    first = w * 3.0
+    first.backward()
+    assert w.grad == 3.0
+    later = first * first  # recorded on a new tape, linked to the closed one
+    assert later._tape is not first._tape
+    later.backward()
+    assert w.grad == 3.0 + 2 * 1.5 * 3.0
+
+
+def test_eager_values_from_separate_computations_combine() -> None:
+    a = Value(2.0) * 3.0
+    b = Value(4.0).tanh()
+    c = a * b
+    c.backward()
+    assert c.data == 6.0 * math.tanh(4.0)
+
+
+def test_deep_chain_has_no_recursion_limit() -> None:
+    x = Value(0.3)
+    y = x
+    for _ in range(10**6):
+        y = (0.5 * y + 0.1).tanh()
+    y.backward()
+    assert math.isfinite(y.data) and x.grad == 0.0  # (0.5 * tanh')**1e6 underflows to 0
+
+
+def test_deep_chain_gradient_is_exact_for_a_linear_chain() -> None:
+    x = Value(1.0)
+    y = x
+    for _ in range(300_000):
+        y = y + 1.0
+    y.backward()
+    assert y.data == 300_001.0 and x.grad == 1.0
+
+
+def test_no_reference_cycles() -> None:
+    gc.collect()
+    gc.disable()
+    try:
+        x = Value(0.5)
+        loss = ((x * 2).tanh() + x.exp()) ** 2
+        loss.backward()
+        del loss
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_conversions_outside_trace_return_the_data() -> None:
+    v = Value(2.7) * 1.0
+    assert float(v) == 2.7 and int(v) == 2 and bool(v) is True
+    assert repr(Value(1.5)) == "Value(data=1.5, grad=0.0)"
+    assert Value(1.0, name="w").name == "w"
+
+
+def test_float_inside_trace_is_a_concretization_error() -> None:
+    def f(x: Value) -> float:
+        return float(x) * 2
+
+    with pytest.raises(ConcretizationError, match=r"float\(\) of a traced Value at .*test_value.py:\d+"):
+        tapegrad.trace(f, 1.0)
+    with pytest.raises(ConcretizationError, match=r"int\(\)"):
+        tapegrad.trace(lambda x: int(x), 1.0)
+    assert not STATE.traces  # the failed trace was unwound
+
+
+def test_leaked_value_is_refused() -> None:
+    leaked: list[Value] = []
+
+    def f(x: Value) -> Value:
+        leaked.append(x * 2)
+        return x
+
+    tapegrad.trace(f, 1.0)
+    with pytest.raises(LeakedValueError, match="leaked"):
+        leaked[0] + 1
+    with pytest.raises(LeakedValueError):
+        leaked[0].backward()
+    assert isinstance(LeakedValueError("x"), TapegradError)
+
+
+def test_backward_inside_trace_is_refused() -> None:
+    def f(x: Value) -> Value:
+        y = x * x
+        y.backward()
+        return y
+
+    with pytest.raises(ConcretizationError, match="tapegrad.grad"):
+        tapegrad.trace(f, 1.0)
+
+
+def test_outside_values_enter_a_trace_as_constants() -> None:
+    w = Value(2.0)
+    tape = tapegrad.trace(lambda x: w * x, 3.0)
+    assert tape(5.0) == 10.0
+    assert tape.gradient(5.0) == (2.0,)
+    assert "const 2.0" in str(tape)
+
+
+def test_comparisons_record_conditions() -> None:
+    x = Value(2.0)
+    assert (x > 1).data == 1.0 and (x < 1).data == 0.0
+    assert (x >= 2).data == 1.0 and (x <= 1.5).data == 0.0
+    assert {x: 1}[x] == 1  # == keeps identity, so Values stay hashable
