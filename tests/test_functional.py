@@ -1,0 +1,157 @@
+"""trace, grad, value_and_grad, function: names, structure, guards, nesting, errors."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import tapegrad
+from tapegrad import Value
+from tapegrad.errors import (
+    ArgumentCountError,
+    InputTypeError,
+    NonScalarOutputError,
+    OutputTypeError,
+    StaleTapeError,
+)
+
+
+def test_inputs_are_named_after_parameters_or_names() -> None:
+    def f(alpha: Value, beta: Value) -> Value:
+        return alpha * beta
+
+    assert tapegrad.trace(f, 1.0, 2.0).inputs == ("alpha", "beta")
+    assert tapegrad.trace(f, 1.0, 2.0, names=["λ", "class"]).inputs == ("λ", "class")
+    assert tapegrad.trace(lambda *xs: xs[0] + xs[1], 1.0, 2.0).inputs == ("xs0", "xs1")
+
+
+def test_outputs_keep_the_structure_f_returned() -> None:
+    single = tapegrad.trace(lambda x: x * 2, 1.0)
+    pair = tapegrad.trace(lambda x, y: (x + y, x * y), 1.0, 2.0)
+    listed = tapegrad.trace(lambda x: [x, 2.0], 1.0)
+    assert single(3.0) == 6.0 and single.outputs == ("out",)
+    assert pair(2.0, 5.0) == (7.0, 10.0) and pair.outputs == ("out0", "out1")
+    assert listed(4.0) == [4.0, 2.0]
+
+
+def test_grad_and_value_and_grad_as_jax() -> None:
+    f = lambda x, y: x * y.sin()  # noqa: E731
+    assert tapegrad.grad(f)(2.0, 0.5) == math.sin(0.5)
+    assert tapegrad.grad(f, argnums=1)(2.0, 0.5) == 2.0 * math.cos(0.5)
+    assert tapegrad.grad(f, argnums=(0, 1))(2.0, 0.5) == (math.sin(0.5), 2.0 * math.cos(0.5))
+    value, g = tapegrad.value_and_grad(f)(2.0, 0.5)
+    assert value == 2.0 * math.sin(0.5) and g == math.sin(0.5)
+    tape = tapegrad.trace(f, 1.0, 1.0)
+    assert tapegrad.grad(tape, argnums=1)(2.0, 0.5) == 2.0 * math.cos(0.5)
+
+
+def test_higher_derivatives_by_nesting_grad() -> None:
+    d = tapegrad.grad
+    x = sp.Symbol("x")
+    for n, f in enumerate([d(lambda v: v.tanh()), d(d(lambda v: v.tanh())), d(d(d(d(lambda v: v.tanh()))))]):
+        order = [1, 2, 4][n]
+        expected = float(sp.diff(sp.tanh(x), x, order).subs(x, 0.3))
+        assert f(0.3) == pytest.approx(expected, rel=1e-12)
+
+
+def test_nested_derivatives_do_not_confuse_perturbations() -> None:
+    g = tapegrad.grad
+    assert g(lambda x: x * g(lambda y: x + y)(1.0))(1.0) == 1.0
+    assert g(lambda x: g(lambda y: x * y)(1.0))(2.0) == 1.0
+
+
+def test_grad_errors() -> None:
+    with pytest.raises(NonScalarOutputError, match="seed"):
+        tapegrad.grad(lambda x: (x, x))(1.0)
+    with pytest.raises(ArgumentCountError, match="argnums=2"):
+        tapegrad.grad(lambda x, y: x * y, argnums=2)(1.0, 2.0)
+    with pytest.raises(InputTypeError, match="argnums"):
+        tapegrad.grad(lambda x: x, argnums="0")(1.0)  # type: ignore[arg-type]
+
+
+def test_trace_errors() -> None:
+    with pytest.raises(ArgumentCountError, match="example argument"):
+        tapegrad.trace(lambda x, y: x, 1.0)
+    with pytest.raises(ArgumentCountError, match="names"):
+        tapegrad.trace(lambda x: x, 1.0, names=["a", "b"])
+    with pytest.raises(InputTypeError, match="strings"):
+        tapegrad.trace(lambda x: x, 1.0, names=[3])  # type: ignore[list-item]
+    with pytest.raises(InputTypeError, match="'x'"):
+        tapegrad.trace(lambda x: x, "1.0")
+    with pytest.raises(OutputTypeError, match="returned str"):
+        tapegrad.trace(lambda x: "no", 1.0)
+
+
+def test_guards_are_recorded_only_when_python_asks_for_truth() -> None:
+    tape = tapegrad.trace(lambda x: tapegrad.where(x > 0, x.sqrt(), 0.0), 1.0)
+    assert "guard" not in str(tape)
+    assert tape(-1.0) == 0.0  # replays both sides; no stale tape
+
+    def branchy(x: Value) -> Value:
+        if x > 0 and x < 10:
+            return x * 2
+        return -x
+
+    tape = tapegrad.trace(branchy, 1.0)
+    assert str(tape).count("guard") == 2
+    assert tape(3.0) == 6.0
+
+
+def test_flipped_guard_raises_stale_tape_error_naming_the_line() -> None:
+    def f(x: Value) -> Value:
+        if x > 0:  # the guard's line
+            return x * 2
+        return -x
+
+    tape = tapegrad.trace(f, 1.0)
+    with pytest.raises(StaleTapeError, match=r"x > 0 \(recorded True\) at .*test_functional.py:\d+ is now False"):
+        tape(-1.0)
+    with pytest.raises(StaleTapeError, match="tapegrad.where"):
+        tape.gradient(-1.0)
+    with pytest.raises(StaleTapeError, match="at 2 of 3 points"):
+        tape(np.array([-1.0, 2.0, -3.0]))
+
+
+def test_function_keeps_one_tape_per_branch_pattern() -> None:
+    calls = []
+
+    @tapegrad.function
+    def f(x: Value) -> Value:
+        calls.append(1)
+        return x * 2 if x > 0 else -x
+
+    assert f(3.0) == 6.0 and f(-3.0) == 3.0 and f(5.0) == 10.0 and f(-1.0) == 1.0
+    assert len(f.tapes) == 2 and len(calls) == 2
+    assert f.gradient(5.0) == (2.0,) and f.gradient(-5.0) == (-1.0,)
+    assert f.__name__ == "f"
+    np.testing.assert_array_equal(f(np.array([1.0, 2.0])), [2.0, 4.0])
+
+
+def test_tape_call_errors() -> None:
+    tape = tapegrad.trace(lambda x, y: x * y, 1.0, 2.0)
+    with pytest.raises(ArgumentCountError, match=r"takes 2 inputs \(x, y\) but was given 3"):
+        tape(1.0, 2.0, 3.0)
+    with pytest.raises(InputTypeError, match="input 'y'"):
+        tape(1.0, None)
+    with pytest.raises(InputTypeError, match="input 'x'"):
+        tape(1j, 2.0)
+    with pytest.raises(InputTypeError, match="dtype"):
+        tape(np.array(["a"]), 2.0)
+    multi = tapegrad.trace(lambda x: (x, x * x), 1.0)
+    with pytest.raises(NonScalarOutputError, match="2 outputs"):
+        multi.gradient(1.0)
+    with pytest.raises(ArgumentCountError, match="seed has 3 entries"):
+        multi.gradient(1.0, seed=(1.0, 2.0, 3.0))
+    assert multi.gradient(3.0, seed=(1.0, 1.0)) == (1.0 + 6.0,)
+
+
+def test_tape_called_on_values_records_onto_the_eager_tape() -> None:
+    tape = tapegrad.trace(lambda x: x * x + 1, 1.0)
+    w = Value(3.0)
+    y = tape(w)
+    assert isinstance(y, Value) and y.data == 10.0
+    y.backward()
+    assert w.grad == 6.0
