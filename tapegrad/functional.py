@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTapeError
-from .interpret import FLOAT, backward, output_seeds, replay, replay_gradient
+from .interpret import FLOAT, backward, input_gradients, output_seeds, replay, replay_gradient
 from .ops import OpKind
 from .state import STATE
 from .tape import Tape
@@ -148,7 +148,7 @@ def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 
             else:
                 adjoint = backward(tape, tape.values, output_seeds(tape, None), FLOAT)
                 value = tape.values[tape.output_slots[0]]
-                grads = tuple(adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots)
+                grads = tuple(input_gradients(tape, adjoint))
         if isinstance(argnums, int):
             return value, grads[picked[0]]
         return value, tuple(grads[a] for a in picked)

@@ -14,10 +14,10 @@ record; for arrays the rule holds elementwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,7 +36,18 @@ from .value import Value, apply, as_float
 if TYPE_CHECKING:
     from .tape import Tape
 
-__all__ = ["Domain", "FLOAT", "ARRAY", "VALUE", "forward", "backward", "replay", "replay_gradient", "eager_backward"]
+__all__ = [
+    "Domain",
+    "FLOAT",
+    "ARRAY",
+    "VALUE",
+    "forward",
+    "backward",
+    "replay",
+    "replay_gradient",
+    "input_gradients",
+    "eager_backward",
+]
 
 _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
 
@@ -251,7 +262,7 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
             f"tape {tape.name!r} takes {len(names)} input{plural} ({', '.join(names)}) "
             f"but was given {len(args)}; pass one value per input, in that order"
         )
-    converted = []
+    converted: list[Any] = []
     for name, x in zip(names, args):
         if isinstance(x, Value):
             converted.append(x)
@@ -335,9 +346,14 @@ def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[
     with np.errstate(all="ignore"):
         values = forward(tape, inputs, domain, _captured(tape, domain))
         adjoint = backward(tape, values, seeds, domain)
-    grads = [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots]
+    grads = input_gradients(tape, adjoint)
     outputs = _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
     return outputs, tuple(_finish(grads, domain, inputs))
+
+
+def input_gradients(tape: Tape, adjoint: Sequence[Any]) -> list[Any]:
+    """The adjoints of the tape's inputs, 0.0 for those nothing flowed to."""
+    return [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots]
 
 
 # ---------------------------------------------------------------- eager backward()

@@ -57,7 +57,9 @@ def as_float(x: Any, what: str = "a Value's data") -> float:
             return float(x)
         except OverflowError:
             return math.inf if x > 0 else -math.inf
-    if isinstance(x, (numbers.Real, np.floating)) or (isinstance(x, np.ndarray) and x.shape == () and x.dtype.kind in "fiub"):
+    if isinstance(x, (numbers.Real, np.floating)):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.shape == () and x.dtype.kind in "fiub":
         return float(x)
     if isinstance(x, np.ndarray):
         raise InputTypeError(
