@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTapeError
-from .interpret import FLOAT, backward, input_gradients, output_seeds, replay, replay_gradient
+from .interpret import FLOAT, input_gradients, output_seeds, replay, replay_gradient, sweep
 from .ops import OpKind
 from .state import STATE
 from .tape import Tape
@@ -146,7 +146,7 @@ def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 
             if tape.captures or any(isinstance(a, Value) for a in args):
                 value, grads = replay_gradient(tape, args)  # records onto the enclosing trace
             else:
-                adjoint = backward(tape, tape.values, output_seeds(tape, None), FLOAT)
+                adjoint = sweep(tape, tape.values, output_seeds(tape, None), FLOAT)
                 value = tape.values[tape.output_slots[0]]
                 grads = tuple(input_gradients(tape, adjoint))
         if isinstance(argnums, int):

@@ -214,6 +214,74 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     return adjoint
 
 
+# ---------------------------------------------------------------- the float fast path
+# The same loops specialised to Python floats: no domain hooks, operands
+# unpacked by arity, and 0.0 standing for "nothing flowed".  The replay
+# benchmark needs it; tests check it against the generic loops above.
+
+_SCALAR = tuple(op.scalar for op in OPS)
+_VJP = tuple(op.vjp for op in OPS)
+_FLOAT_M = FLOAT.m
+
+
+def forward_float(tape: Tape, inputs: Sequence[float]) -> list[Any]:
+    """:func:`forward` over floats; debug_nans needs the generic loop."""
+    values = list(tape.values)  # inputs, constants and captures already hold their numbers
+    for slot, x in zip(tape.input_slots, inputs):
+        values[slot] = x
+    argss, attrs = tape.args, tape.attrs
+    for i, kind in enumerate(tape.ops):
+        fn = _SCALAR[kind]
+        if fn is None:
+            if kind is _GUARD:
+                _check_guard(tape, i, bool(values[argss[i][0]]))
+            continue
+        args = argss[i]
+        if len(args) == 2:
+            values[i] = fn(values[args[0]], values[args[1]])
+        elif i in attrs:
+            values[i] = fn(values[args[0]], attrs[i])
+        elif len(args) == 1:
+            values[i] = fn(values[args[0]])
+        else:
+            values[i] = fn(*[values[a] for a in args])
+    return values
+
+
+def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> list[Any]:
+    """:func:`backward` over floats, with 0.0 where nothing flowed."""
+    top = max(seeds) if seeds else -1
+    adjoint: list[Any] = [0.0] * (top + 1)
+    for slot, g in seeds.items():
+        adjoint[slot] = g
+    ops, argss, attrs = tape.ops, tape.args, tape.attrs
+    m = _FLOAT_M
+    for i in range(top, -1, -1):
+        g = adjoint[i]
+        if g == 0.0:
+            continue
+        rule = _VJP[ops[i]]
+        if rule is None:
+            continue
+        args = argss[i]
+        if len(args) == 2:
+            a, b = args
+            da, db = rule(m, g, values[i], values[a], values[b])
+            if da is not None:
+                adjoint[a] += da
+            if db is not None:
+                adjoint[b] += db
+            continue
+        if len(args) == 1:
+            operands = (values[args[0]], attrs[i]) if i in attrs else (values[args[0]],)
+        else:
+            operands = tuple([values[a] for a in args])
+        for a, c in zip(args, rule(m, g, values[i], *operands)):
+            if c is not None:
+                adjoint[a] += c
+    return adjoint
+
+
 def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
     expected = bool(tape.attrs[slot])
     flipped = np.asarray(truth) != expected
@@ -298,10 +366,18 @@ def _structure(tape: Tape, outputs: list[Any]) -> Any:
     return outputs[0]
 
 
-def _captured(tape: Tape, domain: Domain) -> list[Any] | None:
-    if domain is VALUE:
-        return [v for _, v in tape.captures]
-    return None
+def _forward(tape: Tape, inputs: Sequence[Any], domain: Domain) -> list[Any]:
+    if domain is FLOAT and not STATE.debug_nans:
+        return forward_float(tape, inputs)
+    captured = [v for _, v in tape.captures] if domain is VALUE else None
+    return forward(tape, inputs, domain, captured)
+
+
+def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
+    """:func:`backward`, taking the float fast path when it can."""
+    if domain is FLOAT and not STATE.debug_nans:
+        return backward_float(tape, values, seeds)
+    return backward(tape, values, seeds, domain)
 
 
 def replay(tape: Tape, args: Sequence[Any]) -> Any:
@@ -309,7 +385,7 @@ def replay(tape: Tape, args: Sequence[Any]) -> Any:
     domain = _domain_of(tape, args)
     inputs = _convert(tape, args, domain)
     with np.errstate(all="ignore"):
-        values = forward(tape, inputs, domain, _captured(tape, domain))
+        values = _forward(tape, inputs, domain)
     return _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
 
 
@@ -344,8 +420,8 @@ def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[
     domain = _domain_of(tape, list(args) + list(seeds.values()))
     inputs = _convert(tape, args, domain)
     with np.errstate(all="ignore"):
-        values = forward(tape, inputs, domain, _captured(tape, domain))
-        adjoint = backward(tape, values, seeds, domain)
+        values = _forward(tape, inputs, domain)
+        adjoint = sweep(tape, values, seeds, domain)
     grads = input_gradients(tape, adjoint)
     outputs = _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
     return outputs, tuple(_finish(grads, domain, inputs))
@@ -383,7 +459,7 @@ def eager_backward(root: Value) -> None:
     pending: dict[Tape, dict[int, float]] = {tape: {root._slot: 1.0}}
     while pending:
         tape = max(pending, key=lambda t: t.serial)
-        adjoint = backward(tape, tape.values, pending.pop(tape), FLOAT)
+        adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
         _accumulate(tape, adjoint)
         for slot, source in tape.sources.items():
             g = adjoint[slot] if slot < len(adjoint) else None

@@ -86,7 +86,7 @@ class Tape:
         self.grads: list[Any] | None = None
         # What is already on the tape: constants by value; leaves and captured
         # Values by id; results of earlier tapes by (serial, slot).
-        self.const_slots: dict[float, int] = {}
+        self.const_slots: dict[tuple[type, Any], int] = {}
         self.source_slots: dict[Any, int] = {}
         self.traced = traced
         self.sealed = False  # a trace that has finished recording

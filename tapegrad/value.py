@@ -304,18 +304,20 @@ def _check_size(tape: Tape) -> None:
 
 
 def _const_slot(tape: Tape, x: Any) -> int:
-    """The slot of constant ``x`` on ``tape``, reusing an equal constant."""
+    """The slot of constant ``x`` on ``tape``, reusing an equal constant of the same type."""
     _check_size(tape)
-    number = as_float(x, "an operand")
-    cacheable = type(x) is float and number != 0.0  # equal nonzero floats are bit-identical
-    if cacheable:
-        slot = tape.const_slots.get(number)
+    kind = type(x)
+    # Equal ints are exact and equal nonzero floats bit-identical; zeros keep their sign.
+    key = (kind, x) if kind is int or (kind is float and x != 0.0) else None
+    if key is not None:
+        slot = tape.const_slots.get(key)
         if slot is not None:
             return slot
+    number = as_float(x, "an operand")
     attr = x if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 2**53 else number
     slot = tape.append(_CONST, (), attr, number)
-    if cacheable:
-        tape.const_slots[number] = slot
+    if key is not None:
+        tape.const_slots[key] = slot
     return slot
 
 
