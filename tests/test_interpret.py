@@ -12,6 +12,7 @@ import tapegrad
 from tapegrad import Value
 from tapegrad.errors import NonFiniteError
 from tapegrad.interpret import ARRAY, FLOAT, backward, forward
+from tapegrad.testing import random_program
 
 
 def program(x, y):  # type: ignore[no-untyped-def]
@@ -123,37 +124,12 @@ def test_debug_nans_names_records_in_replay_and_backward() -> None:
     assert tape.gradient(0.0) == (math.inf,)
 
 
-def random_program(n: int, seed: int):  # type: ignore[no-untyped-def]
-    import random
-
-    rng = random.Random(seed)
-    steps = [(rng.choice("+-*/tesl"), rng.randrange(4)) for _ in range(n)]
-
-    def f(*xs):  # type: ignore[no-untyped-def]
-        r = xs[0]
-        for code, j in steps:
-            y = xs[j]
-            r = {
-                "+": lambda: r + y,
-                "-": lambda: r - y,
-                "*": lambda: r * y,
-                "/": lambda: r / (1 + y * y),
-                "t": lambda: r.tanh(),
-                "e": lambda: r.tanh().exp(),
-                "s": lambda: r.sin(),
-                "l": lambda: (1 + r * r).log(),
-            }[code]()
-        return r
-
-    return f
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_float_fast_path_equals_the_generic_loops(seed: int) -> None:
     from tapegrad.interpret import backward_float, forward_float
 
     xs = [0.3, -1.2, 2.5, 0.0]
-    for f, point in [(random_program(300, seed), xs), (program, [0.5, 2.0])]:
+    for f, point in [(random_program(300, inputs=4, seed=seed), xs), (program, [0.5, 2.0])]:
         tape = tapegrad.trace(f, *point)
         out = tape.output_slots[0]
         generic = forward(tape, point, FLOAT)
