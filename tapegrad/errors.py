@@ -48,3 +48,7 @@ class NonFiniteError(TapegradError, FloatingPointError):
 
 class OutputTypeError(TapegradError, TypeError):
     """A traced function returned something other than Values or numbers."""
+
+
+class ConflictingArgumentsError(TapegradError, TypeError):
+    """Two arguments were given that exclude each other (``seed=`` and ``rng=``)."""
