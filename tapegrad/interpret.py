@@ -229,16 +229,16 @@ def forward_float(tape: Tape, inputs: Sequence[float]) -> list[Any]:
     values = list(tape.values)  # inputs, constants and captures already hold their numbers
     for slot, x in zip(tape.input_slots, inputs):
         values[slot] = x
-    argss, attrs = tape.args, tape.attrs
-    for i, kind in enumerate(tape.ops):
+    attrs = tape.attrs
+    for i, kind, args in zip(range(len(values)), tape.ops, tape.args):
         fn = _SCALAR[kind]
         if fn is None:
             if kind is _GUARD:
-                _check_guard(tape, i, bool(values[argss[i][0]]))
+                _check_guard(tape, i, bool(values[args[0]]))
             continue
-        args = argss[i]
         if len(args) == 2:
-            values[i] = fn(values[args[0]], values[args[1]])
+            a, b = args
+            values[i] = fn(values[a], values[b])
         elif i in attrs:
             values[i] = fn(values[args[0]], attrs[i])
         elif len(args) == 1:
@@ -273,10 +273,15 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
                 adjoint[b] += db
             continue
         if len(args) == 1:
-            operands = (values[args[0]], attrs[i]) if i in attrs else (values[args[0]],)
-        else:
-            operands = tuple([values[a] for a in args])
-        for a, c in zip(args, rule(m, g, values[i], *operands)):
+            (a,) = args
+            if i in attrs:
+                (da,) = rule(m, g, values[i], values[a], attrs[i])
+            else:
+                (da,) = rule(m, g, values[i], values[a])
+            if da is not None:
+                adjoint[a] += da
+            continue
+        for a, c in zip(args, rule(m, g, values[i], *[values[a] for a in args])):
             if c is not None:
                 adjoint[a] += c
     return adjoint
