@@ -57,9 +57,9 @@ class Domain:
     """How the interpreters handle one kind of slot value.
 
     ``forward[kind]`` evaluates an op; ``m`` holds the same functions by op
-    name for the backward rules.  ``is_zero`` tells a strong zero adjoint,
-    ``mask`` zeroes a contribution wherever its adjoint is zero (arrays),
-    ``truth`` evaluates a guard's condition.
+    name for the backward rules.  ``is_zero`` tells an adjoint that is zero
+    everywhere (its record can be skipped), ``truth`` evaluates a guard's
+    condition.
     """
 
     name: str
@@ -67,7 +67,6 @@ class Domain:
     m: SimpleNamespace
     const: Callable[[Any], Any]
     is_zero: Callable[[Any], bool]
-    mask: Callable[[Any, Any], Any]
     truth: Callable[[Any], Any]
 
 
@@ -79,12 +78,6 @@ def _domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks:
 
 def _float_is_zero(g: Any) -> bool:
     return g == 0.0
-
-
-def _array_mask(g: Any, c: Any) -> Any:
-    if np.ndim(g) == 0 or np.all(g):
-        return c
-    return np.where(g == 0.0, 0.0, c)
 
 
 def _with_errstate(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
@@ -115,7 +108,6 @@ FLOAT = _domain(
     lambda op: op.scalar,
     const=float,
     is_zero=_float_is_zero,
-    mask=lambda g, c: c,
     truth=bool,
 )
 ARRAY = _domain(
@@ -123,7 +115,6 @@ ARRAY = _domain(
     lambda op: op.array,
     const=float,
     is_zero=lambda g: not np.any(g),
-    mask=_array_mask,
     truth=lambda c: np.asarray(c) != 0.0,
 )
 VALUE = _domain(
@@ -131,7 +122,6 @@ VALUE = _domain(
     _value_function,
     const=float,
     is_zero=_value_is_zero,
-    mask=lambda g, c: c,
     truth=bool,
 )
 
@@ -187,7 +177,6 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         adjoint[slot] = g
     m = domain.m
     is_zero = domain.is_zero
-    mask = domain.mask
     check = STATE.debug_nans
     for i in range(top, -1, -1):
         g = adjoint[i]
@@ -206,7 +195,6 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         for a, c in zip(args, contributions):
             if c is None:
                 continue
-            c = mask(g, c)
             if check:
                 _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
             previous = adjoint[a]

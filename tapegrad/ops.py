@@ -14,8 +14,13 @@ incoming adjoint), ``out`` (the op's result) and the operands ``x``, ``y``
 functions from ``m``: never ``/`` or ``**``, which raise on Python floats
 where IEEE arithmetic gives ``inf`` or ``nan``.
 
-The interpreter calls a rule only when ``g`` is not exactly zero ("strong
-zeros"), so a rule never has to guard against ``0 * inf``.
+Strong zeros: an adjoint that is exactly zero propagates nothing, even
+through a local derivative that is inf or nan.  Rules therefore multiply and
+divide the adjoint with ``smul`` and ``sdiv`` ("strong" multiply and divide:
+``g`` itself when ``g == 0``, else ``g * y`` or ``g / y``), never with ``*``
+and ``/``.  Because these are ops of the table too, the rule holds wherever a
+rule runs: over floats, elementwise over arrays, and in recorded gradient
+tapes and the code generated from them.
 
 Conventions (as PyTorch): ``relu'(0) = 0``, ``abs'(0) = 0``, ties of
 ``maximum``/``minimum`` split the adjoint evenly, ``sqrt'(0) = inf``,
@@ -68,6 +73,8 @@ class OpKind(IntEnum):
     LE = 25
     EQ = 26
     NE = 27
+    SMUL = 28
+    SDIV = 29
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -173,6 +180,14 @@ def _where(c: float, a: float, b: float) -> float:
     return a if c else b
 
 
+def _smul(g: float, y: float) -> float:
+    return g if g == 0.0 else g * y
+
+
+def _sdiv(g: float, y: float) -> float:
+    return g if g == 0.0 else _div(g, y)
+
+
 # ---------------------------------------------------------------- numpy arrays
 # Written to pick exactly the element the scalar rule picks.
 
@@ -199,19 +214,27 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
     return lambda x, y: ufunc(x, y).astype(np.float64)
 
 
+def _smul_array(g: Any, y: Any) -> Any:
+    return np.where(g == 0.0, g, g * y)
+
+
+def _sdiv_array(g: Any, y: Any) -> Any:
+    return np.where(g == 0.0, g, g / y)
+
+
 # ---------------------------------------------------------------- backward rules
 
 
 def _pow_const_vjp(m: Any, g: Any, out: Any, x: Any, c: float) -> tuple[Any, ...]:
     if c == 0:
         return (None,)
-    return (g * (c * m.pow_const(x, c - 1)),)
+    return (m.smul(g, c * m.pow_const(x, c - 1)),)
 
 
 def _pow_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
     # As PyTorch: the x-rule is 0 where y == 0, the y-rule is 0 where x == 0 and y >= 0.
-    dx = m.where(m.eq(y, 0.0), 0.0, g * (y * m.pow(x, y - 1.0)))
-    dy = g * (out * m.log(x))
+    dx = m.where(m.eq(y, 0.0), 0.0, m.smul(g, y * m.pow(x, y - 1.0)))
+    dy = m.smul(g, out * m.log(x))
     dy = m.where(m.eq(x, 0.0), m.where(m.ge(y, 0.0), 0.0, dy), dy)
     return (dx, dy)
 
@@ -250,29 +273,29 @@ _TABLE = [
     Op(OpKind.SUB, 2, operator.sub, np.subtract,
        lambda m, g, out, x, y: (g, -g), infix="-"),
     Op(OpKind.MUL, 2, operator.mul, np.multiply,
-       lambda m, g, out, x, y: (g * y, g * x), infix="*"),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*"),
     Op(OpKind.DIV, 2, _div, np.divide,
-       lambda m, g, out, x, y: (m.div(g, y), -m.div(g * out, y)), infix="/"),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/"),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
        lambda m, g, out, x: (-g,)),
     Op(OpKind.POW_CONST, 1, _pow, np.power, _pow_const_vjp, has_attr=True, infix="**"),
     Op(OpKind.POW, 2, _pow, np.power, _pow_vjp, infix="**"),
     Op(OpKind.EXP, 1, _exp, np.exp,
-       lambda m, g, out, x: (g * out,)),
+       lambda m, g, out, x: (m.smul(g, out),)),
     Op(OpKind.LOG, 1, _log, np.log,
-       lambda m, g, out, x: (m.div(g, x),)),
+       lambda m, g, out, x: (m.sdiv(g, x),)),
     Op(OpKind.TANH, 1, math.tanh, np.tanh,
-       lambda m, g, out, x: (g * (1.0 - out * out),)),
+       lambda m, g, out, x: (m.smul(g, 1.0 - out * out),)),
     Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
-       lambda m, g, out, x: (g * (out * (1.0 - out)),)),
+       lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),)),
     Op(OpKind.RELU, 1, _relu, _relu_array,
        lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),)),
     Op(OpKind.SIN, 1, _sin, np.sin,
-       lambda m, g, out, x: (g * m.cos(x),)),
+       lambda m, g, out, x: (m.smul(g, m.cos(x)),)),
     Op(OpKind.COS, 1, _cos, np.cos,
-       lambda m, g, out, x: (-(g * m.sin(x)),)),
+       lambda m, g, out, x: (-m.smul(g, m.sin(x)),)),
     Op(OpKind.SQRT, 1, _sqrt, np.sqrt,
-       lambda m, g, out, x: (m.div(g, 2.0 * out),)),
+       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),)),
     Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp),
     Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp),
     Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp),
@@ -284,6 +307,10 @@ _TABLE = [
     _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<="),
     _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "=="),
     _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!="),
+    Op(OpKind.SMUL, 2, _smul, _smul_array,
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x))),
+    Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y))),
 ]
 # fmt: on
 

@@ -32,6 +32,7 @@ import tapegrad
 from tapegrad import Value, maximum, minimum, where
 from tapegrad.errors import NonFiniteError
 from tapegrad.ops import OPS, OpKind, op_named
+from tapegrad.value import apply
 
 NAN, INF = math.nan, math.inf
 
@@ -155,6 +156,11 @@ CASES: list[OpCase] = [
     _where_case("<=", lambda x, y: x <= y, lambda x, y: x <= y),
     OpCase("where[const]", lambda x: where(x > 1.0, x.sqrt(), 0.0), lambda x: np.where(x > 1.0, np.sqrt(x), 0.0),
            lambda x: sympy.Piecewise((sympy.sqrt(x), x > 1), (0, True)), _unary_points(0.5, 2.0, 9.0)),
+    # The strong multiply and divide the backward rules are written with (x * y and x / y where x != 0).
+    OpCase("smul", lambda x, y: apply(OPS[OpKind.SMUL], x, y), np.multiply, lambda x, y: x * y,
+           ((1.5, -2.25), (-7.0, 0.125), (-1e3, 1e-3))),
+    OpCase("sdiv", lambda x, y: apply(OPS[OpKind.SDIV], x, y), np.divide, lambda x, y: x / y,
+           ((1.5, -2.25), (-7.0, 0.125), (1.0, 3.0))),
 ]
 # fmt: on
 
@@ -544,3 +550,15 @@ def test_every_differentiable_op_is_specified_here() -> None:
         covered |= {record.op for record in tapegrad.trace(case.f, *case.points[0]).records}
     differentiable = {op.kind for op in OPS if op.vjp is not None}
     assert differentiable <= covered, differentiable - covered
+
+
+@pytest.mark.parametrize("g", [0.0, -0.0])
+@pytest.mark.parametrize("y", [math.inf, -math.inf, math.nan, 0.0, 2.0])
+def test_strong_multiply_and_divide_keep_a_zero_adjoint(g: float, y: float) -> None:
+    for kind in (OpKind.SMUL, OpKind.SDIV):
+        op = OPS[kind]
+        assert identical(op.scalar(g, y), g)  # type: ignore[misc]
+        with np.errstate(all="ignore"):
+            batch = op.array(np.array([g, 3.0]), np.array([y, 2.0]))  # type: ignore[misc]
+        assert identical(float(batch[0]), g)
+        assert batch[1] == (6.0 if kind is OpKind.SMUL else 1.5)
