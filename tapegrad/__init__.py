@@ -8,8 +8,10 @@ inspected.  Start with ``Value`` (eager, micrograd-style) or
 
 from . import errors
 from .functional import Function, function, grad, trace, value_and_grad
+from .passes import optimize
 from .state import debug_nans
 from .tape import Record, Tape
+from .transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
 from .value import Value, maximum, minimum, where
 
 __version__ = "0.1.0"
@@ -23,6 +25,13 @@ __all__ = [
     "grad",
     "value_and_grad",
     "function",
+    "grad_tape",
+    "jvp_tape",
+    "jacobian",
+    "hessian",
+    "jvp",
+    "hvp",
+    "optimize",
     "where",
     "maximum",
     "minimum",

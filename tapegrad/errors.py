@@ -52,3 +52,7 @@ class OutputTypeError(TapegradError, TypeError):
 
 class ConflictingArgumentsError(TapegradError, TypeError):
     """Two arguments were given that exclude each other (``seed=`` and ``rng=``)."""
+
+
+class UnknownNameError(TapegradError, ValueError):
+    """A name that does not exist was given: an input in ``wrt``, an optimiser pass."""

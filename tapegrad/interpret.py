@@ -31,7 +31,7 @@ from .errors import (
 )
 from .ops import OPS, Op, OpKind
 from .state import STATE
-from .value import Value, apply, as_float
+from .value import Value, apply, as_float, truth
 
 if TYPE_CHECKING:
     from .tape import Tape
@@ -43,6 +43,7 @@ __all__ = [
     "VALUE",
     "forward",
     "backward",
+    "forward_tangents",
     "replay",
     "replay_gradient",
     "input_gradients",
@@ -58,8 +59,8 @@ class Domain:
 
     ``forward[kind]`` evaluates an op; ``m`` holds the same functions by op
     name for the backward rules.  ``is_zero`` tells an adjoint that is zero
-    everywhere (its record can be skipped), ``truth`` evaluates a guard's
-    condition.
+    everywhere (its record can be skipped); ``truth(condition, site)``
+    evaluates a guard's condition (over Values, recording the guard again).
     """
 
     name: str
@@ -67,7 +68,7 @@ class Domain:
     m: SimpleNamespace
     const: Callable[[Any], Any]
     is_zero: Callable[[Any], bool]
-    truth: Callable[[Any], Any]
+    truth: Callable[[Any, str | None], Any]
 
 
 def _domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks: Any) -> Domain:
@@ -108,21 +109,21 @@ FLOAT = _domain(
     lambda op: op.scalar,
     const=float,
     is_zero=_float_is_zero,
-    truth=bool,
+    truth=lambda c, site: bool(c),
 )
 ARRAY = _domain(
     "array",
     lambda op: op.array,
     const=float,
     is_zero=lambda g: not np.any(g),
-    truth=lambda c: np.asarray(c) != 0.0,
+    truth=lambda c, site: np.asarray(c) != 0.0,
 )
 VALUE = _domain(
     "value",
     _value_function,
     const=float,
     is_zero=_value_is_zero,
-    truth=bool,
+    truth=truth,
 )
 
 
@@ -152,7 +153,7 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
             values[i] = domain.const(attrs[i])
         elif kind is _GUARD:
             condition = values[argss[i][0]]
-            _check_guard(tape, i, domain.truth(condition))
+            _check_guard(tape, i, domain.truth(condition, tape.sites.get(i)))
             values[i] = condition
         else:
             args = [values[a] for a in argss[i]]
@@ -200,6 +201,42 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
             previous = adjoint[a]
             adjoint[a] = c if previous is None else previous + c
     return adjoint
+
+
+def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any], domain: Domain) -> list[Any]:
+    """Forward mode: the tangent of every slot, given tangents of some (inputs).
+
+    Needs no second set of derivative rules: a backward rule is linear in its
+    adjoint, so evaluating it with ``g = 1`` gives the op's partial
+    derivatives, and a record's tangent is the sum of partial times operand
+    tangent.  The products are strong (``smul``), so a zero tangent
+    propagates nothing.  Returns ``None`` where no tangent flows.
+    """
+    ops, argss, attrs = tape.ops, tape.args, tape.attrs
+    tangent: list[Any] = [None] * len(ops)
+    for slot, t in tangents.items():
+        tangent[slot] = t
+    m = domain.m
+    is_zero = domain.is_zero
+    for i, kind in enumerate(ops):
+        op = OPS[kind]
+        args = argss[i]
+        if op.vjp is None or all(tangent[a] is None or is_zero(tangent[a]) for a in args):
+            continue
+        operands = [values[a] for a in args]
+        if op.has_attr:
+            partials = op.vjp(m, 1.0, values[i], *operands, attrs[i])
+        else:
+            partials = op.vjp(m, 1.0, values[i], *operands)
+        total = None
+        for a, partial in zip(args, partials):
+            t = tangent[a]
+            if t is None or partial is None:
+                continue
+            term = m.smul(t, partial)
+            total = term if total is None else total + term
+        tangent[i] = total
+    return tangent
 
 
 # ---------------------------------------------------------------- the float fast path

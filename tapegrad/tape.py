@@ -17,9 +17,11 @@ is a complete straight-line program that prints as one record a line::
 
 from __future__ import annotations
 
+import gc
 import itertools
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .ops import OPS, OpKind
@@ -27,11 +29,29 @@ from .ops import OPS, OpKind
 if TYPE_CHECKING:
     from .value import Value
 
-__all__ = ["Record", "Tape"]
+__all__ = ["Record", "Tape", "cyclic_gc_paused"]
 
 Attr = float | int | str | bool | None
 
 _serials = itertools.count()
+
+
+@contextmanager
+def cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a big tape is built.
+
+    Records are tuples of ints and hold no cycles, but the collector still
+    scans them over and over as millions are allocated (it doubled the time
+    of an optimiser pass over 500,000 records).  Reference counting frees
+    everything as usual meanwhile; the collector's previous state is restored.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class Record(NamedTuple):

@@ -35,7 +35,7 @@ from .ops import OPS, Op, OpKind
 from .state import STATE
 from .tape import Tape
 
-__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply"]
+__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply", "truth"]
 
 # An eager tape longer than this is closed and a new one started, so a loop
 # that never calls backward() (inference) keeps a bounded tape alive.
@@ -163,12 +163,7 @@ class Value:
         return int(self.data)
 
     def __bool__(self) -> bool:
-        truth = bool(self.data)
-        tape = self._tape
-        if tape is not None and tape.traced and not tape.sealed:
-            slot = tape.append(_GUARD, (self._slot,), truth, self.data)
-            tape.sites[slot] = _user_site()
-        return truth
+        return truth(self)
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
@@ -445,6 +440,22 @@ def _compare(op: Op, x: Any, y: Any) -> Value:
     return out
 
 
+def truth(v: Any, site: str | None = None) -> bool:
+    """Python asks whether ``v`` is true: for a traced Value, record a guard.
+
+    The guard remembers ``site`` (default: the user's line asking) so that a
+    replay taking the other branch can say where the branch was written.
+    """
+    if not isinstance(v, Value):
+        return bool(v)
+    result = bool(v.data)
+    tape = v._tape
+    if tape is not None and tape.traced and not tape.sealed:
+        slot = tape.append(_GUARD, (v._slot,), result, v.data)
+        tape.sites[slot] = site or _user_site()
+    return result
+
+
 # ---------------------------------------------------------------- any domain
 
 
@@ -455,8 +466,13 @@ def apply(op: Op, *operands: Any, attr: Any = None) -> Any:
     belong to; the backward rules call it through ``m`` when they run over
     recording Values.
     """
-    if any(isinstance(x, Value) for x in operands):
-        return _record(op, operands, attr)
+    for x in operands:
+        if isinstance(x, Value):
+            if attr is None and len(operands) == 2:
+                return _binary(op, *operands)
+            if attr is None and len(operands) == 1:
+                return _unary(op, x)
+            return _record(op, operands, attr)
     extra = (attr,) if op.has_attr else ()
     if any(isinstance(x, np.ndarray) for x in operands):
         with np.errstate(all="ignore"):

@@ -1,0 +1,265 @@
+"""Optimisation passes: each a small function from a tape to an equivalent tape.
+
+:func:`optimize` runs them until the tape stops shrinking.  Every pass keeps
+the inputs, outputs (with their names), guards and source sites, and every
+rewrite is exact in IEEE arithmetic: the optimised tape gives bit-for-bit the
+results of the original, at every input including nan, inf, -0.0 and
+subnormals.  The passes:
+
+``dead_code``
+    Drops records that reach no output and no guard.
+``common_subexpressions``
+    One record per distinct (op, operands, attribute); the operands of
+    ``add``, ``mul``, ``eq`` and ``ne`` are put in order first, since those
+    commute exactly.  ``maximum`` and ``minimum`` are not treated as
+    commutative: ``maximum(0.0, -0.0)`` is ``-0.0`` but ``maximum(-0.0, 0.0)``
+    is ``0.0``.
+``fold_constants``
+    Evaluates records whose operands are all constants; drops guards on
+    constants (they held when recorded, so they always hold).
+``identities``
+    Rewrites, each exact for every input ``x`` (nan, inf, -0.0, subnormal):
+
+    - ``x * 1``, ``1 * x``, ``x / 1``, ``x ** 1`` become ``x``;
+    - ``x - 0.0`` becomes ``x`` (``-0.0 - 0.0`` is ``-0.0``), but ``x - (-0.0)``
+      is kept, since ``-0.0 - (-0.0)`` is ``+0.0``;
+    - ``x + (-0.0)`` and ``(-0.0) + x`` become ``x`` (``-0.0 + -0.0`` is
+      ``-0.0``), but ``x + 0.0`` is kept: ``-0.0 + 0.0`` is ``+0.0``;
+    - ``x * -1`` and ``-1 * x`` become ``-x`` (both flip the sign, also of
+      an infinity or a zero);
+    - ``-(-x)`` becomes ``x``;
+    - the strong ``smul(x, 1)``, ``smul(1, x)`` and ``sdiv(x, 1)`` become
+      ``x`` (``smul(x, 1)`` is ``x`` when ``x == 0`` and ``x * 1`` otherwise);
+    - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
+      and ``where`` on a constant condition becomes the branch it takes.
+
+    Never applied: ``x * 0 -> 0`` (wrong for inf and nan), ``x + 0 -> x``
+    (wrong for -0.0), ``x - x -> 0`` (wrong for inf and nan), ``x / x -> 1``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import UnknownNameError
+from .ops import OPS, OpKind
+from .tape import Attr, Tape, cyclic_gc_paused
+
+__all__ = ["optimize", "dead_code", "common_subexpressions", "fold_constants", "identities", "PASSES"]
+
+Replacement = tuple[OpKind, tuple[int, ...], Attr, Any]
+Visit = Callable[[Tape, OpKind, tuple[int, ...], Attr, Any], "int | Replacement | None"]
+"""A rewrite rule.  Given a record whose operands already point into the new
+tape, it returns the slot of the new tape that stands for the record, or a
+replacement record (op, args, attr, value) for the rules after it, or None
+to pass the record on unchanged."""
+
+_INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
+_COMMUTATIVE = {OpKind.ADD, OpKind.MUL, OpKind.EQ, OpKind.NE}
+_HAS_IDENTITIES = {
+    OpKind.MUL, OpKind.SMUL, OpKind.DIV, OpKind.SDIV, OpKind.SUB, OpKind.ADD,
+    OpKind.POW_CONST, OpKind.NEG, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE,
+}  # fmt: skip
+
+
+def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None = None) -> Tape:
+    """Copy ``tape`` record by record through ``visitors``, in one sweep.
+
+    Each record goes to the visitors in turn until one returns a slot; if
+    none does, the record is copied.  ``keep[i] == False`` drops record ``i``
+    (dead code).
+    """
+    new = Tape(tape.name, traced=True)
+    remap = [-1] * len(tape)
+    attrs, sites, values = tape.attrs, tape.sites, tape.values
+    for i, (kind, old_args) in enumerate(zip(tape.ops, tape.args)):
+        if keep is not None and not keep[i]:
+            continue
+        args = tuple([remap[a] for a in old_args])
+        attr, value = attrs.get(i), values[i]
+        slot = -1
+        for visit in visitors:
+            result = visit(new, kind, args, attr, value)
+            if isinstance(result, int):
+                slot = result
+                break
+            if result is not None:
+                kind, args, attr, value = result
+        if slot < 0:
+            slot = new.append(kind, args, attr, value)
+        remap[i] = slot
+        if i in sites and slot == len(new) - 1 and new.ops[slot] is kind:  # kept: keep the user's line
+            new.sites[slot] = sites[i]
+    new.input_slots = [remap[s] for s in tape.input_slots]
+    new.output_slots = [remap[s] for s in tape.output_slots]
+    new.output_names = list(tape.output_names)
+    new.structure = tape.structure
+    new.captures = [(remap[s], v) for s, v in tape.captures]
+    new.sealed = True
+    return new
+
+
+def _constant(tape: Tape, slot: int) -> float | None:
+    """The number in ``slot`` if it is a constant record, else None."""
+    return float(tape.values[slot]) if tape.ops[slot] is _CONST else None
+
+
+def _is(tape: Tape, slot: int, number: float) -> bool:
+    """Is ``slot`` the constant ``number``, sign of zero included?"""
+    c = _constant(tape, slot)
+    return c is not None and c == number and math.copysign(1.0, c) == math.copysign(1.0, number)
+
+
+# ---------------------------------------------------------------- the rewrite rules
+
+
+def _fold(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
+    """Evaluate a record on constants; a guard on a constant held when recorded, so drop it."""
+    if not args:
+        return None
+    ops = new.ops
+    for a in args:
+        if ops[a] is not _CONST:
+            return None
+    if kind is _GUARD:
+        return args[0]
+    op = OPS[kind]
+    if op.scalar is None:
+        return None
+    operands = [float(new.values[a]) for a in args]
+    folded = op.scalar(*operands, attr) if op.has_attr else op.scalar(*operands)
+    return (_CONST, (), folded, folded)
+
+
+def _identity(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
+    """Apply an exact identity (see the module docstring), if one fits."""
+    if kind not in _HAS_IDENTITIES:
+        return None
+    if kind in (OpKind.MUL, OpKind.SMUL):
+        x, y = args
+        if _is(new, y, 1.0):
+            return x
+        if _is(new, x, 1.0):
+            return y
+        if kind is OpKind.MUL and (_is(new, y, -1.0) or _is(new, x, -1.0)):
+            return (OpKind.NEG, (x if _is(new, y, -1.0) else y,), None, value)
+    elif kind in (OpKind.DIV, OpKind.SDIV):
+        if _is(new, args[1], 1.0):
+            return args[0]
+    elif kind is OpKind.SUB:
+        if _is(new, args[1], 0.0):
+            return args[0]
+    elif kind is OpKind.ADD:
+        x, y = args
+        if _is(new, y, -0.0):
+            return x
+        if _is(new, x, -0.0):
+            return y
+    elif kind is OpKind.POW_CONST:
+        if attr == 1:
+            return args[0]
+    elif kind is OpKind.NEG:
+        if new.ops[args[0]] is OpKind.NEG:
+            return new.args[args[0]][0]
+    elif kind in (OpKind.MAXIMUM, OpKind.MINIMUM):
+        if args[0] == args[1]:
+            return args[0]
+    elif kind is OpKind.WHERE:
+        c, x, y = args
+        if x == y:
+            return x
+        condition = _constant(new, c)
+        if condition is not None:
+            return x if condition else y
+    return None
+
+
+def _common_subexpressions() -> Visit:
+    """A rule that keeps one record per distinct computation (so it emits records itself)."""
+    seen: dict[tuple[Any, ...], int] = {}
+
+    def visit(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
+        if kind is _INPUT:
+            return None
+        if kind in _COMMUTATIVE and args[0] > args[1]:
+            args = (args[1], args[0])
+        # repr tells -0.0 from 0.0 and 2 from 2.0, which == would not.
+        key = (kind, args) if attr is None else (kind, args, type(attr).__name__, repr(attr))
+        slot = seen.get(key)
+        if slot is None:
+            slot = seen[key] = new.append(kind, args, attr, value)
+        return slot
+
+    return visit
+
+
+# ---------------------------------------------------------------- the passes
+
+
+def dead_code(tape: Tape) -> Tape:
+    """Drop the records that no output and no guard depends on."""
+    live = [False] * len(tape)
+    for s in tape.output_slots + tape.input_slots + [s for s, _ in tape.captures]:
+        live[s] = True
+    for i in range(len(tape) - 1, -1, -1):
+        if tape.ops[i] is _GUARD:
+            live[i] = True
+        if live[i]:
+            for a in tape.args[i]:
+                live[a] = True
+    return _rewrite(tape, [], keep=live)
+
+
+def common_subexpressions(tape: Tape) -> Tape:
+    """Keep one record per distinct (op, operands, attribute)."""
+    return _rewrite(tape, [_common_subexpressions()])
+
+
+def fold_constants(tape: Tape) -> Tape:
+    """Evaluate records on constants at optimisation time."""
+    return _rewrite(tape, [_fold])
+
+
+def identities(tape: Tape) -> Tape:
+    """Apply the exact algebraic identities listed in the module docstring."""
+    return _rewrite(tape, [_identity])
+
+
+PASSES: dict[str, Callable[[Tape], Tape]] = {
+    "fold": fold_constants,
+    "identities": identities,
+    "cse": common_subexpressions,
+    "dce": dead_code,
+}
+"""The passes by name, in the order :func:`optimize` runs them by default."""
+
+
+def optimize(tape: Tape, passes: Sequence[str] | None = None) -> Tape:
+    """An equivalent, usually smaller tape.
+
+    ``passes`` names some of :data:`PASSES` (default: all).  The record-local
+    passes (fold, identities, cse) run fused in one sweep over the tape, each
+    seeing what the others did to earlier records, so one sweep reaches what
+    repeating them would; dead-code elimination follows.
+
+    >>> small = tapegrad.optimize(tapegrad.grad_tape(tape))
+    >>> small.stats()
+    """
+    names = list(passes) if passes is not None else list(PASSES)
+    for name in names:
+        if name not in PASSES:
+            raise UnknownNameError(f"no optimiser pass named {name!r}; the passes are {', '.join(PASSES)}")
+    rules: dict[str, Callable[[], Visit]] = {
+        "fold": lambda: _fold,
+        "identities": lambda: _identity,
+        "cse": _common_subexpressions,  # last: it emits what the others let through
+    }
+    visitors = [make() for name, make in rules.items() if name in names]
+    with cyclic_gc_paused():
+        if visitors:
+            tape = _rewrite(tape, visitors)
+        if "dce" in names:
+            tape = dead_code(tape)
+    return tape

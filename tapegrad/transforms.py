@@ -1,0 +1,213 @@
+"""Transformations: tapes in, tapes out.
+
+The backward pass is itself a program, so tapegrad records it: running the
+op table's backward rules over recording Values, inside a trace, gives a tape
+that computes the gradient (:func:`grad_tape`).  Forward mode is recorded the
+same way (:func:`jvp_tape`).  Higher derivatives, the optimiser and the
+exporters then all work on one representation.
+
+The JAX-style functions here (:func:`jacobian`, :func:`hessian`, :func:`jvp`,
+:func:`hvp`) take a Python function or a :class:`~tapegrad.Tape`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
+from .functional import _argnums, grad, trace
+from .interpret import VALUE, backward, forward, forward_tangents, input_gradients, replay, replay_gradient
+from .tape import Tape, cyclic_gc_paused
+from .value import Value
+
+__all__ = ["grad_tape", "jvp_tape", "jacobian", "hessian", "jvp", "hvp"]
+
+
+def _check_traced(tape: Tape, what: str) -> None:
+    if not isinstance(tape, Tape) or not tape.traced or not tape.output_slots:
+        raise InputTypeError(
+            f"{what} takes a tape from tapegrad.trace with at least one output, got {tape!r}; "
+            "record one with tapegrad.trace(f, *example_args)"
+        )
+
+
+def _positions(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> list[int]:
+    """Input positions named by ``wrt`` (names or indices; None: every input)."""
+    if wrt is None:
+        return list(range(len(tape.input_slots)))
+    names = tape.inputs
+    positions = []
+    for w in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
+        if isinstance(w, str) and w in names:
+            positions.append(names.index(w))
+        elif isinstance(w, int) and not isinstance(w, bool) and -len(names) <= w < len(names):
+            positions.append(w % len(names))
+        else:
+            raise UnknownNameError(
+                f"wrt={w!r} names no input of tape {tape.name!r}; its inputs are {', '.join(names) or 'none'} "
+                "(pass names or positions)"
+            )
+    return positions
+
+
+def _example(tape: Tape) -> list[float]:
+    return [float(tape.values[s]) for s in tape.input_slots]
+
+
+def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) -> Tape:
+    """A tape computing ``tape``'s outputs and then its gradient.
+
+    The new tape's inputs are ``tape``'s inputs, plus one seed per output when
+    there are several (the gradient is then a vector-Jacobian product).  Its
+    outputs are the original outputs first, then the gradient with respect to
+    each input in ``wrt`` (default: all), in order, named ``grad_<input>``.
+    Guards carry over.  It is made by running the op table's backward rules
+    over recording Values, so it holds exactly what the interpreter computes::
+
+        >>> g = tapegrad.grad_tape(tapegrad.trace(lambda x: x.sin(), 1.0))
+        >>> g(0.0)
+        (0.0, 1.0)
+    """
+    _check_traced(tape, "grad_tape")
+    picked = _positions(tape, wrt)
+    n_in, outputs = len(tape.input_slots), tape.output_slots
+    seed_names = [f"seed_{name}" for name in tape.output_names] if len(outputs) > 1 else []
+
+    def value_and_gradient(*args: Any) -> tuple[Any, ...]:
+        values = forward(tape, args[:n_in], VALUE)
+        seeds: dict[int, Any] = {}
+        for slot, seed in zip(outputs, args[n_in:] or (1.0,)):
+            seeds[slot] = seed if slot not in seeds else seeds[slot] + seed
+        grads = input_gradients(tape, backward(tape, values, seeds, VALUE))
+        return tuple([values[s] for s in outputs] + [grads[k] for k in picked])
+
+    names = list(tape.inputs) + seed_names
+    with cyclic_gc_paused():
+        result = trace(value_and_gradient, *_example(tape), *[1.0] * len(seed_names), names=names)
+    prefix = "vjp" if seed_names else "grad"
+    result.name = f"grad_{tape.name}"
+    result.output_names = list(tape.output_names) + [f"{prefix}_{tape.inputs[k]}" for k in picked]
+    return result
+
+
+def jvp_tape(tape: Tape) -> Tape:
+    """A tape computing ``tape``'s outputs and their tangents (forward mode).
+
+    Inputs: ``tape``'s inputs, then one tangent per input (``tangent_<x>``).
+    Outputs: the original outputs, then the tangent of each
+    (``tangent_<out>``), i.e. the Jacobian times the input tangents.
+    """
+    _check_traced(tape, "jvp_tape")
+    n_in = len(tape.input_slots)
+
+    def value_and_tangent(*args: Any) -> tuple[Any, ...]:
+        values = forward(tape, args[:n_in], VALUE)
+        tangent = forward_tangents(tape, values, dict(zip(tape.input_slots, args[n_in:])), VALUE)
+        outs = [values[s] for s in tape.output_slots]
+        return tuple(outs + [0.0 if tangent[s] is None else tangent[s] for s in tape.output_slots])
+
+    names = list(tape.inputs) + [f"tangent_{x}" for x in tape.inputs]
+    with cyclic_gc_paused():
+        result = trace(value_and_tangent, *_example(tape), *[0.0] * n_in, names=names)
+    result.name = f"jvp_{tape.name}"
+    result.output_names = list(tape.output_names) + [f"tangent_{o}" for o in tape.output_names]
+    return result
+
+
+# ---------------------------------------------------------------- JAX-style functions
+
+
+def _tape_of(f: Callable[..., Any] | Tape, args: Sequence[Any]) -> Tape:
+    if isinstance(f, Tape):
+        return f
+    return trace(f, *[a.data if isinstance(a, Value) else a for a in args])
+
+
+def _restructure(tape: Tape, items: list[Any]) -> Any:
+    if tape.structure == "tuple":
+        return tuple(items)
+    if tape.structure == "list":
+        return items
+    return items[0]
+
+
+def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Jacobian of ``f``, as ``jax.jacobian`` (reverse mode, one sweep per output).
+
+    For one output and ``argnums=0`` it is the derivative; with several
+    outputs the result follows ``f``'s output structure, and with a tuple of
+    ``argnums`` each entry is a tuple over those arguments.
+    """
+
+    def jacobian_f(*args: Any) -> Any:
+        picked = _argnums(argnums, len(args))
+        tape = _tape_of(f, args)
+        n_out = len(tape.output_slots)
+        rows = []
+        for k in range(n_out):
+            seed = None if n_out == 1 else [1.0 if j == k else 0.0 for j in range(n_out)]
+            _, grads = replay_gradient(tape, args, seed)
+            rows.append(grads[picked[0]] if isinstance(argnums, int) else tuple(grads[a] for a in picked))
+        return _restructure(tape, rows)
+
+    return jacobian_f
+
+
+def hessian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
+    """The Hessian of scalar-valued ``f``, as ``jax.hessian``: the Jacobian of its gradient.
+
+    With ``argnums=(0, 1)`` the result is nested per argument:
+    ``((d2f/dx2, d2f/dxdy), (d2f/dydx, d2f/dy2))``.
+    """
+
+    def hessian_f(*args: Any) -> Any:
+        tape = _tape_of(f, args)
+        if len(tape.output_slots) != 1 or tape.structure != "value":
+            raise NonScalarOutputError(
+                f"hessian needs a scalar-valued function, but {tape.name!r} has {len(tape.output_slots)} "
+                "outputs; use jacobian(jacobian(f)) for the second derivatives of each output"
+            )
+        return jacobian(grad(f, argnums), argnums)(*args)
+
+    return hessian_f
+
+
+def _pair(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise ArgumentCountError(
+            f"jvp got {len(primals)} primals but {len(tangents)} tangents; give one tangent per primal"
+        )
+    return primals, tangents
+
+
+def jvp(f: Callable[..., Any] | Tape, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, Any]:
+    """``(f(*primals), J @ tangents)`` by forward mode, as ``jax.jvp``.
+
+    Runs the recorded :func:`jvp_tape` of ``f``; the tangent has ``f``'s
+    output structure.
+    """
+    primals, tangents = _pair(primals, tangents)
+    tape = _tape_of(f, primals)
+    outputs = replay(jvp_tape(tape), (*primals, *tangents))
+    n_out = len(tape.output_slots)
+    return _restructure(tape, list(outputs[:n_out])), _restructure(tape, list(outputs[n_out:]))
+
+
+def hvp(f: Callable[..., Any] | Tape, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
+    """The Hessian of scalar ``f`` times ``tangents``, one entry per input.
+
+    Forward over reverse: the forward-mode tangent of the recorded gradient,
+    so the Hessian is never formed.
+    """
+    primals, tangents = _pair(primals, tangents)
+    tape = _tape_of(f, primals)
+    if len(tape.output_slots) != 1:
+        raise NonScalarOutputError(
+            f"hvp needs a scalar-valued function, but {tape.name!r} has {len(tape.output_slots)} outputs"
+        )
+    outputs = replay(jvp_tape(grad_tape(tape)), (*primals, *tangents))
+    # outputs: value and gradient, then their tangents; keep the gradient's tangents.
+    n = len(primals)
+    return tuple(outputs[1 + n + 1 :])
