@@ -189,7 +189,9 @@ def _sdiv(g: float, y: float) -> float:
 
 
 # ---------------------------------------------------------------- numpy arrays
-# Written to pick exactly the element the scalar rule picks.
+# Written to pick exactly the element the scalar rule picks.  Powers use
+# np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees with
+# C's pow at -inf and -0.0.
 
 
 def _sigmoid_array(x: Any) -> Any:
@@ -212,20 +214,6 @@ def _minimum_array(x: Any, y: Any) -> Any:
 
 def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
     return lambda x, y: ufunc(x, y).astype(np.float64)
-
-
-def _pow_array(x: Any, y: Any) -> Any:
-    """numpy's power, but with C's (and math.pow's) answers for a base of -inf.
-
-    numpy gives nan for ``(-inf) ** 0.5``; C99 says ``inf``.
-    """
-    out = np.power(x, y)
-    special = np.isneginf(x) & (y != 0) & ~np.isnan(y)
-    if not np.any(special):
-        return out
-    odd = np.mod(y, 2.0) == 1.0
-    c99 = np.where(y > 0, np.where(odd, -np.inf, np.inf), np.where(odd, -0.0, 0.0))
-    return np.where(special, c99, out)
 
 
 def _smul_array(g: Any, y: Any) -> Any:
@@ -292,8 +280,8 @@ _TABLE = [
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/"),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
        lambda m, g, out, x: (-g,)),
-    Op(OpKind.POW_CONST, 1, _pow, _pow_array, _pow_const_vjp, has_attr=True, infix="**"),
-    Op(OpKind.POW, 2, _pow, _pow_array, _pow_vjp, infix="**"),
+    Op(OpKind.POW_CONST, 1, _pow, np.float_power, _pow_const_vjp, has_attr=True, infix="**"),
+    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**"),
     Op(OpKind.EXP, 1, _exp, np.exp,
        lambda m, g, out, x: (m.smul(g, out),)),
     Op(OpKind.LOG, 1, _log, np.log,

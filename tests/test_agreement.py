@@ -1,0 +1,224 @@
+"""Every engine computes the same values and gradients on random programs.
+
+A program is a list of instructions; :func:`run` executes it on any kind of
+Value (and the module supplying ``where``, ``maximum``, ``minimum``), so the
+very same program runs in tapegrad eager, as a traced tape replayed on floats
+and on numpy arrays, and in the closure engine.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tapegrad
+import tapegrad.closure
+
+UNARY: dict[str, Callable[[Any], Any]] = {
+    "neg": lambda x: -x,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: x.relu(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "sqrt": lambda x: x.sqrt(),
+    "abs": lambda x: abs(x),
+}
+COMPARE: dict[str, Callable[[Any, Any], Any]] = {
+    "gt": lambda x, y: x > y,
+    "ge": lambda x, y: x >= y,
+    "lt": lambda x, y: x < y,
+    "le": lambda x, y: x <= y,
+}
+BINARY: dict[str, Callable[[ModuleType, Any, Any], Any]] = {
+    "add": lambda lib, x, y: x + y,
+    "sub": lambda lib, x, y: x - y,
+    "mul": lambda lib, x, y: x * y,
+    "div": lambda lib, x, y: x / y,
+    "pow": lambda lib, x, y: x**y,
+    "maximum": lambda lib, x, y: lib.maximum(x, y),
+    "minimum": lambda lib, x, y: lib.minimum(x, y),
+    "gt": lambda lib, x, y: x > y,
+    "ge": lambda lib, x, y: x >= y,
+    "lt": lambda lib, x, y: x < y,
+    "le": lambda lib, x, y: x <= y,
+}
+OPERATIONS = [*UNARY, *BINARY, "pow_const", "where"]
+CONSTANTS = [0.0, 1.0, -1.0, 2.0, 0.5, 1e-3, -3.5, 1e8]
+EXPONENTS = [0, 1, 2, 3, -1, -2, 0.5, 1.5, -0.5, 2.0, 1e-3]
+EDGE_INPUTS = [0.0, -0.0, 1.0, -1.0, 1e-3, -1e-3, 0.5, 2.0, 1e8, -1e8, 1e300, 709.0, 710.0, -745.0]
+
+
+class Instruction(NamedTuple):
+    """One step: ``operation`` on earlier results picked by index (modulo
+    how many exist), with a constant operand on the right (``side`` 1) or
+    left (``side`` 2) instead of a second result; ``where`` compares with
+    ``COMPARE`` entry ``side``."""
+
+    operation: str
+    operands: tuple[int, int, int, int]
+    side: int
+    constant: float
+    exponent: float
+
+
+def run(program: Sequence[Instruction], inputs: Sequence[Any], lib: ModuleType) -> Any:
+    """Execute ``program`` on ``inputs``; the last result is the output."""
+    results = list(inputs)
+    for step in program:
+        x, y, z, w = (results[i % len(results)] for i in step.operands)
+        if step.operation in UNARY:
+            out = UNARY[step.operation](x)
+        elif step.operation == "pow_const":
+            out = x**step.exponent
+        elif step.operation == "where":
+            condition = list(COMPARE.values())[step.side](x, y)
+            out = lib.where(condition, z, w)
+        elif step.side == 1:
+            out = BINARY[step.operation](lib, x, step.constant)
+        elif step.side == 2:
+            out = BINARY[step.operation](lib, step.constant, x)
+        else:
+            out = BINARY[step.operation](lib, x, y)
+        results.append(out)
+    return results[-1]
+
+
+# ---------------------------------------------------------------- the engines
+
+
+def eager(program: Sequence[Instruction], point: Sequence[float]) -> tuple[float, list[float]]:
+    xs = [tapegrad.Value(v) for v in point]
+    out = run(program, xs, tapegrad)
+    out.backward()
+    return out.data, [x.grad for x in xs]
+
+
+def closure(program: Sequence[Instruction], point: Sequence[float]) -> tuple[float, list[float]]:
+    xs = [tapegrad.closure.Value(v) for v in point]
+    out = run(program, xs, tapegrad.closure)
+    out.backward()
+    return out.data, [x.grad for x in xs]
+
+
+def trace(program: Sequence[Instruction], point: Sequence[float]) -> tapegrad.Tape:
+    return tapegrad.trace(lambda *xs: run(program, xs, tapegrad), *point)
+
+
+def replay(tape: tapegrad.Tape, point: Sequence[Any]) -> tuple[Any, list[Any]]:
+    return tape(*point), list(tape.gradient(*point))
+
+
+# ---------------------------------------------------------------- agreement
+
+TOLERANCE = 1e-12
+
+
+def agree(a: float, b: float, tolerance: float = TOLERANCE) -> bool:
+    """Equal to ``tolerance`` relative (absolute near zero); nan matches nan, inf matches inf."""
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b):
+        return a == b
+    return math.isclose(a, b, rel_tol=tolerance, abs_tol=tolerance)
+
+
+def assert_agree(expected: tuple[Any, Sequence[Any]], got: tuple[Any, Sequence[Any]], what: str) -> None:
+    (value, grads), (other_value, other_grads) = expected, got
+    assert agree(value, other_value), f"{what}: value {other_value!r}, expected {value!r}"
+    assert len(grads) == len(other_grads)
+    for i, (g, other) in enumerate(zip(grads, other_grads)):
+        assert agree(g, other), f"{what}: gradient {i} is {other!r}, expected {g!r}"
+
+
+# ---------------------------------------------------------------- random programs
+
+numbers = st.one_of(
+    st.sampled_from(EDGE_INPUTS),
+    st.floats(-10.0, 10.0),
+    st.floats(-1e6, 1e6),
+)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[list[Instruction], list[list[float]]]:
+    """A program over 1-4 inputs and three points to run it at."""
+    count = draw(st.integers(1, 4))
+    instruction = st.builds(
+        Instruction,
+        st.sampled_from(OPERATIONS),
+        st.tuples(*[st.integers(0, 63)] * 4),
+        st.integers(0, 3),
+        st.sampled_from(CONSTANTS),
+        st.sampled_from(EXPONENTS),
+    )
+    program = draw(st.lists(instruction, min_size=1, max_size=12))
+    points = draw(st.lists(st.lists(numbers, min_size=count, max_size=count), min_size=3, max_size=3))
+    return program, points
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases())
+def test_eager_replay_and_closure_agree(case: tuple[list[Instruction], list[list[float]]]) -> None:
+    program, (point, other, _) = case
+    expected = eager(program, point)
+    assert_agree(expected, closure(program, point), "closure engine")
+    tape = trace(program, point)
+    assert_agree(expected, replay(tape, point), "replay at the traced point")
+    expected_other = eager(program, other)
+    assert_agree(expected_other, closure(program, other), "closure engine at a second point")
+    assert_agree(expected_other, replay(tape, other), "replay at a second point")
+
+
+def sensitive_to_rounding(tape: tapegrad.Tape, point: Sequence[float]) -> bool:
+    """Whether moving every input by one ulp moves the float replay beyond the tolerance.
+
+    numpy's ``exp``, ``tanh`` or ``power`` may differ from the math module's
+    in the last bit.  Most programs shrink such a difference; some amplify
+    it (``sin`` of 1e15, a comparison on a tie), and there no two
+    implementations of the elementary functions can be expected to agree.
+    """
+    expected = replay(tape, point)
+    for direction in (math.inf, -math.inf):
+        moved = replay(tape, [math.nextafter(v, direction) for v in point])
+        if not all(agree(a, b) for a, b in zip([expected[0], *expected[1]], [moved[0], *moved[1]])):
+            return True
+    return False
+
+
+@settings(max_examples=200, deadline=None)
+@given(cases())
+def test_array_replay_is_pointwise_float_replay(case: tuple[list[Instruction], list[list[float]]]) -> None:
+    program, points = case
+    tape = trace(program, points[0])
+    columns = [np.array(column) for column in zip(*points)]
+    values, grads = replay(tape, columns)
+    for k, point in enumerate(points):
+        expected = replay(tape, point)
+        got = (values[k], [g[k] for g in grads])
+        finite = all(math.isfinite(v) for v in [expected[0], got[0], *expected[1], *got[1]])
+        if finite and sensitive_to_rounding(tape, point):
+            continue
+        assert_agree(expected, got, f"array replay at point {k}")
+
+
+def test_array_gradient_of_division_by_a_zero_constant() -> None:
+    tape = tapegrad.trace(lambda x: x / 0.0, 1.0)
+    grads = tape.gradient(np.array([1.0, -1.0]))
+    assert list(grads[0]) == [tape.gradient(1.0)[0], tape.gradient(-1.0)[0]] == [math.inf, math.inf]
+
+
+def test_array_power_one_half_at_minus_infinity_and_minus_zero() -> None:
+    tape = tapegrad.trace(lambda x: 1.0 / x**0.5, 1.0)
+    points = [-math.inf, -0.0, 4.0]
+    values = tape(np.array(points))
+    assert [float(tape(x)) for x in points] == [0.0, math.inf, 0.5]  # C99: pow(-inf, 0.5) = inf, pow(-0.0, 0.5) = 0.0
+    assert list(values) == [0.0, math.inf, 0.5]
