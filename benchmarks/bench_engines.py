@@ -376,12 +376,12 @@ def bench_memory(quick: bool) -> str:
     base = None
     for name, value_type in engines:
         if value_type is None:
-            rows.append((name, "not installed", "", ""))
+            rows.append((name, "not installed", "", "", ""))
             continue
         per_op, count = memory_per_op(value_type, n)
         base = base or per_op
-        rows.append((name, f"{count:,}", f"{per_op:.0f}", f"{per_op / base:.2f}x"))
-    header = ["engine", "nodes or records", "bytes each", "ratio to first"]
+        rows.append((name, f"{count:,}", f"{per_op:.0f}", f"{per_op / base:.2f}x", f"{per_op * count / 1e6:.1f}"))
+    header = ["engine", "nodes or records", "bytes each", "ratio to first", "MB for the whole graph"]
     return f"### Memory of a live graph of {n:,} ops (+, *, relu)\n\n" + table(header, rows)
 
 

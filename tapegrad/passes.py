@@ -183,10 +183,9 @@ def _common_subexpressions() -> Visit:
     def visit(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
         if kind is _INPUT:
             return None
-        if kind in _COMMUTATIVE and args[0] > args[1]:
-            args = (args[1], args[0])
+        operands = (args[1], args[0]) if kind in _COMMUTATIVE and args[0] > args[1] else args
         # repr tells -0.0 from 0.0 and 2 from 2.0, which == would not.
-        key = (kind, args) if attr is None else (kind, args, type(attr).__name__, repr(attr))
+        key = (kind, operands) if attr is None else (kind, operands, type(attr).__name__, repr(attr))
         slot = seen.get(key)
         if slot is None:
             slot = seen[key] = new.append(kind, args, attr, value)
