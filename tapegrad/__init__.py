@@ -16,6 +16,15 @@ from .value import Value, maximum, minimum, where
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """Load the sympy-backed parts on first use, so ``import tapegrad`` stays quick."""
+    if name in ("symbolic", "from_sympy"):
+        from . import symbolic
+
+        return symbolic if name == "symbolic" else symbolic.from_sympy
+    raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
+
 __all__ = [
     "Value",
     "Tape",
@@ -32,6 +41,8 @@ __all__ = [
     "jvp",
     "hvp",
     "optimize",
+    "symbolic",
+    "from_sympy",
     "where",
     "maximum",
     "minimum",

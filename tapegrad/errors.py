@@ -56,3 +56,11 @@ class ConflictingArgumentsError(TapegradError, TypeError):
 
 class UnknownNameError(TapegradError, ValueError):
     """A name that does not exist was given: an input in ``wrt``, an optimiser pass."""
+
+
+class UnsupportedOpError(TapegradError, ValueError):
+    """A sympy expression uses a function that has no tapegrad op."""
+
+
+class GuardWarning(UserWarning):
+    """An exported formula holds only where the tape's guards do (the branch it recorded)."""

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Domain",
+    "make_domain",
     "FLOAT",
     "ARRAY",
     "VALUE",
@@ -71,7 +72,8 @@ class Domain:
     truth: Callable[[Any, str | None], Any]
 
 
-def _domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks: Any) -> Domain:
+def make_domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks: Any) -> Domain:
+    """A Domain whose functions are ``pick(op)`` for every op of the table."""
     functions = tuple(pick(op) for op in OPS)
     m = SimpleNamespace(**{op.name: fn for op, fn in zip(OPS, functions) if fn is not None})
     return Domain(name, functions, m, **hooks)
@@ -104,21 +106,21 @@ def _value_is_zero(g: Any) -> bool:
     return not isinstance(g, Value) and g == 0.0
 
 
-FLOAT = _domain(
+FLOAT = make_domain(
     "float",
     lambda op: op.scalar,
     const=float,
     is_zero=_float_is_zero,
     truth=lambda c, site: bool(c),
 )
-ARRAY = _domain(
+ARRAY = make_domain(
     "array",
     lambda op: op.array,
     const=float,
     is_zero=lambda g: not np.any(g),
     truth=lambda c, site: np.asarray(c) != 0.0,
 )
-VALUE = _domain(
+VALUE = make_domain(
     "value",
     _value_function,
     const=float,
@@ -313,6 +315,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
 
 
 def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
+    if truth is None:  # a domain that cannot decide (symbols): the recorded branch is assumed
+        return
     expected = bool(tape.attrs[slot])
     flipped = np.asarray(truth) != expected
     if not np.any(flipped):

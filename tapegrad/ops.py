@@ -87,7 +87,9 @@ class Op:
     ``arity`` counts operand slots; ``has_attr`` says whether the record
     carries a constant attribute that is passed to the rules after the
     operands (the exponent of ``pow_const``).  ``infix`` is the Python
-    operator used when the op is printed as an expression.  Records with
+    operator used when the op is printed as an expression.  ``symbolic``
+    builds the exact sympy expression; it takes the sympy module first, so
+    sympy is imported only when it is used.  Records with
     ``vjp=None`` have no operands to send an adjoint to, or a derivative that
     is zero wherever it exists (comparisons).
     """
@@ -99,6 +101,7 @@ class Op:
     vjp: Callable[..., tuple[Any, ...]] | None
     has_attr: bool = False
     infix: str = ""
+    symbolic: Callable[..., Any] | None = None
 
     @property
     def name(self) -> str:
@@ -260,8 +263,22 @@ def _minimum_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
     return (_tie_split(m, g, m.lt(x, y), tie), _tie_split(m, g, m.lt(y, x), tie))
 
 
-def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any], infix: str) -> Op:
-    return Op(kind, 2, lambda x, y: 1.0 if scalar(x, y) else 0.0, _compare_array(ufunc), None, infix=infix)
+def _sympy_where(sp: Any, c: Any, x: Any, y: Any) -> Any:
+    conditions = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
+    condition = c if isinstance(c, conditions) else sp.Ne(c, 0)
+    return sp.Piecewise((x, condition), (y, True))
+
+
+def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any], infix: str, relation: str) -> Op:
+    return Op(
+        kind,
+        2,
+        lambda x, y: 1.0 if scalar(x, y) else 0.0,
+        _compare_array(ufunc),
+        None,
+        infix=infix,
+        symbolic=lambda sp, x, y: getattr(sp, relation)(x, y),
+    )
 
 
 # ---------------------------------------------------------------- the table
@@ -271,48 +288,52 @@ _TABLE = [
     Op(OpKind.CONST, 0, None, None, None, has_attr=True),
     Op(OpKind.GUARD, 1, None, None, None, has_attr=True),
     Op(OpKind.ADD, 2, operator.add, np.add,
-       lambda m, g, out, x, y: (g, g), infix="+"),
+       lambda m, g, out, x, y: (g, g), infix="+", symbolic=lambda sp, x, y: x + y),
     Op(OpKind.SUB, 2, operator.sub, np.subtract,
-       lambda m, g, out, x, y: (g, -g), infix="-"),
+       lambda m, g, out, x, y: (g, -g), infix="-", symbolic=lambda sp, x, y: x - y),
     Op(OpKind.MUL, 2, operator.mul, np.multiply,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*"),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*", symbolic=lambda sp, x, y: x * y),
     Op(OpKind.DIV, 2, _div, np.divide,
-       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/"),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/",
+       symbolic=lambda sp, x, y: x / y),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
-       lambda m, g, out, x: (-g,)),
-    Op(OpKind.POW_CONST, 1, _pow, np.float_power, _pow_const_vjp, has_attr=True, infix="**"),
-    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**"),
+       lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x),
+    Op(OpKind.POW_CONST, 1, _pow, np.float_power, _pow_const_vjp, has_attr=True, infix="**",
+       symbolic=lambda sp, x, c: x**c),
+    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y),
     Op(OpKind.EXP, 1, _exp, np.exp,
-       lambda m, g, out, x: (m.smul(g, out),)),
+       lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x)),
     Op(OpKind.LOG, 1, _log, np.log,
-       lambda m, g, out, x: (m.sdiv(g, x),)),
+       lambda m, g, out, x: (m.sdiv(g, x),), symbolic=lambda sp, x: sp.log(x)),
     Op(OpKind.TANH, 1, math.tanh, np.tanh,
-       lambda m, g, out, x: (m.smul(g, 1.0 - out * out),)),
+       lambda m, g, out, x: (m.smul(g, 1.0 - out * out),), symbolic=lambda sp, x: sp.tanh(x)),
     Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
-       lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),)),
+       lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x))),
     Op(OpKind.RELU, 1, _relu, _relu_array,
-       lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),)),
+       lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),),
+       symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True))),
     Op(OpKind.SIN, 1, _sin, np.sin,
-       lambda m, g, out, x: (m.smul(g, m.cos(x)),)),
+       lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x)),
     Op(OpKind.COS, 1, _cos, np.cos,
-       lambda m, g, out, x: (-m.smul(g, m.sin(x)),)),
+       lambda m, g, out, x: (-m.smul(g, m.sin(x)),), symbolic=lambda sp, x: sp.cos(x)),
     Op(OpKind.SQRT, 1, _sqrt, np.sqrt,
-       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),)),
-    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp),
-    Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp),
-    Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp),
+       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),), symbolic=lambda sp, x: sp.sqrt(x)),
+    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp, symbolic=lambda sp, x: sp.Abs(x)),
+    Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp, symbolic=lambda sp, x, y: sp.Max(x, y)),
+    Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp, symbolic=lambda sp, x, y: sp.Min(x, y)),
     Op(OpKind.WHERE, 3, _where, np.where,
-       lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g))),
-    _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">"),
-    _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">="),
-    _compare(OpKind.LT, lambda x, y: x < y, np.less, "<"),
-    _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<="),
-    _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "=="),
-    _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!="),
+       lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g)), symbolic=_sympy_where),
+    _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">", "Gt"),
+    _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">=", "Ge"),
+    _compare(OpKind.LT, lambda x, y: x < y, np.less, "<", "Lt"),
+    _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<=", "Le"),
+    _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "==", "Eq"),
+    _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!=", "Ne"),
+    # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x))),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
-       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y))),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y),
 ]
 # fmt: on
 

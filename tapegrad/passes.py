@@ -97,6 +97,7 @@ def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None 
     new.output_names = list(tape.output_names)
     new.structure = tape.structure
     new.captures = [(remap[s], v) for s, v in tape.captures]
+    new.symbols = tape.symbols
     new.sealed = True
     return new
 

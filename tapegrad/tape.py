@@ -100,6 +100,8 @@ class Tape:
         self.sites: dict[int, str] = {}
         # Values of enclosing traces used inside this one, as (slot, value).
         self.captures: list[tuple[int, Value]] = []
+        # sympy symbols standing for the inputs, for tapes made from sympy (symbolic.from_sympy).
+        self.symbols: list[Any] | None = None
         # Eager tapes only: where each input's adjoint goes (a leaf Value, or
         # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
         self.sources: dict[int, Any] = {}
@@ -199,6 +201,29 @@ class Tape:
 
     def __repr__(self) -> str:
         return f"<Tape {self.name}({', '.join(self.inputs)}): {len(self.ops)} records>"
+
+    # ------------------------------------------------------------ formulas
+    def to_sympy(self, symbols: Any = None, cse: bool = False, simplify: bool = False) -> Any:
+        """The outputs as sympy expressions (see :func:`tapegrad.symbolic.to_sympy`)."""
+        from .symbolic import to_sympy
+
+        return to_sympy(self, symbols, cse=cse, simplify=simplify)
+
+    def _repr_markdown_(self) -> str:
+        """Jupyter: the formula (for small tapes) above the listing."""
+        text = f"```text\n{self}\n```"
+        if not self.traced or len(self) > 200:
+            return text
+        import warnings
+
+        import sympy
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            exprs = self.to_sympy()
+        exprs = exprs if isinstance(exprs, (tuple, list)) else [exprs]
+        formulas = [f"$${sympy.latex(sympy.Symbol(n))} = {sympy.latex(e)}$$" for n, e in zip(self.output_names, exprs)]
+        return "\n\n".join(formulas + [text])
 
     # ------------------------------------------------------------ running
     def __call__(self, *args: Any) -> Any:

@@ -87,6 +87,7 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
         result = trace(value_and_gradient, *_example(tape), *[1.0] * len(seed_names), names=names)
     prefix = "vjp" if seed_names else "grad"
     result.name = f"grad_{tape.name}"
+    result.symbols = tape.symbols
     result.output_names = list(tape.output_names) + [f"{prefix}_{tape.inputs[k]}" for k in picked]
     return result
 
@@ -111,6 +112,7 @@ def jvp_tape(tape: Tape) -> Tape:
     with cyclic_gc_paused():
         result = trace(value_and_tangent, *_example(tape), *[0.0] * n_in, names=names)
     result.name = f"jvp_{tape.name}"
+    result.symbols = tape.symbols
     result.output_names = list(tape.output_names) + [f"tangent_{o}" for o in tape.output_names]
     return result
 

@@ -1,0 +1,493 @@
+"""Tapes as sympy expressions, and sympy expressions as tapes.
+
+Export runs a tape over sympy values: the same forward interpreter, with the
+op table's ``symbolic`` rules, so every op maps to its exact sympy function
+(``tanh``, ``Max``, ``Piecewise`` for ``where`` and ``relu``, ``Abs``...).
+Gradients and Hessians are exports of the recorded gradient tapes: no
+symbolic differentiation happens here, so programs far beyond the size
+sympy's ``diff`` can handle are fine, and ``cse=True`` keeps every shared
+slot of the tape shared, so the result grows linearly with the tape.
+
+Import (:func:`from_sympy`) walks an expression and emits one record per
+distinct subexpression, so a formula from sympy gets tapegrad's gradient
+tapes, optimiser and interpreters.
+
+Nothing here turns a user's text into sympy: names become ``sympy.Symbol``
+objects directly, never through ``sympify``.
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sympy as sp
+
+from .errors import (
+    ArgumentCountError,
+    GuardWarning,
+    InputTypeError,
+    NonScalarOutputError,
+    UnknownNameError,
+    UnsupportedOpError,
+)
+from .functional import trace
+from .interpret import Domain, forward, make_domain
+from .ops import OPS, Op, OpKind
+from .passes import dead_code, optimize
+from .tape import Tape
+from .transforms import grad_tape
+
+__all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY"]
+
+# Conditions (not Symbols, which sympy also counts as Boolean).
+_CONDITIONS = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
+
+# A single-use subexpression is written inline up to this depth; deeper, it
+# gets a name too, so a long chain neither nests past sympy's recursion
+# limits nor hides its structure.
+_INLINE_DEPTH = 8
+
+
+def constant(x: Any) -> Any:
+    """A Python number as an exact sympy number: integers stay Integers, inf is oo."""
+    if isinstance(x, sp.Basic):
+        return x
+    if isinstance(x, bool):
+        return sp.Integer(int(x))
+    if isinstance(x, int):
+        return sp.Integer(x)
+    x = float(x)
+    if x != x:
+        return sp.nan
+    if x in (float("inf"), float("-inf")):
+        return sp.oo if x > 0 else -sp.oo
+    if x.is_integer() and abs(x) < 2**53:
+        return sp.Integer(int(x))
+    return sp.Float(x, precision=53)  # every bit of the float
+
+
+def _number(x: Any) -> Any:
+    """An operand for arithmetic: a condition used as a number is 1 or 0."""
+    if isinstance(x, _CONDITIONS):
+        return sp.Piecewise((1, x), (0, True))
+    return constant(x)
+
+
+def _sympy_function(op: Op) -> Callable[..., Any] | None:
+    rule = op.symbolic
+    if rule is None:
+        return None
+    if op.kind is OpKind.WHERE:
+        return lambda c, x, y: rule(sp, c if isinstance(c, _CONDITIONS) else constant(c), _number(x), _number(y))
+    return lambda *args: rule(sp, *[_number(a) for a in args])
+
+
+SYMPY: Domain = make_domain(
+    "sympy",
+    _sympy_function,
+    const=constant,
+    is_zero=lambda g: g == 0,
+    truth=lambda c, site: None,  # a symbolic condition cannot be decided: export the recorded branch
+)
+"""The interpreters' domain of sympy expressions."""
+
+
+# ---------------------------------------------------------------- export
+
+
+def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
+    """One sympy object per input: the user's, the tape's own, or fresh Symbols.
+
+    Fresh Symbols take the inputs' names; a repeated name gets a suffix, so
+    two different inputs never become the same symbol.
+    """
+    names = tape.inputs
+    if symbols is not None:
+        chosen = list(symbols)
+        if len(chosen) != len(names):
+            raise ArgumentCountError(
+                f"symbols gives {len(chosen)} symbols for the {len(names)} inputs of tape {tape.name!r} "
+                f"({', '.join(names)}); give one per input"
+            )
+        return [constant(s) for s in chosen]
+    known = list(tape.symbols or [])[: len(names)]
+    taken = {str(s) for s in known}
+    fresh = []
+    for name in names[len(known) :]:
+        unique, k = name, 1
+        while unique in taken:
+            unique, k = f"{name}_{k}", k + 1
+        taken.add(unique)
+        fresh.append(sp.Symbol(unique))
+    return known + fresh
+
+
+def _warn_guards(tape: Tape) -> None:
+    guards = [i for i, kind in enumerate(tape.ops) if kind is OpKind.GUARD]
+    if guards:
+        where = "; ".join(f"{tape.describe_guard(i)} at {tape.sites.get(i, '?')}" for i in guards[:3])
+        warnings.warn(
+            GuardWarning(
+                f"tape {tape.name!r} recorded Python branches ({where}); the formula is the recorded branch "
+                "and holds only where those conditions do. Use tapegrad.where for a formula valid everywhere."
+            ),
+            stacklevel=3,
+        )
+
+
+def _restructure(tape: Tape, items: list[Any]) -> Any:
+    if tape.structure == "tuple":
+        return tuple(items)
+    if tape.structure == "list":
+        return items
+    return items[0]
+
+
+def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
+    """``(replacements, outputs)`` read off the tape: each slot used twice gets a name."""
+    uses = [0] * len(tape)
+    for args in tape.args:
+        for a in args:
+            uses[a] += 1
+    for s in tape.output_slots:
+        uses[s] += 1
+    names = sp.numbered_symbols("t", exclude=set(symbols))
+    replacements: list[tuple[Any, Any]] = []
+    exprs: list[Any] = [None] * len(tape)
+    depth = [0] * len(tape)
+    inputs = dict(zip(tape.input_slots, symbols))
+    functions = SYMPY.forward
+    for i, kind in enumerate(tape.ops):
+        args = tape.args[i]
+        if kind is OpKind.INPUT:
+            exprs[i] = inputs.get(i, constant(tape.values[i]))
+            continue
+        if kind is OpKind.CONST:
+            exprs[i] = constant(tape.attrs[i])
+            continue
+        if kind is OpKind.GUARD:
+            exprs[i] = exprs[args[0]]
+            continue
+        fn = functions[kind]
+        assert fn is not None, f"op {kind} has no sympy rule"
+        operands = [exprs[a] for a in args]
+        expr = fn(*operands, tape.attrs[i]) if i in tape.attrs else fn(*operands)
+        d = 1 + max((depth[a] for a in args), default=0)
+        if (uses[i] > 1 or d > _INLINE_DEPTH) and not expr.is_Atom and not isinstance(expr, _CONDITIONS):
+            name = next(names)
+            replacements.append((name, expr))
+            expr, d = name, 0
+        exprs[i], depth[i] = expr, d
+    return replacements, [exprs[s] for s in tape.output_slots]
+
+
+def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False, simplify: bool = False) -> Any:
+    """The tape's outputs as sympy expressions, in the structure it returns.
+
+    Inputs become ``sympy.Symbol`` objects named after the tape's inputs, or
+    the ``symbols`` you pass (with your assumptions).  With ``cse=True`` the
+    result is ``(replacements, exprs)`` in ``sympy.cse``'s format, taken
+    straight from the tape's shared slots, so its size is linear in the tape.
+    ``simplify=True`` simplifies each output (slow on big expressions).
+
+    >>> tapegrad.trace(lambda x, y: (x * y).tanh(), 1.0, 2.0).to_sympy()
+    tanh(x*y)
+    """
+    chosen = _symbols(tape, symbols)
+    _warn_guards(tape)
+    if cse:
+        replacements, exprs = _cse_form(tape, chosen)
+        if simplify:
+            exprs = [sp.simplify(e) for e in exprs]
+        return replacements, exprs
+    values = forward(tape, chosen, SYMPY)
+    outputs = [values[s] for s in tape.output_slots]
+    if simplify:
+        outputs = [sp.simplify(e) for e in outputs]
+    return _restructure(tape, outputs)
+
+
+def _as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
+    """A tape of ``f``, traced at 1.0 for each parameter (guards record that branch)."""
+    if isinstance(f_or_tape, Tape):
+        return f_or_tape
+    import inspect
+
+    count = len(
+        [
+            p
+            for p in inspect.signature(f_or_tape).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+        ]
+    )
+    return trace(f_or_tape, *[1.0] * count)
+
+
+def _outputs_only(tape: Tape, keep: Sequence[int]) -> Tape:
+    """The same program keeping only the outputs at positions ``keep`` (and what they need)."""
+    narrowed = copy.copy(tape)
+    narrowed.output_slots = [tape.output_slots[k] for k in keep]
+    narrowed.output_names = [tape.output_names[k] for k in keep]
+    narrowed.structure = "tuple"
+    return dead_code(narrowed)
+
+
+def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> Tape:
+    if len(tape.output_slots) != 1:
+        raise NonScalarOutputError(
+            f"a symbolic gradient needs one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
+            "trace each output on its own, or use tapegrad.grad_tape with seeds"
+        )
+    full = grad_tape(tape, wrt)
+    return optimize(_outputs_only(full, range(1, len(full.output_slots))))
+
+
+def gradient(
+    f_or_tape: Callable[..., Any] | Tape,
+    wrt: Sequence[str | int] | str | int | None = None,
+    cse: bool = False,
+    symbols: Sequence[Any] | None = None,
+    simplify: bool = False,
+) -> Any:
+    """The gradient as a list of sympy expressions, one per input in ``wrt``.
+
+    Read off the optimised gradient tape.  With ``cse=True``, returns
+    ``(replacements, exprs)`` as ``sympy.cse`` does, linear in the tape size.
+    A function is traced at 1.0 for each parameter.
+    """
+    g = _gradient_tape(_as_tape(f_or_tape), wrt)
+    result = to_sympy(g, symbols, cse=cse, simplify=simplify)
+    return (result[0], list(result[1])) if cse else list(result)
+
+
+def hessian(
+    f_or_tape: Callable[..., Any] | Tape, symbols: Sequence[Any] | None = None, simplify: bool = False
+) -> Any:
+    """The Hessian of scalar ``f`` as a ``sympy.Matrix``: each row exported from a second gradient tape."""
+    g = _gradient_tape(_as_tape(f_or_tape), None)
+    rows = []
+    for i in range(len(g.output_slots)):
+        second = _gradient_tape(_outputs_only(g, [i]), None)
+        rows.append(list(to_sympy(second, symbols, simplify=simplify)))
+    return sp.Matrix(rows)
+
+
+def latex(
+    f_or_tape: Callable[..., Any] | Tape,
+    wrt: Sequence[str | int] | str | int | None = None,
+    symbols: Sequence[Any] | None = None,
+    cse: bool | None = None,
+) -> str:
+    r"""The gradient as LaTeX: one ``\frac{\partial f}{\partial x} = ...`` line per input.
+
+    When the gradient shares many subexpressions (or ``cse=True``), they are
+    named ``t_0, t_1, ...`` first, all in one ``aligned`` block.
+    """
+    tape = _as_tape(f_or_tape)
+    g = _gradient_tape(tape, wrt)
+    chosen = _symbols(g, symbols)
+    replacements, exprs = to_sympy(g, chosen, cse=True)
+    if cse is None:
+        cse = len(replacements) > 4
+    if not cse:
+        replacements, exprs = [], list(to_sympy(g, chosen))  # a gradient tape returns a tuple
+    out = sp.latex(sp.Symbol(tape.output_names[0]))
+    lines = [f"{sp.latex(name)} &= {sp.latex(expr)}" for name, expr in replacements]
+    for name, expr in zip(g.output_names, exprs):
+        x = sp.latex(chosen[tape.inputs.index(name[len("grad_") :])]) if name.startswith("grad_") else name
+        lines.append(rf"\frac{{\partial {out}}}{{\partial {x}}} &= {sp.latex(expr)}")
+    return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
+
+
+# ---------------------------------------------------------------- import
+
+_RELATIONS = {
+    sp.StrictGreaterThan: OpKind.GT,
+    sp.GreaterThan: OpKind.GE,
+    sp.StrictLessThan: OpKind.LT,
+    sp.LessThan: OpKind.LE,
+    sp.Equality: OpKind.EQ,
+    sp.Unequality: OpKind.NE,
+}
+_UNARY = {sp.exp: OpKind.EXP, sp.tanh: OpKind.TANH, sp.sin: OpKind.SIN, sp.cos: OpKind.COS, sp.Abs: OpKind.ABS}
+_SUPPORTED = (
+    "numbers, the input symbols, +, *, ** (powers), exp, log, sin, cos, tanh, sqrt, Abs, Max, Min, Piecewise, "
+    "relations (<, <=, >, >=, ==, !=), And, Or, Not"
+)
+
+
+class _Importer:
+    """Emits records for sympy nodes, one per distinct node."""
+
+    def __init__(self, tape: Tape, point: float = 1.0) -> None:
+        self.tape = tape
+        self.slots: dict[Any, int] = {}
+        self.point = point
+
+    def emit(self, kind: OpKind, args: Sequence[int], attr: Any = None) -> int:
+        op = OPS[kind]
+        values = [self.tape.values[a] for a in args]
+        if kind is OpKind.CONST:
+            value = float(attr)
+        else:
+            assert op.scalar is not None
+            value = op.scalar(*values, attr) if op.has_attr else op.scalar(*values)
+        return self.tape.append(kind, tuple(args), attr, value)
+
+    def chain(self, kind: OpKind, slots: Sequence[int]) -> int:
+        result = slots[0]
+        for s in slots[1:]:
+            result = self.emit(kind, (result, s))
+        return result
+
+    def number(self, node: Any) -> int:
+        if node.is_Integer and abs(int(node)) < 2**53:
+            return self.emit(OpKind.CONST, (), int(node))
+        if node is sp.nan or node.is_extended_real:
+            return self.emit(OpKind.CONST, (), float(node))
+        raise UnsupportedOpError(f"the number {node} is not real; tapes hold real float64 numbers only")
+
+    def children(self, node: Any) -> list[Any]:
+        """The nodes ``node``'s record reads (a product's ``b**-1`` factors as ``b``)."""
+        if node.is_Atom:
+            return []
+        if isinstance(node, sp.Piecewise):
+            return [part for pair in node.args for part in pair.args]
+        if node.is_Mul:
+            factors = list(node.args[1:]) if node.args[0] == -1 else list(node.args)
+            return [a.base if a.is_Pow and a.exp == -1 else a for a in factors]
+        if node.is_Pow and node.exp.is_Number:
+            return [node.base]
+        return list(node.args)
+
+    def node(self, node: Any) -> int:
+        """The slot of ``node``, whose children already have slots."""
+        s = self.slots
+        if node.is_Symbol:
+            raise UnknownNameError(
+                f"symbol {node} is not one of the inputs; add it to inputs (inputs give the tape's arguments in order)"
+            )
+        if node.is_Number or isinstance(node, sp.NumberSymbol):
+            return self.number(node)
+        if node in (sp.true, sp.false):
+            return self.emit(OpKind.CONST, (), 1 if node is sp.true else 0)
+        if node.is_Add:
+            return self.chain(OpKind.ADD, [s[a] for a in node.args])
+        if node.is_Mul:
+            return self.product(node)
+        if node.is_Pow:
+            return self.power(node)
+        if node.func in _UNARY:
+            return self.emit(_UNARY[node.func], (s[node.args[0]],))
+        if isinstance(node, sp.log):
+            logs = [self.emit(OpKind.LOG, (s[a],)) for a in node.args]
+            return logs[0] if len(logs) == 1 else self.emit(OpKind.DIV, (logs[0], logs[1]))
+        if isinstance(node, sp.Max):
+            return self.chain(OpKind.MAXIMUM, [s[a] for a in node.args])
+        if isinstance(node, sp.Min):
+            return self.chain(OpKind.MINIMUM, [s[a] for a in node.args])
+        if isinstance(node, sp.Piecewise):
+            return self.piecewise(node)
+        if type(node) in _RELATIONS:
+            return self.emit(_RELATIONS[type(node)], (s[node.lhs], s[node.rhs]))
+        if isinstance(node, sp.And):
+            return self.chain(OpKind.MUL, [s[a] for a in node.args])
+        if isinstance(node, sp.Or):
+            return self.chain(OpKind.MAXIMUM, [s[a] for a in node.args])
+        if isinstance(node, sp.Not):
+            return self.emit(OpKind.EQ, (s[node.args[0]], self.number(sp.Integer(0))))
+        raise UnsupportedOpError(
+            f"sympy function {type(node).__name__} (in {str(node)[:60]}) has no tapegrad op; supported: {_SUPPORTED}"
+        )
+
+    def product(self, node: Any) -> int:
+        """A product, with factors ``b**-1`` as a division (as the tape recorded ``x / b``)."""
+        s = self.slots
+        top = [a for a in node.args if not (a.is_Pow and a.exp == -1)]
+        bottom = [a.base for a in node.args if a.is_Pow and a.exp == -1]
+        if top and top[0] == -1 and len(top) > 1:
+            numerator = self.emit(OpKind.NEG, (self.chain(OpKind.MUL, [s[a] for a in top[1:]]),))
+        else:
+            numerator = self.chain(OpKind.MUL, [s[a] for a in top]) if top else self.number(sp.Integer(1))
+        if not bottom:
+            return numerator
+        return self.emit(OpKind.DIV, (numerator, self.chain(OpKind.MUL, [s[b] for b in bottom])))
+
+    def power(self, node: Any) -> int:
+        base, exponent = self.slots[node.base], node.exp
+        if exponent == sp.Rational(1, 2):
+            return self.emit(OpKind.SQRT, (base,))
+        if exponent == -1:
+            return self.emit(OpKind.DIV, (self.number(sp.Integer(1)), base))
+        if exponent == sp.Rational(-1, 2):
+            return self.emit(OpKind.DIV, (self.number(sp.Integer(1)), self.emit(OpKind.SQRT, (base,))))
+        if exponent.is_Number:
+            attr = int(exponent) if exponent.is_Integer else float(exponent)
+            return self.emit(OpKind.POW_CONST, (base,), attr)
+        return self.emit(OpKind.POW, (base, self.slots[exponent]))
+
+    def piecewise(self, node: Any) -> int:
+        s = self.slots
+        pieces = list(node.args)
+        if pieces[-1].cond is sp.true:
+            result = s[pieces.pop().expr]
+        else:
+            result = self.number(sp.nan)  # undefined where no condition holds
+        for piece in reversed(pieces):
+            result = self.emit(OpKind.WHERE, (s[piece.cond], s[piece.expr], result))
+        return result
+
+    def walk(self, root: Any) -> int:
+        """Emit ``root`` and everything under it, children first, without recursion."""
+        stack: list[tuple[Any, bool]] = [(root, False)]
+        while stack:
+            node, ready = stack.pop()
+            if node in self.slots:
+                continue
+            if ready:
+                self.slots[node] = self.node(node)
+                continue
+            stack.append((node, True))
+            for child in reversed(self.children(node)):
+                if child not in self.slots:
+                    stack.append((child, False))
+        return self.slots[root]
+
+
+def from_sympy(exprs: Any, inputs: Sequence[Any], name: str = "sympy") -> Tape:
+    """A tape computing sympy expression(s) ``exprs`` of the symbols ``inputs``.
+
+    Repeated subexpressions share one record.  The tape keeps your symbols
+    (with their assumptions), so its exports come back in them::
+
+        >>> x, y = sympy.symbols("x y", positive=True)
+        >>> tape = tapegrad.from_sympy(sympy.log(x * y) + x**2, [x, y])
+        >>> tapegrad.symbolic.gradient(tape)
+        [2*x + 1/x, 1/y]
+    """
+    single = isinstance(exprs, sp.Basic)
+    items = [exprs] if single else list(exprs)
+    symbols = list(inputs)
+    for sym in symbols:
+        if not isinstance(sym, sp.Symbol):
+            raise InputTypeError(f"inputs must be sympy Symbols, got {type(sym).__name__} {sym!r}")
+    if len(set(symbols)) != len(symbols):
+        raise InputTypeError(f"inputs name the same symbol twice: {symbols}")
+    tape = Tape(name=name, traced=True)
+    importer = _Importer(tape)
+    for sym in symbols:
+        slot = tape.append(OpKind.INPUT, (), str(sym), importer.point)
+        tape.input_slots.append(slot)
+        importer.slots[sym] = slot
+    for item in items:
+        if not isinstance(item, sp.Basic):
+            item = constant(item)
+        tape.output_slots.append(importer.walk(item))
+    tape.structure = "value" if single else ("list" if isinstance(exprs, list) else "tuple")
+    tape.output_names = ["out"] if single else [f"out{i}" for i in range(len(items))]
+    tape.symbols = symbols
+    tape.sealed = True
+    return tape
