@@ -24,7 +24,7 @@ from .state import STATE
 from .tape import Tape
 from .value import Value, _new_value, _operand, as_float
 
-__all__ = ["trace", "grad", "value_and_grad", "function", "Function"]
+__all__ = ["trace", "as_tape", "grad", "value_and_grad", "function", "Function"]
 
 
 def _parameter_names(f: Callable[..., Any], args: Sequence[Any]) -> list[str]:
@@ -92,6 +92,20 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
         state.pop_trace()
         tape.sealed = True
     return tape
+
+
+def as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
+    """``f_or_tape`` if it is a tape, else ``f`` traced at 1.0 for each required parameter.
+
+    For exports (formulas, source) that take a function without example
+    values; a guard records the branch taken at 1.0.
+    """
+    if isinstance(f_or_tape, Tape):
+        return f_or_tape
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    parameters = inspect.signature(f_or_tape).parameters.values()
+    count = sum(1 for p in parameters if p.kind in positional and p.default is p.empty)
+    return trace(f_or_tape, *[1.0] * count)
 
 
 def _set_outputs(tape: Tape, result: Any) -> None:

@@ -89,7 +89,10 @@ class Op:
     operands (the exponent of ``pow_const``).  ``infix`` is the Python
     operator used when the op is printed as an expression.  ``symbolic``
     builds the exact sympy expression; it takes the sympy module first, so
-    sympy is imported only when it is used.  Records with
+    sympy is imported only when it is used.  ``python`` and ``numpy`` are the
+    code templates of generated source (``{0}``, ``{1}``: operands, ``{c}``:
+    the attribute); names starting with ``_`` are IEEE-safe helpers that
+    :mod:`tapegrad.codegen` writes into the generated module.  Records with
     ``vjp=None`` have no operands to send an adjoint to, or a derivative that
     is zero wherever it exists (comparisons).
     """
@@ -102,6 +105,8 @@ class Op:
     has_attr: bool = False
     infix: str = ""
     symbolic: Callable[..., Any] | None = None
+    python: str = ""
+    numpy: str = ""
 
     @property
     def name(self) -> str:
@@ -110,54 +115,54 @@ class Op:
 
 # ---------------------------------------------------------------- IEEE floats
 # math's functions raise where IEEE 754 returns inf or nan; each scalar rule
-# below takes math's fast path and falls back to numpy's IEEE answer.
-
-_NAN = math.nan
-_INF = math.inf
-
-
-def _numpy_scalar(ufunc: Callable[..., Any], *args: float) -> float:
-    with np.errstate(all="ignore"):
-        return float(ufunc(*args))
+# below takes math's fast path and answers as IEEE (and numpy) do instead.
+# They use nothing but ``math``: generated code (tapegrad.codegen) includes
+# their source as it is, so the interpreter and exported code cannot drift.
 
 
 def _div(x: float, y: float) -> float:
     try:
         return x / y
-    except ZeroDivisionError:
-        return _numpy_scalar(np.divide, x, y)
+    except ZeroDivisionError:  # x / ±0 is ±inf, and 0 / 0 is nan
+        if x != x or x == 0.0:
+            return math.nan
+        return math.copysign(math.inf, x) * math.copysign(1.0, y)
 
 
 def _pow(x: float, c: float) -> float:
     try:
         return math.pow(x, c)
-    except (ValueError, OverflowError, ZeroDivisionError):
-        return _numpy_scalar(np.power, x, c)
+    except OverflowError:
+        return -math.inf if x < 0.0 and c % 2.0 == 1.0 else math.inf
+    except ValueError:  # zero to a negative power, or a negative base to a fractional one
+        if x == 0.0:
+            return math.copysign(math.inf, x) if c % 2.0 == 1.0 else math.inf
+        return math.nan
 
 
 def _exp(x: float) -> float:
     try:
         return math.exp(x)
     except OverflowError:
-        return _INF
+        return math.inf
 
 
 def _log(x: float) -> float:
     if x > 0.0:
         return math.log(x)
-    return -_INF if x == 0.0 else _NAN
+    return -math.inf if x == 0.0 else math.nan
 
 
 def _sqrt(x: float) -> float:
-    return math.sqrt(x) if x >= 0.0 else _NAN
+    return math.sqrt(x) if x >= 0.0 else math.nan
 
 
 def _sin(x: float) -> float:
-    return math.sin(x) if math.isfinite(x) else _NAN
+    return math.sin(x) if math.isfinite(x) else math.nan
 
 
 def _cos(x: float) -> float:
-    return math.cos(x) if math.isfinite(x) else _NAN
+    return math.cos(x) if math.isfinite(x) else math.nan
 
 
 def _sigmoid(x: float) -> float:
@@ -278,6 +283,8 @@ def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any
         None,
         infix=infix,
         symbolic=lambda sp, x, y: getattr(sp, relation)(x, y),
+        python=f"1.0 if {{0}} {infix} {{1}} else 0.0",
+        numpy=f"np.where({{0}} {infix} {{1}}, 1.0, 0.0)",
     )
 
 
@@ -288,41 +295,57 @@ _TABLE = [
     Op(OpKind.CONST, 0, None, None, None, has_attr=True),
     Op(OpKind.GUARD, 1, None, None, None, has_attr=True),
     Op(OpKind.ADD, 2, operator.add, np.add,
-       lambda m, g, out, x, y: (g, g), infix="+", symbolic=lambda sp, x, y: x + y),
+       lambda m, g, out, x, y: (g, g), infix="+", symbolic=lambda sp, x, y: x + y,
+       python="{0} + {1}", numpy="{0} + {1}"),
     Op(OpKind.SUB, 2, operator.sub, np.subtract,
-       lambda m, g, out, x, y: (g, -g), infix="-", symbolic=lambda sp, x, y: x - y),
+       lambda m, g, out, x, y: (g, -g), infix="-", symbolic=lambda sp, x, y: x - y,
+       python="{0} - {1}", numpy="{0} - {1}"),
     Op(OpKind.MUL, 2, operator.mul, np.multiply,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*", symbolic=lambda sp, x, y: x * y),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*", symbolic=lambda sp, x, y: x * y,
+       python="{0} * {1}", numpy="{0} * {1}"),
     Op(OpKind.DIV, 2, _div, np.divide,
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/",
-       symbolic=lambda sp, x, y: x / y),
+       symbolic=lambda sp, x, y: x / y, python="_div({0}, {1})", numpy="np.divide({0}, {1})"),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
-       lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x),
+       lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x, python="-{0}", numpy="-{0}"),
     Op(OpKind.POW_CONST, 1, _pow, np.float_power, _pow_const_vjp, has_attr=True, infix="**",
-       symbolic=lambda sp, x, c: x**c),
-    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y),
+       symbolic=lambda sp, x, c: x**c, python="_pow({0}, {c})", numpy="np.float_power({0}, {c})"),
+    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y,
+       python="_pow({0}, {1})", numpy="np.float_power({0}, {1})"),
     Op(OpKind.EXP, 1, _exp, np.exp,
-       lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x)),
+       lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x),
+       python="_exp({0})", numpy="np.exp({0})"),
     Op(OpKind.LOG, 1, _log, np.log,
-       lambda m, g, out, x: (m.sdiv(g, x),), symbolic=lambda sp, x: sp.log(x)),
+       lambda m, g, out, x: (m.sdiv(g, x),), symbolic=lambda sp, x: sp.log(x),
+       python="_log({0})", numpy="np.log({0})"),
     Op(OpKind.TANH, 1, math.tanh, np.tanh,
-       lambda m, g, out, x: (m.smul(g, 1.0 - out * out),), symbolic=lambda sp, x: sp.tanh(x)),
+       lambda m, g, out, x: (m.smul(g, 1.0 - out * out),), symbolic=lambda sp, x: sp.tanh(x),
+       python="math.tanh({0})", numpy="np.tanh({0})"),
     Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
-       lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x))),
+       lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x)),
+       python="_sigmoid({0})", numpy="_sigmoid({0})"),
     Op(OpKind.RELU, 1, _relu, _relu_array,
        lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),),
-       symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True))),
+       symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
+       python="0.0 if {0} <= 0.0 else {0}", numpy="np.where({0} <= 0.0, 0.0, {0})"),
     Op(OpKind.SIN, 1, _sin, np.sin,
-       lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x)),
+       lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x),
+       python="_sin({0})", numpy="np.sin({0})"),
     Op(OpKind.COS, 1, _cos, np.cos,
-       lambda m, g, out, x: (-m.smul(g, m.sin(x)),), symbolic=lambda sp, x: sp.cos(x)),
+       lambda m, g, out, x: (-m.smul(g, m.sin(x)),), symbolic=lambda sp, x: sp.cos(x),
+       python="_cos({0})", numpy="np.cos({0})"),
     Op(OpKind.SQRT, 1, _sqrt, np.sqrt,
-       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),), symbolic=lambda sp, x: sp.sqrt(x)),
-    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp, symbolic=lambda sp, x: sp.Abs(x)),
-    Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp, symbolic=lambda sp, x, y: sp.Max(x, y)),
-    Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp, symbolic=lambda sp, x, y: sp.Min(x, y)),
+       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),), symbolic=lambda sp, x: sp.sqrt(x),
+       python="_sqrt({0})", numpy="np.sqrt({0})"),
+    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp, symbolic=lambda sp, x: sp.Abs(x),
+       python="abs({0})", numpy="np.abs({0})"),
+    Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp, symbolic=lambda sp, x, y: sp.Max(x, y),
+       python="{0} if ({0} > {1} or {0} != {0}) else {1}", numpy="np.where(({0} > {1}) | ({0} != {0}), {0}, {1})"),
+    Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp, symbolic=lambda sp, x, y: sp.Min(x, y),
+       python="{0} if ({0} < {1} or {0} != {0}) else {1}", numpy="np.where(({0} < {1}) | ({0} != {0}), {0}, {1})"),
     Op(OpKind.WHERE, 3, _where, np.where,
-       lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g)), symbolic=_sympy_where),
+       lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g)), symbolic=_sympy_where,
+       python="{1} if {0} else {2}", numpy="np.where({0}, {1}, {2})"),
     _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">", "Gt"),
     _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">=", "Ge"),
     _compare(OpKind.LT, lambda x, y: x < y, np.less, "<", "Lt"),
@@ -331,9 +354,11 @@ _TABLE = [
     _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!=", "Ne"),
     # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y,
+       python="{0} if {0} == 0.0 else {0} * {1}", numpy="np.where({0} == 0.0, {0}, {0} * {1})"),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
-       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
+       python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="np.where({0} == 0.0, {0}, np.divide({0}, {1}))"),
 ]
 # fmt: on
 

@@ -18,7 +18,6 @@ objects directly, never through ``sympify``.
 
 from __future__ import annotations
 
-import copy
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -33,12 +32,12 @@ from .errors import (
     UnknownNameError,
     UnsupportedOpError,
 )
-from .functional import trace
+from .functional import as_tape
 from .interpret import Domain, forward, make_domain
 from .ops import OPS, Op, OpKind
-from .passes import dead_code, optimize
+from .passes import optimize
 from .tape import Tape
-from .transforms import grad_tape
+from .transforms import grad_tape, select_outputs
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY"]
 
@@ -210,31 +209,6 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
     return _restructure(tape, outputs)
 
 
-def _as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
-    """A tape of ``f``, traced at 1.0 for each parameter (guards record that branch)."""
-    if isinstance(f_or_tape, Tape):
-        return f_or_tape
-    import inspect
-
-    count = len(
-        [
-            p
-            for p in inspect.signature(f_or_tape).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
-        ]
-    )
-    return trace(f_or_tape, *[1.0] * count)
-
-
-def _outputs_only(tape: Tape, keep: Sequence[int]) -> Tape:
-    """The same program keeping only the outputs at positions ``keep`` (and what they need)."""
-    narrowed = copy.copy(tape)
-    narrowed.output_slots = [tape.output_slots[k] for k in keep]
-    narrowed.output_names = [tape.output_names[k] for k in keep]
-    narrowed.structure = "tuple"
-    return dead_code(narrowed)
-
-
 def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> Tape:
     if len(tape.output_slots) != 1:
         raise NonScalarOutputError(
@@ -242,7 +216,7 @@ def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> T
             "trace each output on its own, or use tapegrad.grad_tape with seeds"
         )
     full = grad_tape(tape, wrt)
-    return optimize(_outputs_only(full, range(1, len(full.output_slots))))
+    return optimize(select_outputs(full, range(1, len(full.output_slots))))
 
 
 def gradient(
@@ -258,7 +232,7 @@ def gradient(
     ``(replacements, exprs)`` as ``sympy.cse`` does, linear in the tape size.
     A function is traced at 1.0 for each parameter.
     """
-    g = _gradient_tape(_as_tape(f_or_tape), wrt)
+    g = _gradient_tape(as_tape(f_or_tape), wrt)
     result = to_sympy(g, symbols, cse=cse, simplify=simplify)
     return (result[0], list(result[1])) if cse else list(result)
 
@@ -267,10 +241,10 @@ def hessian(
     f_or_tape: Callable[..., Any] | Tape, symbols: Sequence[Any] | None = None, simplify: bool = False
 ) -> Any:
     """The Hessian of scalar ``f`` as a ``sympy.Matrix``: each row exported from a second gradient tape."""
-    g = _gradient_tape(_as_tape(f_or_tape), None)
+    g = _gradient_tape(as_tape(f_or_tape), None)
     rows = []
     for i in range(len(g.output_slots)):
-        second = _gradient_tape(_outputs_only(g, [i]), None)
+        second = _gradient_tape(select_outputs(g, [i]), None)
         rows.append(list(to_sympy(second, symbols, simplify=simplify)))
     return sp.Matrix(rows)
 
@@ -286,7 +260,7 @@ def latex(
     When the gradient shares many subexpressions (or ``cse=True``), they are
     named ``t_0, t_1, ...`` first, all in one ``aligned`` block.
     """
-    tape = _as_tape(f_or_tape)
+    tape = as_tape(f_or_tape)
     g = _gradient_tape(tape, wrt)
     chosen = _symbols(g, symbols)
     replacements, exprs = to_sympy(g, chosen, cse=True)

@@ -12,16 +12,18 @@ The JAX-style functions here (:func:`jacobian`, :func:`hessian`, :func:`jvp`,
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from .functional import _argnums, grad, trace
 from .interpret import VALUE, backward, forward, forward_tangents, input_gradients, replay, replay_gradient
+from .passes import dead_code
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
 
-__all__ = ["grad_tape", "jvp_tape", "jacobian", "hessian", "jvp", "hvp"]
+__all__ = ["grad_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
 
 
 def _check_traced(tape: Tape, what: str) -> None:
@@ -115,6 +117,18 @@ def jvp_tape(tape: Tape) -> Tape:
     result.symbols = tape.symbols
     result.output_names = list(tape.output_names) + [f"tangent_{o}" for o in tape.output_names]
     return result
+
+
+def select_outputs(tape: Tape, positions: Sequence[int]) -> Tape:
+    """The same program keeping only the outputs at ``positions`` (and the records they need).
+
+    >>> gradient_only = select_outputs(grad_tape(tape), range(1, 1 + len(tape.inputs)))
+    """
+    narrowed = copy.copy(tape)
+    narrowed.output_slots = [tape.output_slots[k] for k in positions]
+    narrowed.output_names = [tape.output_names[k] for k in positions]
+    narrowed.structure = "tuple"
+    return dead_code(narrowed)
 
 
 # ---------------------------------------------------------------- JAX-style functions
