@@ -30,6 +30,8 @@ subnormals.  The passes:
     - ``-(-x)`` becomes ``x``;
     - the strong ``smul(x, 1)``, ``smul(1, x)`` and ``sdiv(x, 1)`` become
       ``x`` (``smul(x, 1)`` is ``x`` when ``x == 0`` and ``x * 1`` otherwise);
+    - ``smul(c, x)`` and ``sdiv(c, x)`` with a constant ``c`` other than zero
+      become ``c * x`` and ``c / x``: the strong zero only acts when ``c == 0``;
     - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
       and ``where`` on a constant condition becomes the branch it takes.
 
@@ -144,11 +146,15 @@ def _identity(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value:
             return x
         if _is(new, x, 1.0):
             return y
+        if kind is OpKind.SMUL and _constant(new, x) not in (None, 0.0):
+            return (OpKind.MUL, args, None, value)
         if kind is OpKind.MUL and (_is(new, y, -1.0) or _is(new, x, -1.0)):
             return (OpKind.NEG, (x if _is(new, y, -1.0) else y,), None, value)
     elif kind in (OpKind.DIV, OpKind.SDIV):
         if _is(new, args[1], 1.0):
             return args[0]
+        if kind is OpKind.SDIV and _constant(new, args[0]) not in (None, 0.0):
+            return (OpKind.DIV, args, None, value)
     elif kind is OpKind.SUB:
         if _is(new, args[1], 0.0):
             return args[0]

@@ -102,6 +102,7 @@ class Tape:
         self.captures: list[tuple[int, Value]] = []
         # sympy symbols standing for the inputs, for tapes made from sympy (symbolic.from_sympy).
         self.symbols: list[Any] | None = None
+        self.compiled: dict[str, Any] = {}  # generated functions by backend (Tape.compile)
         # Eager tapes only: where each input's adjoint goes (a leaf Value, or
         # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
         self.sources: dict[int, Any] = {}
@@ -201,6 +202,17 @@ class Tape:
 
     def __repr__(self) -> str:
         return f"<Tape {self.name}({', '.join(self.inputs)}): {len(self.ops)} records>"
+
+    def compile(self, backend: str = "math") -> Any:
+        """The tape as generated Python source, compiled once and cached.
+
+        ``backend="math"`` works on floats, ``"numpy"`` on arrays (see
+        :mod:`tapegrad.codegen`); the function takes the tape's inputs and
+        returns what calling the tape returns.
+        """
+        from .codegen import compile_tape
+
+        return compile_tape(self, backend)
 
     # ------------------------------------------------------------ formulas
     def to_sympy(self, symbols: Any = None, cse: bool = False, simplify: bool = False) -> Any:

@@ -1,0 +1,435 @@
+"""Generated source: a tape as a standalone Python function.
+
+One statement per record, named after the user's inputs and numbered
+``t0, t1, ...`` in between, with a header saying what it computes, from which
+tape (by hash) and with which tapegrad version; the same tape always gives
+byte-identical source.  Two backends:
+
+``"math"``
+    scalar floats; imports only ``math``, so it runs on a bare Python.
+``"numpy"``
+    arrays with broadcasting; calls only numpy ufuncs and ``np.where``, so
+    the same function runs on dask arrays too.
+
+Each op's code is a template in the op table; the IEEE-safe helpers they
+call (``_log``, ``_div``...) are the interpreter's own functions, copied
+into the generated module by their source, so generated code and interpreter
+give the same numbers, strong zeros included.
+
+Safety: nothing a user typed reaches the source except as a sanitised
+identifier, a float literal, or escaped text inside a comment, a docstring or
+an error message's string literal.
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import inspect
+import keyword
+import linecache
+import math
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__, ops
+from .errors import InputTypeError, NonScalarOutputError, UnknownNameError
+from .functional import as_tape
+from .ops import OPS, OpKind
+from .passes import dead_code, optimize
+from .tape import Tape
+from .transforms import grad_tape, select_outputs
+
+__all__ = ["to_source", "compile_tape", "export", "identifiers", "BACKENDS"]
+
+BACKENDS = ("math", "numpy")
+_MODULES = {"math": "import math", "numpy": "import numpy as np"}
+_HELPER_CALL = re.compile(r"\b(_[a-z][a-z_]*)\(")
+_TEMPORARY = re.compile(r"t[0-9]+")
+_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {"math", "np", "numpy"}
+# Past this many statements a function is split into parts, which keeps
+# CPython's compiler fast and within its limits on huge tapes.
+_PART_SIZE = 20_000
+
+
+# ---------------------------------------------------------------- names and literals
+
+
+def identifiers(names: Sequence[str]) -> list[str]:
+    """A safe, unique Python identifier for each name, in order.
+
+    Keywords, builtins and module names get a trailing ``_``, characters that
+    cannot be in an identifier become ``_``, a leading digit gets ``x_``,
+    names like the temporaries (``t3``) or helpers (``_log``) are changed,
+    and repeats get ``_2``, ``_3``...
+    """
+    taken: set[str] = set()
+    result = []
+    for name in names:
+        base = unicodedata.normalize("NFKC", str(name))  # as Python itself reads identifiers
+        base = "".join(ch if ch == "_" or ch.isalnum() else "_" for ch in base) or "x"
+        if base[0].isdigit():
+            base = "x_" + base
+        if not base.isidentifier():
+            base = "x"
+        if base.startswith("_"):
+            base = "v" + base
+        if base in _RESERVED or _TEMPORARY.fullmatch(base):
+            base += "_"
+        unique, k = base, 2
+        while unique in taken:
+            unique, k = f"{base}_{k}", k + 1
+        taken.add(unique)
+        result.append(unique)
+    return result
+
+
+def _printable(text: str) -> str:
+    """Text safe in a comment: anything that could end the line is escaped."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def _docstring_text(text: str) -> str:
+    """Text safe in a docstring: no backslash or double quote survives unescaped."""
+    return _printable(text.replace("\\", "\\\\").replace('"', '\\"'))
+
+
+def literal(x: Any, backend: str) -> str:
+    """A float as source that reads back exactly (``repr``), ``inf`` and ``nan`` included."""
+    x = float(x)
+    module = "math" if backend == "math" else "np"
+    if x != x:
+        return f"{module}.nan"
+    if math.isinf(x):
+        return f"{module}.inf" if x > 0 else f"-{module}.inf"
+    return repr(x)
+
+
+def tape_hash(tape: Tape) -> str:
+    """A short, stable fingerprint of the program (not of where it was recorded)."""
+    text = "\n".join(tape.format_record(i).split("  # ")[0] for i in range(len(tape)))
+    text += f"\ninputs {tape.inputs!r} outputs {tape.output_slots!r} {tape.output_names!r}"
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- statements
+
+
+class _Function:
+    """The statements of one generated function, before they are laid out."""
+
+    def __init__(self, tape: Tape, backend: str) -> None:
+        if backend not in BACKENDS:
+            raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
+        self.tape = dead_code(tape)
+        self.backend = backend
+        self.params = identifiers(self.tape.inputs)
+        self.statements: list[tuple[str | None, str, list[str]]] = []  # (target, code, names it reads)
+        self.helpers: set[str] = set()
+        self.temporaries = 0
+        self.names = self._lay_out()
+
+    def _lay_out(self) -> list[str]:
+        tape, backend = self.tape, self.backend
+        names = [""] * len(tape)
+        params = dict(zip(tape.input_slots, self.params))
+        for i, kind in enumerate(tape.ops):
+            args = [names[a] for a in tape.args[i]]
+            if kind is OpKind.INPUT:
+                names[i] = params.get(i) or literal(tape.values[i], backend)  # captured: a constant
+            elif kind is OpKind.CONST:
+                names[i] = literal(tape.attrs[i], backend)
+            elif kind is OpKind.GUARD:
+                self._guard(i, args[0])
+                names[i] = args[0]
+            else:
+                template = OPS[kind].python if backend == "math" else OPS[kind].numpy
+                attr = literal(tape.attrs[i], backend) if i in tape.attrs else ""
+                code = template.format(*args, c=attr)
+                self.helpers.update(_HELPER_CALL.findall(code))
+                target = f"t{self.temporaries}"
+                self.temporaries += 1
+                self.statements.append((target, code, [a for a in args if a.isidentifier()]))
+                names[i] = target
+        return names
+
+    def _guard(self, slot: int, condition: str) -> None:
+        expected = bool(self.tape.attrs[slot])
+        where = self.tape.sites.get(slot, "")
+        message = f"inputs take another branch than the one recorded: {self.tape.describe_guard(slot)} at {where}"
+        if self.backend == "math":
+            test = f"not {condition}" if expected else condition
+        else:
+            test = f"np.any(({condition} != 0.0) != {expected})"
+        code = f"if {test}:\n    raise ValueError({message!r})"
+        self.statements.append((None, code, [condition] if condition.isidentifier() else []))
+
+    def outputs(self) -> list[str]:
+        return [self.names[s] for s in self.tape.output_slots]
+
+
+def _helper_sources(names: set[str]) -> list[str]:
+    """The source of each helper named, and of the helpers those call."""
+    pending, seen = sorted(names), set()
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            pending += _HELPER_CALL.findall(inspect.getsource(getattr(ops, name)))
+    sources = []
+    for name in sorted(seen):
+        text = inspect.getsource(getattr(ops, name))
+        text = re.sub(r"^( *)# .*\n", "", text, flags=re.M)
+        sources.append(re.sub(r": [a-zA-Z]+(?=[,)])|(?<=\)) -> [a-zA-Z]+(?=:)", "", text))
+    return sources
+
+
+def _docstring(summary: str, inputs: Sequence[str], params: Sequence[str], outputs: Sequence[str]) -> list[str]:
+    lines = [f'"""{_docstring_text(summary)}', "", f"Inputs: {', '.join(params) or 'none'}"]
+    lines.append(f"Outputs: {', '.join(_docstring_text(o) for o in outputs)}")
+    renamed = [(n, p) for n, p in zip(inputs, params) if n != p]
+    if renamed:
+        lines += ["", "Input names as recorded, and their names here:"]
+        lines += [f"    {_docstring_text(repr(n))} -> {p}" for n, p in renamed]
+    return lines + ['"""']
+
+
+def _render(
+    function: _Function, name: str, summary: str, returns: Callable[[list[str]], str], part_size: int = _PART_SIZE
+) -> list[str]:
+    """The lines of the function (and of its parts, for a very long one)."""
+    statements = function.statements
+    indent = "    " if function.backend == "math" else "        "
+    header = [f"def {name}({', '.join(function.params)}):"]
+    docstring = _docstring(summary, function.tape.inputs, function.params, function.tape.output_names)
+    header += ["    " + line if line else "" for line in docstring]
+    result = returns(function.outputs())
+    if len(statements) > part_size:
+        return _render_parts(function, name, header, indent, result, part_size)
+    body_open = [] if function.backend == "math" else ['    with np.errstate(all="ignore"):']
+    body = [indent + line for target, code, _ in statements for line in _assign(target, code)]
+    return header + body_open + (body or [indent + "pass"]) + [indent + result]
+
+
+def _assign(target: str | None, code: str) -> list[str]:
+    return code.split("\n") if target is None else [f"{target} = {code}"]
+
+
+def _render_parts(
+    function: _Function,
+    name: str,
+    header: list[str],
+    indent: str,
+    result: str,
+    part_size: int,
+) -> list[str]:
+    """A long function as parts, each taking and returning only the variables still needed."""
+    statements = function.statements
+    count = len(statements)
+    last_use: dict[str, int] = {}
+    for k, (_, _, reads) in enumerate(statements):
+        for r in reads:
+            last_use[r] = k
+    for out in function.outputs():
+        if out.isidentifier():
+            last_use[out] = count
+    defined_at = {target: k for k, (target, _, _) in enumerate(statements) if target}
+    boundaries = range(0, count, part_size)
+    live_in: list[list[str]] = [[] for _ in boundaries]
+    for v, used in last_use.items():
+        first = (defined_at[v] // part_size + 1) * part_size if v in defined_at else 0
+        for b in range(first, min(used, count - 1) + 1, part_size):
+            live_in[b // part_size].append(v)
+    lines, calls = [], []
+    for number, start in enumerate(boundaries):
+        end = min(start + part_size, count)
+        params = sorted(live_in[number], key=_order)
+        returned = sorted(
+            (v for v, k in defined_at.items() if start <= k < end and last_use.get(v, -1) >= end), key=_order
+        )
+        part = f"_{name}_part{number}"
+        lines.append(f"def {part}({', '.join(params)}):")
+        if function.backend == "numpy":
+            lines.append('    with np.errstate(all="ignore"):')
+        lines += [indent + line for target, code, _ in statements[start:end] for line in _assign(target, code)]
+        lines += [f"{indent}return ({', '.join(returned)}{',' if returned else ''})", "", ""]
+        receive = f"{', '.join(returned)}{',' if len(returned) == 1 else ''} = " if returned else ""
+        calls.append(f"    {receive}{part}({', '.join(params)})")
+    return lines + header + calls + ["    " + result]
+
+
+def _order(name: str) -> tuple[int, str]:
+    return (int(name[1:]), "") if _TEMPORARY.fullmatch(name) else (-1, name)
+
+
+def _structured(tape: Tape) -> Callable[[list[str]], str]:
+    def returns(outputs: list[str]) -> str:
+        if tape.structure == "value":
+            return f"return {outputs[0]}"
+        if tape.structure == "list":
+            return f"return [{', '.join(outputs)}]"
+        return f"return ({', '.join(outputs)}{',' if len(outputs) == 1 else ''})"
+
+    return returns
+
+
+def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
+    helpers: set[str] = set().union(*(f.helpers for f, _ in functions))
+    lines = [
+        f"# {_printable(title)}",
+        f"# Generated by tapegrad {__version__} ({backend} backend) from tape {_printable(repr(tape.name))}, "
+        f"hash {tape_hash(tape)}. Do not edit: regenerate.",
+        "",
+        _MODULES[backend],
+        "",
+    ]
+    for source in _helper_sources(helpers):
+        lines += ["", source.rstrip("\n"), ""]
+    for _, body in functions:
+        lines += ["", *body, ""]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _summary(tape: Tape) -> str:
+    return f"Compute {', '.join(tape.output_names)} of {', '.join(tape.inputs) or 'nothing'} (tape {tape.name!r})."
+
+
+def to_source(tape: Tape, name: str = "f", backend: str = "math") -> str:
+    """The source of a module defining one function ``name`` that computes ``tape``'s outputs.
+
+    Gradient code is the source of the (optimised) gradient tape::
+
+        >>> print(to_source(tapegrad.optimize(tapegrad.grad_tape(tape)), "f_grad"))
+    """
+    (function_name,) = identifiers([name])
+    function = _Function(tape, backend)
+    body = _render(function, function_name, _summary(tape), _structured(tape))
+    return _module([(function, body)], backend, f"{function_name}: {_summary(tape)}", tape)
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def compile_source(source: str, name: str, filename: str) -> Callable[..., Any]:
+    """Run generated ``source`` (never user text) and return its function ``name``."""
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)  # readable tracebacks
+    namespace: dict[str, Any] = {"__name__": "tapegrad.generated"}
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - the source is generated, see module docstring
+    return namespace[name]
+
+
+def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
+    """``tape`` as a Python function (cached on the tape), from :func:`to_source`."""
+    cache = tape.compiled
+    if backend not in cache:
+        (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
+        source = to_source(tape, name, backend)
+        cache[backend] = compile_source(source, name, f"<tapegrad {backend} {tape_hash(tape)}>")
+    return cache[backend]
+
+
+# ---------------------------------------------------------------- exporting
+
+
+def export(
+    f_or_tape: Callable[..., Any] | Tape,
+    path: str | Path,
+    name: str | None = None,
+    backend: str = "math",
+    tests: bool = False,
+) -> Path:
+    """Write a standalone module with ``NAME``, ``NAME_grad`` and ``NAME_value_and_grad``.
+
+    They return what ``tape(...)``, ``tape.gradient(...)`` and
+    ``tape.value_and_gradient(...)`` return.  The module imports only
+    ``math`` (or ``numpy``), never tapegrad.  With ``tests=True`` it also
+    writes ``test_NAME.py`` beside it: pytest checks of the exported
+    gradient against finite differences and against values recorded now.
+    """
+    tape = as_tape(f_or_tape)
+    if len(tape.output_slots) != 1:
+        raise NonScalarOutputError(
+            f"export writes gradients of one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
+            "export each output's tape, or to_source(grad_tape(tape)) for a vector-Jacobian product"
+        )
+    default = getattr(f_or_tape, "__name__", tape.name)
+    (base,) = identifiers([name or (default if default.isidentifier() else "f")])
+    n_in = len(tape.inputs)
+    full = optimize(grad_tape(tape))
+    grads = optimize(select_outputs(full, range(1, 1 + n_in)))
+    parts = [
+        (optimize(tape), base, _summary(tape), _structured(tape)),
+        (grads, f"{base}_grad", f"The gradient of {base}: one entry per input.", _structured(grads)),
+        (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).", _value_and_grads),
+    ]
+    functions = []
+    for part_tape, part_name, summary, returns in parts:
+        function = _Function(part_tape, backend)
+        functions.append((function, _render(function, part_name, summary, returns)))
+    title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
+    target = Path(path)
+    target.write_text(_module(functions, backend, title, tape), encoding="utf-8")
+    if tests:
+        _write_tests(tape, target, base, backend)
+    return target
+
+
+def _value_and_grads(outputs: list[str]) -> str:
+    value, grads = outputs[0], outputs[1:]
+    return f"return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})"
+
+
+def _write_tests(tape: Tape, module: Path, base: str, backend: str) -> None:
+    """A pytest file checking the export at a few points, using only the exported module."""
+    import random
+
+    rng = random.Random(0)
+    points = [[round(rng.uniform(0.2, 1.5), 3) for _ in tape.inputs] for _ in range(3)]
+    expected = [tape.value_and_gradient(*p) for p in points]
+    for value, grads in expected:
+        if not all(math.isfinite(v) for v in (value, *grads)):
+            raise InputTypeError("the function is not finite at the test points; export without tests=True")
+    rows = ",\n".join(
+        f"    ([{', '.join(map(repr, point))}], {value!r}, [{', '.join(map(repr, grads))}])"
+        for point, (value, grads) in zip(points, expected)
+    )
+    module_name = module.stem
+    text = f'''# Tests of {module.name}, written by tapegrad {__version__} with it. They use only the exported module.
+import math
+import pathlib
+import sys
+
+import pytest
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import {module_name} as exported  # noqa: E402
+
+# (inputs, value, gradient) recorded when the module was exported
+RECORDED = [
+{rows},
+]
+
+
+@pytest.mark.parametrize("point, value, gradient", RECORDED)
+def test_recorded_values(point, value, gradient):
+    assert exported.{base}(*point) == pytest.approx(value, rel=1e-12)
+    assert list(exported.{base}_grad(*point)) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
+    got_value, got_gradient = exported.{base}_value_and_grad(*point)
+    assert got_value == pytest.approx(value, rel=1e-12)
+    assert list(got_gradient) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
+
+
+@pytest.mark.parametrize("point, value, gradient", RECORDED)
+def test_gradient_against_central_differences(point, value, gradient):
+    for i in range(len(point)):
+        h = 1e-6 * max(1.0, abs(point[i]))
+        up, down = list(point), list(point)
+        up[i] += h
+        down[i] -= h
+        estimate = (exported.{base}(*up) - exported.{base}(*down)) / (2 * h)
+        assert float(exported.{base}_grad(*point)[i]) == pytest.approx(estimate, rel=1e-5, abs=1e-7)
+'''
+    (module.parent / f"test_{module_name}.py").write_text(text, encoding="utf-8")
