@@ -7,6 +7,7 @@ inspected.  Start with ``Value`` (eager, micrograd-style) or
 """
 
 from . import errors
+from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
 from .passes import optimize
 from .state import debug_nans
@@ -41,6 +42,7 @@ __all__ = [
     "jvp",
     "hvp",
     "optimize",
+    "export",
     "symbolic",
     "from_sympy",
     "where",
