@@ -6,7 +6,9 @@ inspected.  Start with ``Value`` (eager, micrograd-style) or
 :func:`trace` / :func:`grad` (JAX-style).
 """
 
-from . import errors
+__version__ = "0.1.0"  # first: the modules below read it
+
+from . import errors  # noqa: E402
 from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
 from .passes import optimize
@@ -14,8 +16,6 @@ from .state import debug_nans
 from .tape import Record, Tape
 from .transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
 from .value import Value, maximum, minimum, where
-
-__version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
