@@ -11,6 +11,7 @@ __version__ = "0.1.0"  # first: the modules below read it
 from . import errors  # noqa: E402
 from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
+from .parse import parse
 from .passes import optimize
 from .state import debug_nans
 from .tape import Record, Tape
@@ -43,6 +44,7 @@ __all__ = [
     "hvp",
     "optimize",
     "export",
+    "parse",
     "symbolic",
     "from_sympy",
     "where",

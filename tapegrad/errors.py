@@ -64,3 +64,11 @@ class UnsupportedOpError(TapegradError, ValueError):
 
 class GuardWarning(UserWarning):
     """An exported formula holds only where the tape's guards do (the branch it recorded)."""
+
+
+class ParseError(TapegradError, ValueError):
+    """An expression string is not in tapegrad's grammar (or is over a size limit)."""
+
+
+class TapeFormatError(TapegradError, ValueError):
+    """A tape file is malformed, too large, or of an unsupported format version."""

@@ -1,0 +1,276 @@
+"""A safe expression parser: text in, tape out.
+
+``parse("tanh(x * y) + x ** 2")`` reads the text with Python's ``ast`` and
+accepts a small whitelist: numbers, names, ``+ - * / **``, unary minus,
+calls of the op table's functions (``exp``, ``log``, ``tanh``, ``sigmoid``,
+``relu``, ``sin``, ``cos``, ``sqrt``, ``abs``, ``maximum``, ``minimum``) and
+``where(condition, a, b)`` with a comparison as its condition.  Anything
+else raises :class:`~tapegrad.errors.ParseError` pointing at the column.
+Nothing the user typed is ever given to ``eval``, ``exec`` or ``sympify``.
+
+Limits keep hostile input cheap: the text's length, its nesting depth and
+the length of a number are capped, and numbers are float64, so ``9**9**9``
+is ``inf`` at once, never a huge integer.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from .errors import ParseError
+from .functional import trace
+from .ops import OPS, OpKind
+from .tape import Tape
+from .value import apply, maximum, minimum, where
+
+__all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
+
+MAX_LENGTH = 100_000
+MAX_DEPTH = 200
+MAX_NUMBER_LENGTH = 100
+
+_UNARY = {name: OPS[kind] for name, kind in [
+    ("exp", OpKind.EXP), ("log", OpKind.LOG), ("tanh", OpKind.TANH), ("sigmoid", OpKind.SIGMOID),
+    ("relu", OpKind.RELU), ("sin", OpKind.SIN), ("cos", OpKind.COS), ("sqrt", OpKind.SQRT), ("abs", OpKind.ABS),
+]}  # fmt: skip
+FUNCTIONS = sorted([*_UNARY, "maximum", "minimum", "where"])
+"""The functions an expression may call."""
+
+_CONSTANTS = {"inf": math.inf, "nan": math.nan}
+_BINARY = {ast.Add: OpKind.ADD, ast.Sub: OpKind.SUB, ast.Mult: OpKind.MUL, ast.Div: OpKind.DIV, ast.Pow: OpKind.POW}
+_COMPARE = {ast.Gt: OpKind.GT, ast.GtE: OpKind.GE, ast.Lt: OpKind.LT, ast.LtE: OpKind.LE, ast.Eq: OpKind.EQ,
+            ast.NotEq: OpKind.NE}  # fmt: skip
+_DESCRIPTIONS = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "indexing",
+    ast.Lambda: "a lambda",
+    ast.JoinedStr: "an f-string",
+    ast.List: "a list",
+    ast.Tuple: "a tuple",
+    ast.Dict: "a dict",
+    ast.Set: "a set",
+    ast.BoolOp: "'and'/'or'",
+    ast.IfExp: "'... if ... else ...' (use where(cond, a, b))",
+    ast.NamedExpr: "':='",
+    ast.Starred: "'*' unpacking",
+    ast.ListComp: "a comprehension",
+    ast.GeneratorExp: "a generator",
+    ast.Await: "'await'",
+}
+
+
+def _fail(text: str, message: str, column: int) -> ParseError:
+    caret = " " * column + "^"
+    return ParseError(f"{message} at column {column + 1}:\n  {text}\n  {caret}")
+
+
+def _check_limits(text: str) -> None:
+    """Refuse what could make the parser itself slow or deep, before parsing."""
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"the expression is {len(text):,} characters long; the limit is {MAX_LENGTH:,}")
+    depth = 0
+    for column, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _fail(text, f"brackets nest deeper than {MAX_DEPTH} levels", column)
+        elif ch in ")]}":
+            depth -= 1
+    run = 0
+    for column, ch in enumerate(text):
+        run = run + 1 if ch.isalnum() or ch in "._" else 0
+        if run > MAX_NUMBER_LENGTH and text[column - run + 1].isdigit():
+            raise _fail(text, f"a number longer than {MAX_NUMBER_LENGTH} characters", column - run + 1)
+    operators = sum(text.count(op) for op in "+-*/~")
+    if operators > MAX_DEPTH * 50:
+        raise ParseError(f"the expression has {operators:,} operators; the limit is {MAX_DEPTH * 50:,}")
+
+
+class _Reader:
+    """Checks the whole tree first, then evaluates it on traced Values."""
+
+    def __init__(self, text: str, tree: ast.Expression, variables: Sequence[str] | None) -> None:
+        self.text = text
+        self.tree = tree
+        self.fixed = variables is not None
+        self.variables: list[str] = list(variables or [])
+
+    def error(self, node: ast.AST, message: str) -> ParseError:
+        return _fail(self.text, message, getattr(node, "col_offset", 0))
+
+    def check(self, node: ast.AST, in_condition: bool = False) -> None:
+        """Raise ParseError at the first thing outside the whitelist; collect variable names."""
+        if isinstance(node, ast.Expression):
+            self.check(node.body)
+        elif isinstance(node, ast.Constant):
+            if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                kind = "a complex number" if isinstance(node.value, complex) else f"a {type(node.value).__name__}"
+                raise self.error(node, f"{kind} is not allowed (only real numbers)")
+        elif isinstance(node, ast.Name):
+            self.name(node)
+        elif isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINARY:
+                raise self.error(node, f"the operator {type(node.op).__name__} is not allowed (use + - * / **)")
+            self.check(node.left)
+            self.check(node.right)
+        elif isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise self.error(node, f"the operator {type(node.op).__name__} is not allowed")
+            self.check(node.operand)
+        elif isinstance(node, ast.Compare):
+            if not in_condition:
+                raise self.error(node, "a comparison is allowed only as where's condition: where(x > 0, a, b)")
+            if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+                raise self.error(node, "only one comparison (<, <=, >, >=, ==, !=) is allowed per condition")
+            self.check(node.left)
+            self.check(node.comparators[0])
+        elif isinstance(node, ast.Call):
+            self.call(node)
+        else:
+            what = _DESCRIPTIONS.get(type(node), f"{type(node).__name__} syntax")
+            raise self.error(node, f"{what} is not allowed")
+
+    def name(self, node: ast.Name) -> None:
+        name = node.id
+        if name.startswith("__"):
+            raise self.error(node, f"the name {name!r} is not allowed")
+        if name in FUNCTIONS:
+            raise self.error(node, f"{name} is a function: call it, as in {name}(x)")
+        if name in _CONSTANTS or name in self.variables:
+            return
+        if self.fixed:
+            raise self.error(node, f"unknown name {name!r}; the variables are {', '.join(self.variables) or 'none'}")
+        self.variables.append(name)
+
+    def call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
+            raise self.error(node, "only calls of a function by name are allowed, as in tanh(x)")
+        name = node.func.id
+        if name not in FUNCTIONS:
+            raise self.error(node, f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}")
+        if node.keywords:
+            raise self.error(node.keywords[0], f"{name}() takes no keyword arguments")
+        arity = 3 if name == "where" else 2 if name in ("maximum", "minimum") else 1
+        if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
+        for i, arg in enumerate(node.args):
+            self.check(arg, in_condition=name == "where" and i == 0)
+
+    def evaluate(self, node: ast.AST, env: dict[str, Any]) -> Any:
+        if isinstance(node, ast.Constant):
+            value = node.value
+            assert isinstance(value, (int, float)), "check() lets only real numbers through"
+            return _big(value) if isinstance(value, int) else value
+        if isinstance(node, ast.Name):
+            return _CONSTANTS[node.id] if node.id in _CONSTANTS and node.id not in env else env[node.id]
+        if isinstance(node, ast.BinOp):
+            left, right = self.evaluate(node.left, env), self.evaluate(node.right, env)
+            return apply(OPS[_BINARY[type(node.op)]], left, right)  # IEEE even on two numbers: 9**9**9 is inf
+        if isinstance(node, ast.UnaryOp):
+            operand = self.evaluate(node.operand, env)
+            return apply(OPS[OpKind.NEG], operand) if isinstance(node.op, ast.USub) else operand
+        if isinstance(node, ast.Compare):
+            return apply(OPS[_COMPARE[type(node.ops[0])]], self.evaluate(node.left, env),
+                         self.evaluate(node.comparators[0], env))  # fmt: skip
+        assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+        args = [self.evaluate(a, env) for a in node.args]
+        name = node.func.id
+        if name == "where":
+            return where(*args)
+        if name in ("maximum", "minimum"):
+            return (maximum if name == "maximum" else minimum)(*args)
+        return apply(_UNARY[name], *args)
+
+
+def _big(n: int) -> float:
+    """An integer literal as a float64; one too large is ±inf."""
+    try:
+        return float(n)
+    except OverflowError:
+        return math.inf if n > 0 else -math.inf
+
+
+def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr") -> Tape:
+    """The tape of a formula written as text.
+
+    ``variables`` fixes the inputs and their order; by default they are the
+    names in order of first appearance.  Raises
+    :class:`~tapegrad.errors.ParseError` for anything outside the grammar.
+
+    >>> tape = tapegrad.parse("tanh(x * y) + where(x > 0, sqrt(x), 0)")
+    >>> tape.inputs, tape.gradient(1.0, 2.0)
+    """
+    if not isinstance(expr, str):
+        raise ParseError(f"the expression must be a string, got {type(expr).__name__}")
+    _check_limits(expr)
+    text = expr.strip()
+    if not text:
+        raise ParseError("the expression is empty")
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError as error:
+        column = max((error.offset or 1) - 1, 0)
+        raise _fail(text, f"not a valid expression ({error.msg})", column) from None
+    except (MemoryError, RecursionError, ValueError):
+        raise ParseError("the expression is too complex to parse") from None
+    reader = _Reader(text, tree, variables)
+    reader.check(tree)
+    names = reader.variables
+
+    def formula(*inputs: Any) -> Any:
+        return reader.evaluate(tree.body, dict(zip(names, inputs)))
+
+    tape = trace(formula, *[1.0] * len(names), names=names)
+    tape.name = name
+    return tape
+
+
+# ---------------------------------------------------------------- back to text
+
+_INFIX = {OpKind.ADD: "+", OpKind.SUB: "-", OpKind.MUL: "*", OpKind.DIV: "/", OpKind.POW: "**",
+          OpKind.SMUL: "*", OpKind.SDIV: "/"}  # fmt: skip
+_NAMES = {op.kind: name for name, op in _UNARY.items()}
+
+
+def _number(x: float) -> str:
+    if x != x:
+        return "nan"
+    if math.isinf(x):
+        return "inf" if x > 0 else "(-inf)"
+    return f"({x!r})" if x < 0 or (x == 0 and math.copysign(1.0, x) < 0) else repr(x)
+
+
+def to_expression(tape: Tape) -> str:
+    """A tape's (single) output as text that :func:`parse` reads back.
+
+    Shared subexpressions are written out each time they are used, so this
+    is for small tapes; ``smul`` and ``sdiv`` print as ``*`` and ``/``.
+    """
+    if len(tape.output_slots) != 1:
+        raise ParseError(f"to_expression writes one output; tape {tape.name!r} has {len(tape.output_slots)}")
+    text: list[str] = [""] * len(tape)
+    for i, kind in enumerate(tape.ops):
+        args = [text[a] for a in tape.args[i]]
+        op = OPS[kind]
+        if kind is OpKind.INPUT:
+            text[i] = str(tape.attrs[i]) if i in tape.input_slots else _number(float(tape.values[i]))
+        elif kind is OpKind.CONST:
+            text[i] = _number(float(tape.values[i]))
+        elif kind is OpKind.GUARD:
+            text[i] = args[0]
+        elif kind in _INFIX:
+            text[i] = f"({args[0]} {_INFIX[kind]} {args[1]})"
+        elif kind is OpKind.POW_CONST:
+            text[i] = f"({args[0]} ** {_number(float(tape.attrs[i] or 0.0))})"
+        elif kind is OpKind.NEG:
+            text[i] = f"(-{args[0]})"
+        elif kind in _NAMES:
+            text[i] = f"{_NAMES[kind]}({args[0]})"
+        elif kind in (OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE):
+            text[i] = f"{op.name}({', '.join(args)})"
+        elif op.infix:  # a comparison: only where's condition can hold one
+            text[i] = f"{args[0]} {op.infix} {args[1]}"
+    return text[tape.output_slots[0]]
