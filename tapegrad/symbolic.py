@@ -180,7 +180,7 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
             replacements.append((name, expr))
             expr, d = name, 0
         exprs[i], depth[i] = expr, d
-    return replacements, [exprs[s] for s in tape.output_slots]
+    return replacements, [_number(exprs[s]) for s in tape.output_slots]
 
 
 def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False, simplify: bool = False) -> Any:
@@ -203,7 +203,7 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
             exprs = [sp.simplify(e) for e in exprs]
         return replacements, exprs
     values = forward(tape, chosen, SYMPY)
-    outputs = [values[s] for s in tape.output_slots]
+    outputs = [_number(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
     if simplify:
         outputs = [sp.simplify(e) for e in outputs]
     return _restructure(tape, outputs)
@@ -382,13 +382,15 @@ class _Importer:
         s = self.slots
         top = [a for a in node.args if not (a.is_Pow and a.exp == -1)]
         bottom = [a.base for a in node.args if a.is_Pow and a.exp == -1]
-        if top and top[0] == -1 and len(top) > 1:
-            numerator = self.emit(OpKind.NEG, (self.chain(OpKind.MUL, [s[a] for a in top[1:]]),))
-        else:
-            numerator = self.chain(OpKind.MUL, [s[a] for a in top]) if top else self.number(sp.Integer(1))
-        if not bottom:
-            return numerator
-        return self.emit(OpKind.DIV, (numerator, self.chain(OpKind.MUL, [s[b] for b in bottom])))
+        negate = bool(top) and top[0] == -1
+        if negate:
+            top = top[1:]
+        if top:
+            result = self.chain(OpKind.MUL, [s[a] for a in top])
+        if bottom:
+            numerator = result if top else self.number(sp.Integer(1))
+            result = self.emit(OpKind.DIV, (numerator, self.chain(OpKind.MUL, [s[b] for b in bottom])))
+        return self.emit(OpKind.NEG, (result,)) if negate else result
 
     def power(self, node: Any) -> int:
         base, exponent = self.slots[node.base], node.exp

@@ -214,6 +214,19 @@ class Tape:
 
         return compile_tape(self, backend)
 
+    def save(self, path: Any) -> None:
+        """Write the tape as a JSON tape file (see :mod:`tapegrad.io`); never pickle."""
+        from .io import save
+
+        save(self, path)
+
+    @staticmethod
+    def load(path: Any) -> Tape:
+        """Read a tape file, validating every field first (:class:`TapeFormatError` if any is wrong)."""
+        from .io import load
+
+        return load(path)
+
     # ------------------------------------------------------------ formulas
     def to_sympy(self, symbols: Any = None, cse: bool = False, simplify: bool = False) -> Any:
         """The outputs as sympy expressions (see :func:`tapegrad.symbolic.to_sympy`)."""
