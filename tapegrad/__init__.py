@@ -8,6 +8,8 @@ inspected.  Start with ``Value`` (eager, micrograd-style) or
 
 __version__ = "0.1.0"  # first: the modules below read it
 
+import importlib  # noqa: E402
+
 from . import errors  # noqa: E402
 from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
@@ -22,8 +24,7 @@ from .value import Value, maximum, minimum, where
 def __getattr__(name: str) -> object:
     """Load the sympy-backed parts on first use, so ``import tapegrad`` stays quick."""
     if name in ("symbolic", "from_sympy"):
-        from . import symbolic
-
+        symbolic = importlib.import_module(".symbolic", __name__)
         return symbolic if name == "symbolic" else symbolic.from_sympy
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
 

@@ -1,20 +1,177 @@
-"""The ``tapegrad`` command.  For now it tells its version and how to start."""
+"""The ``tapegrad`` command: derivatives and code from a terminal.
+
+Exit status: 0 on success, 2 on bad usage, 1 on a user error (with a
+one-line message on stderr; ``--debug`` shows the traceback).
+"""
 
 from __future__ import annotations
 
 import argparse
+import runpy
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from . import __version__
+from .errors import TapegradError, UnknownNameError
+
+FORMATS = ("tape", "sympy", "latex", "python", "numpy", "dot", "json")
 
 _DESCRIPTION = """\
 tapegrad: automatic differentiation on an explicit tape.
 
-Start in Python:
-    from tapegrad import Value
-    a = Value(2.0); b = (a * a).tanh(); b.backward(); print(a.grad)
+examples:
+  tapegrad grad "tanh(x * y) + x**2" --at x=0.5,y=-1.2
+  tapegrad grad "exp(-x**2)" --format python -o gauss_grad.py
+  tapegrad export "log(1 + x**2) * y" -o model.py --backend numpy
+  tapegrad show saved.json --format latex
+  tapegrad compare --depth 100,1000
 """
+
+
+def _point(text: str | None, names: Sequence[str]) -> list[float] | None:
+    """``x=0.5,y=-1.2`` as values in input order."""
+    if text is None:
+        return None
+    given: dict[str, float] = {}
+    for part in text.split(","):
+        name, sep, number = part.partition("=")
+        if not sep:
+            raise UnknownNameError(f"--at takes name=value pairs, as in x=0.5,y=-1.2; got {part!r}")
+        try:
+            given[name.strip()] = float(number)
+        except ValueError:
+            raise UnknownNameError(f"--at: {number!r} is not a number") from None
+    missing = [n for n in names if n not in given]
+    unknown = [n for n in given if n not in names]
+    if missing or unknown:
+        problem = f"missing {', '.join(missing)}" if missing else f"unknown {', '.join(unknown)}"
+        raise UnknownNameError(f"--at: {problem}; the variables are {', '.join(names)}")
+    return [given[n] for n in names]
+
+
+def _derivative_tape(tape: Any, order: int, wrt: list[str] | None) -> Any:
+    """The tape of the gradient (order 1) or of the Hessian's rows (order 2)."""
+    from .functional import trace
+    from .passes import optimize
+    from .transforms import grad_tape, select_outputs
+
+    def gradient(t: Any) -> Any:
+        full = grad_tape(t, wrt)
+        return optimize(select_outputs(full, range(len(t.output_slots), len(full.output_slots))))
+
+    result = gradient(tape)
+    if order == 2:
+        parts = [gradient(select_outputs(result, [k])) for k in range(len(result.output_slots))]
+
+        def stacked(*xs: Any) -> tuple[Any, ...]:
+            return tuple(v for part in parts for v in part(*xs))
+
+        rows = [name.removeprefix("grad_") for name in result.output_names]
+        example = [float(result.values[s]) for s in result.input_slots]
+        result = optimize(trace(stacked, *example, names=result.inputs))
+        result.output_names = [f"d2_{a}_{b.removeprefix('grad_')}" for a, p in zip(rows, parts) for b in p.output_names]
+    result.name = f"{'grad' if order == 1 else f'd{order}'}_{tape.name}"
+    return result
+
+
+def _render(tape: Any, fmt: str, order: int = 1) -> str:
+    if fmt == "tape":
+        return str(tape)
+    if fmt == "json":
+        from .io import dumps
+
+        return dumps(tape)
+    if fmt == "dot":
+        from .dot import to_dot
+
+        return to_dot(tape)
+    if fmt in ("python", "numpy"):
+        from .codegen import to_source
+
+        return to_source(tape, tape.name if tape.name.isidentifier() else "f", "math" if fmt == "python" else fmt)
+    from .symbolic import to_sympy
+
+    replacements, exprs = to_sympy(tape, cse=True)
+    if fmt == "sympy":
+        lines = [f"{name} = {expr}" for name, expr in replacements]
+        return "\n".join(lines + [f"{name} = {expr}" for name, expr in zip(tape.output_names, exprs)])
+    import sympy
+
+    rows = [f"{sympy.latex(n)} &= {sympy.latex(e)}" for n, e in replacements]
+    rows += [f"{sympy.latex(sympy.Symbol(n))} &= {sympy.latex(e)}" for n, e in zip(tape.output_names, exprs)]
+    return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output:
+        Path(output).write_text(text + "\n", encoding="utf-8")
+    else:
+        print(text)
+
+
+def _grad(args: argparse.Namespace) -> None:
+    from .parse import parse
+
+    tape = parse(args.expr)
+    wrt = args.wrt.split(",") if args.wrt else None
+    derivative = _derivative_tape(tape, args.order, wrt)
+    _emit(_render(derivative, args.format, args.order), args.output)
+    point = _point(args.at, tape.inputs)
+    if point is not None:
+        print(f"value: {tape(*point)!r}")
+        results = derivative(*point)
+        for name, v in zip(derivative.output_names, results if isinstance(results, tuple) else [results]):
+            print(f"{name}: {v!r}")
+        if args.explain:
+            print(tape.explain(*point))
+    elif args.explain:
+        raise UnknownNameError("--explain needs a point: add --at x=...,y=...")
+
+
+def _export(args: argparse.Namespace) -> None:
+    from .codegen import export
+    from .parse import parse
+
+    tape = parse(args.expr)
+    name = args.name or Path(args.output).stem
+    path = export(tape, args.output, name=name if name.isidentifier() else "f", backend=args.backend)
+    print(f"wrote {path}")
+
+
+def _show(args: argparse.Namespace) -> None:
+    from .io import load
+
+    _emit(_render(load(args.file), args.format), args.output)
+
+
+def _compare(args: argparse.Namespace) -> None:
+    from .compare import compare_engines, first_divergence
+
+    if args.diverge:
+        file, _, function = args.diverge.rpartition(":")
+        if not file or not function:
+            raise UnknownNameError("--diverge takes FILE.py:FUNCTION")
+        namespace = runpy.run_path(file)  # the user's own program, run on purpose as pytest would
+        if function not in namespace:
+            raise UnknownNameError(f"{file} defines no function {function!r}")
+        f = namespace[function]
+        import inspect
+
+        names = [p.name for p in inspect.signature(f).parameters.values()]
+        point = _point(args.at, names) or [1.0] * len(names)
+        divergence = first_divergence(f, *point)
+        print("the engines agree on every value and gradient" if divergence is None else f"first: {divergence}")
+        return
+    depths = [int(d) for d in args.depth.split(",")]
+    rows = compare_engines(depths)
+    header = list(rows[0])
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        cells = [f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row.values()]
+        print("| " + " | ".join(cells) + " |")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,14 +179,61 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tapegrad", description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--version", action="version", version=f"tapegrad {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, help=help_text, description=f"{help_text}\n\nexample:\n  {example}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )  # fmt: skip
+
+    grad = command("grad", "differentiate an expression", 'tapegrad grad "tanh(x * y)" --at x=0.5,y=2 --format sympy')
+    grad.add_argument("expr", help='the expression, e.g. "tanh(x * y) + x**2"')
+    grad.add_argument("--wrt", help="differentiate with respect to these variables (comma-separated)")
+    grad.add_argument("--at", help="also print the value and derivatives at this point, e.g. x=0.5,y=-1.2")
+    grad.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient, 2: Hessian")
+    grad.add_argument("--format", choices=FORMATS, default="sympy", help="what to print (default: sympy)")
+    grad.add_argument("--explain", action="store_true", help="print the backward pass step by step (needs --at)")
+    grad.add_argument("-o", "--output", help="write to this file instead of printing")
+    grad.set_defaults(run=_grad)
+
+    export = command("export", "write a standalone module", 'tapegrad export "x * y.exp()" -o model.py')
+    export.add_argument("expr", help="the expression")
+    export.add_argument("-o", "--output", required=True, help="the module to write")
+    export.add_argument("--backend", choices=("math", "numpy"), default="math")
+    export.add_argument("--name", help="the function's name (default: the file's name)")
+    export.set_defaults(run=_export)
+
+    show = command("show", "print a saved tape", "tapegrad show tape.json --format python")
+    show.add_argument("file", help="a tape file (tape.save)")
+    show.add_argument("--format", choices=FORMATS, default="tape")
+    show.add_argument("-o", "--output", help="write to this file instead of printing")
+    show.set_defaults(run=_show)
+
+    compare = command("compare", "the closure engine against the tape", "tapegrad compare --depth 100,1000")
+    compare.add_argument("--depth", default="100,1000,10000", help="program lengths (comma-separated)")
+    compare.add_argument("--diverge", metavar="FILE.py:FUNC", help="find where two engines first differ on FUNC")
+    compare.add_argument("--at", help="the point for --diverge, e.g. x=1,y=2")
+    compare.set_defaults(run=_compare)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help(sys.stdout)
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stdout)
+        return 0
+    try:
+        args.run(args)
+    except (TapegradError, OSError) as error:
+        if args.debug:
+            raise
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        print(f"tapegrad {args.command}: error: {first_line.rstrip(':')}", file=sys.stderr)
+        return 1
     return 0
 
 

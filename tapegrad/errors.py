@@ -72,3 +72,7 @@ class ParseError(TapegradError, ValueError):
 
 class TapeFormatError(TapegradError, ValueError):
     """A tape file is malformed, too large, or of an unsupported format version."""
+
+
+class SymbolicLimitError(TapegradError):
+    """A formula nests too deeply for sympy to build or print; the cse form does not."""

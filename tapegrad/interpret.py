@@ -31,7 +31,7 @@ from .errors import (
 )
 from .ops import OPS, Op, OpKind
 from .state import STATE
-from .value import Value, apply, as_float, truth
+from .value import Value, apply, as_float, constant, truth
 
 if TYPE_CHECKING:
     from .tape import Tape
@@ -49,6 +49,7 @@ __all__ = [
     "replay_gradient",
     "input_gradients",
     "eager_backward",
+    "explain",
 ]
 
 _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
@@ -123,7 +124,7 @@ ARRAY = make_domain(
 VALUE = make_domain(
     "value",
     _value_function,
-    const=float,
+    const=constant,
     is_zero=_value_is_zero,
     truth=truth,
 )
@@ -519,3 +520,37 @@ def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
         if g is not None:
             previous = grads[i]
             grads[i] = g if previous is None else previous + g
+
+
+def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
+    """The backward pass told step by step: each record in reverse order, with its
+    value, its incoming adjoint and what it sends to each operand."""
+    inputs = _convert(tape, args, FLOAT)
+    seeds = output_seeds(tape, seed)
+    values = forward(tape, inputs, FLOAT)
+    adjoint: list[Any] = [0.0] * len(tape)
+    for slot, g in seeds.items():
+        adjoint[slot] = g
+    point = ", ".join(f"{n}={x!r}" for n, x in zip(tape.inputs, inputs))
+    lines = [f"backward pass of tape {tape.name!r} at {point}", "  record | value | adjoint | sends"]
+    for i in range(len(tape) - 1, -1, -1):
+        g = adjoint[i]
+        op = OPS[tape.ops[i]]
+        sends = ""
+        if op.vjp is not None and g != 0.0:
+            operands = [values[a] for a in tape.args[i]]
+            extra = (tape.attrs[i],) if op.has_attr else ()
+            contributions = op.vjp(FLOAT.m, g, values[i], *operands, *extra)
+            parts = []
+            for a, c in zip(tape.args[i], contributions):
+                if c is not None:
+                    adjoint[a] += c
+                    parts.append(f"%{a} += {c!r}")
+            sends = ", ".join(parts)
+        elif op.vjp is not None:
+            sends = "nothing (zero adjoint)"
+        line = tape.format_record(i).split("  # ")[0]
+        lines.append(f"  {line} | {values[i]!r} | {g!r} | {sends}")
+    grads = ", ".join(f"d/d{n} = {adjoint[s]!r}" for n, s in zip(tape.inputs, tape.input_slots))
+    lines.append(f"gradient: {grads}")
+    return "\n".join(lines)

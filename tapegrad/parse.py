@@ -24,7 +24,7 @@ from .errors import ParseError
 from .functional import trace
 from .ops import OPS, OpKind
 from .tape import Tape
-from .value import apply, maximum, minimum, where
+from .value import Value, apply, maximum, minimum, where
 
 __all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
 
@@ -163,11 +163,15 @@ class _Reader:
         if isinstance(node, ast.Constant):
             value = node.value
             assert isinstance(value, (int, float)), "check() lets only real numbers through"
-            return _big(value) if isinstance(value, int) else value
+            if isinstance(value, int):  # exact integers stay ints (x**2 is pow_const 2), huge ones become inf
+                return value if abs(value) < 2**53 else _big(value)
+            return value
         if isinstance(node, ast.Name):
             return _CONSTANTS[node.id] if node.id in _CONSTANTS and node.id not in env else env[node.id]
         if isinstance(node, ast.BinOp):
             left, right = self.evaluate(node.left, env), self.evaluate(node.right, env)
+            if isinstance(node.op, ast.Pow) and isinstance(left, Value) and not isinstance(right, Value):
+                return left**right  # a constant exponent: pow_const
             return apply(OPS[_BINARY[type(node.op)]], left, right)  # IEEE even on two numbers: 9**9**9 is inf
         if isinstance(node, ast.UnaryOp):
             operand = self.evaluate(node.operand, env)

@@ -24,6 +24,12 @@ class _State(threading.local):
         self.eager: Tape | None = None  # the open eager tape
         self.current: Tape | None = None  # traces[-1], else eager: read on every op
         self.debug_nans = False
+        self.record_sites = False  # note the user's line for every record (tapegrad.compare)
+        self.checks = False  # debug_nans or record_sites: the one flag the hot path reads
+
+    def set_checks(self, debug_nans: bool, record_sites: bool) -> None:
+        self.debug_nans, self.record_sites = debug_nans, record_sites
+        self.checks = debug_nans or record_sites
 
     def push_trace(self, tape: Tape) -> None:
         self.traces.append(tape)
@@ -57,8 +63,8 @@ def debug_nans(enabled: bool = True) -> Iterator[None]:
             loss.backward()
     """
     previous = STATE.debug_nans
-    STATE.debug_nans = enabled
+    STATE.set_checks(enabled, STATE.record_sites)
     try:
         yield
     finally:
-        STATE.debug_nans = previous
+        STATE.set_checks(previous, STATE.record_sites)

@@ -18,6 +18,7 @@ objects directly, never through ``sympify``.
 
 from __future__ import annotations
 
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -29,6 +30,7 @@ from .errors import (
     GuardWarning,
     InputTypeError,
     NonScalarOutputError,
+    SymbolicLimitError,
     UnknownNameError,
     UnsupportedOpError,
 )
@@ -37,7 +39,7 @@ from .interpret import Domain, forward, make_domain
 from .ops import OPS, Op, OpKind
 from .passes import optimize
 from .tape import Tape
-from .transforms import grad_tape, select_outputs
+from .transforms import grad_tape, input_positions, select_outputs
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY"]
 
@@ -133,8 +135,16 @@ def _warn_guards(tape: Tape) -> None:
                 f"tape {tape.name!r} recorded Python branches ({where}); the formula is the recorded branch "
                 "and holds only where those conditions do. Use tapegrad.where for a formula valid everywhere."
             ),
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
+
+
+def _user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first caller outside tapegrad."""
+    level, frame = 2, sys._getframe(2)
+    while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("tapegrad"):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _restructure(tape: Tape, items: list[Any]) -> Any:
@@ -153,7 +163,8 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
             uses[a] += 1
     for s in tape.output_slots:
         uses[s] += 1
-    names = sp.numbered_symbols("t", exclude=set(symbols))
+    taken = {str(s) for s in symbols}  # by name: a positive t0 of the user's still prints as t0
+    names = (sp.Symbol(f"t{k}") for k in range(len(tape) + len(taken) + 1) if f"t{k}" not in taken)
     replacements: list[tuple[Any, Any]] = []
     exprs: list[Any] = [None] * len(tape)
     depth = [0] * len(tape)
@@ -202,8 +213,14 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
         if simplify:
             exprs = [sp.simplify(e) for e in exprs]
         return replacements, exprs
-    values = forward(tape, chosen, SYMPY)
-    outputs = [_number(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
+    try:
+        values = forward(tape, chosen, SYMPY)
+        outputs = [_number(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
+    except RecursionError:
+        raise SymbolicLimitError(
+            f"tape {tape.name!r} ({len(tape):,} records) nests too deeply for sympy to build one expression; "
+            "export it with cse=True, which names the intermediate results"
+        ) from None
     if simplify:
         outputs = [sp.simplify(e) for e in outputs]
     return _restructure(tape, outputs)
@@ -216,7 +233,8 @@ def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> T
             "trace each output on its own, or use tapegrad.grad_tape with seeds"
         )
     full = grad_tape(tape, wrt)
-    return optimize(select_outputs(full, range(1, len(full.output_slots))))
+    # No constant folding: log(2) should stay log(2), not become 0.693...
+    return optimize(select_outputs(full, range(1, len(full.output_slots))), passes=["identities", "cse", "dce"])
 
 
 def gradient(
@@ -270,9 +288,8 @@ def latex(
         replacements, exprs = [], list(to_sympy(g, chosen))  # a gradient tape returns a tuple
     out = sp.latex(sp.Symbol(tape.output_names[0]))
     lines = [f"{sp.latex(name)} &= {sp.latex(expr)}" for name, expr in replacements]
-    for name, expr in zip(g.output_names, exprs):
-        x = sp.latex(chosen[tape.inputs.index(name[len("grad_") :])]) if name.startswith("grad_") else name
-        lines.append(rf"\frac{{\partial {out}}}{{\partial {x}}} &= {sp.latex(expr)}")
+    for position, expr in zip(input_positions(tape, wrt), exprs):
+        lines.append(rf"\frac{{\partial {out}}}{{\partial {sp.latex(chosen[position])}}} &= {sp.latex(expr)}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 

@@ -272,6 +272,12 @@ class Tape:
 
         return replay_gradient(self, args, seed)[1]
 
+    def explain(self, *args: Any, seed: Any = None) -> str:
+        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
+        from .interpret import explain
+
+        return explain(self, args, seed)
+
     def value_and_gradient(self, *args: Any, seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
         """Like :meth:`gradient`, also returning the outputs."""
         from .interpret import replay_gradient

@@ -34,7 +34,7 @@ def _check_traced(tape: Tape, what: str) -> None:
         )
 
 
-def _positions(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> list[int]:
+def input_positions(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> list[int]:
     """Input positions named by ``wrt`` (names or indices; None: every input)."""
     if wrt is None:
         return list(range(len(tape.input_slots)))
@@ -72,7 +72,7 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
         (0.0, 1.0)
     """
     _check_traced(tape, "grad_tape")
-    picked = _positions(tape, wrt)
+    picked = input_positions(tape, wrt)
     n_in, outputs = len(tape.input_slots), tape.output_slots
     seed_names = [f"seed_{name}" for name in tape.output_names] if len(outputs) > 1 else []
 

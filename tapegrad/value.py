@@ -35,7 +35,7 @@ from .ops import OPS, Op, OpKind
 from .state import STATE
 from .tape import Tape
 
-__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply", "truth"]
+__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply", "truth", "constant"]
 
 # An eager tape longer than this is closed and a new one started, so a loop
 # that never calls backward() (inference) keeps a bounded tape alive.
@@ -168,6 +168,10 @@ class Value:
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
         return f"Value(data={self.data}, grad={self.grad}{name})"
+
+    def _repr_latex_(self) -> str:
+        """Jupyter: the number and its gradient."""
+        return rf"$\mathrm{{Value}}({self.data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
@@ -367,8 +371,11 @@ def _operand(tape: Tape, x: Any) -> int:
     return _const_slot(tape, x)
 
 
-def _check_finite(tape: Tape, slot: int, out: Any) -> None:
-    if not np.all(np.isfinite(out)):
+def _check(tape: Tape, slot: int, out: Any) -> None:
+    """What ``debug_nans`` and site recording ask of each new record."""
+    if STATE.record_sites:
+        tape.sites.setdefault(slot, _user_site())
+    if STATE.debug_nans and not np.all(np.isfinite(out)):
         raise NonFiniteError(f"record {tape.format_record(slot)} produced {out!r} (recorded at {_user_site()})")
 
 
@@ -380,8 +387,8 @@ def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
     args = [values[s] for s in slots]
     out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)  # type: ignore[misc]
     slot = tape.append(op.kind, slots, attr, out)
-    if STATE.debug_nans:
-        _check_finite(tape, slot, out)
+    if STATE.checks:
+        _check(tape, slot, out)
     return _new_value(out, tape, slot)
 
 
@@ -398,8 +405,8 @@ def _unary(op: Op, x: Value) -> Value:
     tape.ops.append(op.kind)
     tape.args.append((s,))
     values.append(out)
-    if state.debug_nans:
-        _check_finite(tape, slot, out)
+    if state.checks:
+        _check(tape, slot, out)
     return _new_value(out, tape, slot)
 
 
@@ -423,8 +430,8 @@ def _binary(op: Op, x: Any, y: Any) -> Value:
     tape.ops.append(op.kind)
     tape.args.append((sx, sy))
     values.append(out)
-    if state.debug_nans:
-        _check_finite(tape, slot, out)
+    if state.checks:
+        _check(tape, slot, out)
     v = _object_new(Value)  # _new_value, inlined on the hottest path
     v.data = out
     v._tape = tape
@@ -478,6 +485,18 @@ def apply(op: Op, *operands: Any, attr: Any = None) -> Any:
         with np.errstate(all="ignore"):
             return op.array(*operands, *extra)  # type: ignore[misc]
     return op.scalar(*[as_float(x, "an operand") for x in operands], *extra)  # type: ignore[misc]
+
+
+def constant(x: Any) -> Value:
+    """``x`` as a constant record on the tape being recorded.
+
+    Replaying a tape over Values records its constants this way, so that
+    ``log(2)`` in a recorded gradient stays an op on the constant 2 (exact
+    for symbolic export) until the optimiser folds it.
+    """
+    tape = _current_tape()
+    slot = _const_slot(tape, x)
+    return _new_value(tape.values[slot], tape, slot)
 
 
 def where(condition: Any, x: Any, y: Any) -> Any:
