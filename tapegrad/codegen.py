@@ -35,6 +35,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__, ops
 from .errors import InputTypeError, NonScalarOutputError, UnknownNameError
 from .functional import as_tape
@@ -112,7 +114,7 @@ def tape_hash(tape: Tape) -> str:
     """A short, stable fingerprint of the program (not of where it was recorded)."""
     text = "\n".join(tape.format_record(i).split("  # ")[0] for i in range(len(tape)))
     text += f"\ninputs {tape.inputs!r} outputs {tape.output_slots!r} {tape.output_names!r}"
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 # ---------------------------------------------------------------- statements
@@ -171,6 +173,16 @@ class _Function:
         return [self.names[s] for s in self.tape.output_slots]
 
 
+def _batch(_value, *_inputs):
+    _shape = np.broadcast_shapes(*[np.shape(_x) for _x in _inputs])
+    return _value if np.shape(_value) == _shape else np.broadcast_to(_value, _shape).copy()
+
+
+def _helper(name: str) -> Any:
+    """A helper of generated code: an IEEE-safe rule of the op table, or ``_batch`` above."""
+    return globals()[name] if name == "_batch" else getattr(ops, name)
+
+
 def _helper_sources(names: set[str]) -> list[str]:
     """The source of each helper named, and of the helpers those call."""
     pending, seen = sorted(names), set()
@@ -178,10 +190,10 @@ def _helper_sources(names: set[str]) -> list[str]:
         name = pending.pop()
         if name not in seen:
             seen.add(name)
-            pending += _HELPER_CALL.findall(inspect.getsource(getattr(ops, name)))
+            pending += _HELPER_CALL.findall(inspect.getsource(_helper(name)))
     sources = []
     for name in sorted(seen):
-        text = inspect.getsource(getattr(ops, name))
+        text = inspect.getsource(_helper(name))
         text = re.sub(r"^( *)# .*\n", "", text, flags=re.M)
         sources.append(re.sub(r": [a-zA-Z]+(?=[,)])|(?<=\)) -> [a-zA-Z]+(?=:)", "", text))
     return sources
@@ -206,12 +218,39 @@ def _render(
     header = [f"def {name}({', '.join(function.params)}):"]
     docstring = _docstring(summary, function.tape.inputs, function.params, function.tape.output_names)
     header += ["    " + line if line else "" for line in docstring]
-    result = returns(function.outputs())
     if len(statements) > part_size:
-        return _render_parts(function, name, header, indent, result, part_size)
+        return _render_parts(function, name, header, indent, returns, part_size)
+    outputs = function.outputs()
     body_open = [] if function.backend == "math" else ['    with np.errstate(all="ignore"):']
-    body = [indent + line for target, code, _ in statements for line in _assign(target, code)]
-    return header + body_open + (body or [indent + "pass"]) + [indent + result]
+    body = []
+    dying = _dying_after(function) if function.backend == "numpy" else {}
+    for k, (target, code, _) in enumerate(statements):
+        body += [indent + line for line in _assign(target, code)]
+        if k in dying:  # numpy: free each array after its last use, as a person would
+            body.append(f"{indent}del {', '.join(dying[k])}")
+    return header + body_open + (body or [indent + "pass"]) + [indent + returns(_batched(function, outputs))]
+
+
+def _dying_after(function: _Function) -> dict[int, list[str]]:
+    """For each statement, the temporaries read there for the last time (outputs excluded)."""
+    last_use: dict[str, int] = {}
+    for k, (_, _, reads) in enumerate(function.statements):
+        for r in reads:
+            last_use[r] = k
+    keep = set(function.outputs()) | set(function.params)
+    dying: dict[int, list[str]] = {}
+    for v, k in last_use.items():
+        if v not in keep:
+            dying.setdefault(k, []).append(v)
+    return {k: sorted(vs, key=_order) for k, vs in dying.items()}
+
+
+def _batched(function: _Function, outputs: list[str]) -> list[str]:
+    """numpy: every output gets the batch's shape, as the interpreter's array replay returns it."""
+    if function.backend != "numpy" or not function.params:
+        return outputs
+    function.helpers.add("_batch")
+    return [f"_batch({out}, {', '.join(function.params)})" for out in outputs]
 
 
 def _assign(target: str | None, code: str) -> list[str]:
@@ -223,42 +262,44 @@ def _render_parts(
     name: str,
     header: list[str],
     indent: str,
-    result: str,
+    returns: Callable[[list[str]], str],
     part_size: int,
 ) -> list[str]:
-    """A long function as parts, each taking and returning only the variables still needed."""
+    """A long function as parts; values used across parts travel in one list ``s``.
+
+    Each part reads the values it needs from ``s`` and stores those it makes
+    for later parts, so the source stays linear in the tape's length.
+    """
     statements = function.statements
-    count = len(statements)
-    last_use: dict[str, int] = {}
+    part_of = {target: k // part_size for k, (target, _, _) in enumerate(statements) if target}
+    crossing: dict[str, int] = {}
+    reads_by_part: list[list[str]] = [[] for _ in range(0, len(statements), part_size)]
     for k, (_, _, reads) in enumerate(statements):
         for r in reads:
-            last_use[r] = k
+            if r in part_of and part_of[r] != k // part_size:
+                crossing.setdefault(r, len(crossing))
+                reads_by_part[k // part_size].append(r)
     for out in function.outputs():
-        if out.isidentifier():
-            last_use[out] = count
-    defined_at = {target: k for k, (target, _, _) in enumerate(statements) if target}
-    boundaries = range(0, count, part_size)
-    live_in: list[list[str]] = [[] for _ in boundaries]
-    for v, used in last_use.items():
-        first = (defined_at[v] // part_size + 1) * part_size if v in defined_at else 0
-        for b in range(first, min(used, count - 1) + 1, part_size):
-            live_in[b // part_size].append(v)
+        if out in part_of:
+            crossing.setdefault(out, len(crossing))
+    params = ", ".join([*function.params, "s"])
     lines, calls = [], []
-    for number, start in enumerate(boundaries):
-        end = min(start + part_size, count)
-        params = sorted(live_in[number], key=_order)
-        returned = sorted(
-            (v for v, k in defined_at.items() if start <= k < end and last_use.get(v, -1) >= end), key=_order
-        )
+    for number, start in enumerate(range(0, len(statements), part_size)):
         part = f"_{name}_part{number}"
-        lines.append(f"def {part}({', '.join(params)}):")
+        lines.append(f"def {part}({params}):")
         if function.backend == "numpy":
             lines.append('    with np.errstate(all="ignore"):')
-        lines += [indent + line for target, code, _ in statements[start:end] for line in _assign(target, code)]
-        lines += [f"{indent}return ({', '.join(returned)}{',' if returned else ''})", "", ""]
-        receive = f"{', '.join(returned)}{',' if len(returned) == 1 else ''} = " if returned else ""
-        calls.append(f"    {receive}{part}({', '.join(params)})")
-    return lines + header + calls + ["    " + result]
+        for v in sorted(set(reads_by_part[number]), key=_order):
+            lines.append(f"{indent}{v} = s[{crossing[v]}]")
+        for target, code, _ in statements[start : start + part_size]:
+            lines += [indent + line for line in _assign(target, code)]
+            if target in crossing:
+                lines.append(f"{indent}s[{crossing[target]}] = {target}")
+        lines += [f"{indent}return None", "", ""]
+        calls.append(f"    {part}({params})")
+    outputs = [f"s[{crossing[out]}]" if out in crossing else out for out in function.outputs()]
+    main = header + [f"    s = [None] * {len(crossing)}"] + calls
+    return lines + main + ["    " + returns(_batched(function, outputs))]
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -363,7 +404,8 @@ def export(
     parts = [
         (optimize(tape), base, _summary(tape), _structured(tape)),
         (grads, f"{base}_grad", f"The gradient of {base}: one entry per input.", _structured(grads)),
-        (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).", _value_and_grads),
+        (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).",
+         _value_and_grads(tape.structure)),  # fmt: skip
     ]
     functions = []
     for part_tape, part_name, summary, returns in parts:
@@ -377,9 +419,13 @@ def export(
     return target
 
 
-def _value_and_grads(outputs: list[str]) -> str:
-    value, grads = outputs[0], outputs[1:]
-    return f"return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})"
+def _value_and_grads(structure: str) -> Callable[[list[str]], str]:
+    def returns(outputs: list[str]) -> str:
+        value, grads = outputs[0], outputs[1:]
+        value = {"value": value, "tuple": f"({value},)", "list": f"[{value}]"}[structure]
+        return f"return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})"
+
+    return returns
 
 
 def _write_tests(tape: Tape, module: Path, base: str, backend: str) -> None:
@@ -388,37 +434,41 @@ def _write_tests(tape: Tape, module: Path, base: str, backend: str) -> None:
 
     rng = random.Random(0)
     points = [[round(rng.uniform(0.2, 1.5), 3) for _ in tape.inputs] for _ in range(3)]
-    expected = [tape.value_and_gradient(*p) for p in points]
-    for value, grads in expected:
-        if not all(math.isfinite(v) for v in (value, *grads)):
+    rows = []
+    for point in points:
+        value, grads = tape.value_and_gradient(*point)
+        scalar = value if tape.structure == "value" else value[0]
+        if not all(math.isfinite(v) for v in (scalar, *grads)):
             raise InputTypeError("the function is not finite at the test points; export without tests=True")
-    rows = ",\n".join(
-        f"    ([{', '.join(map(repr, point))}], {value!r}, [{', '.join(map(repr, grads))}])"
-        for point, (value, grads) in zip(points, expected)
-    )
-    module_name = module.stem
-    text = f'''# Tests of {module.name}, written by tapegrad {__version__} with it. They use only the exported module.
+        rows.append(f"    ([{', '.join(map(repr, point))}], {scalar!r}, [{', '.join(map(repr, grads))}])")
+    first = "" if tape.structure == "value" else "[0]"
+    (test_name,) = identifiers([f"test_{module.stem}"])
+    recorded = ",\n".join(rows)
+    text = f'''# Tests of the exported module {_printable(repr(module.name))}, written by tapegrad {__version__}.
+# They use only the exported module, loaded from the file beside this one.
+import importlib.util
 import math
 import pathlib
-import sys
 
 import pytest
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import {module_name} as exported  # noqa: E402
+_PATH = pathlib.Path(__file__).resolve().parent / {module.name!r}
+_SPEC = importlib.util.spec_from_file_location("exported_{base}", _PATH)
+exported = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(exported)
 
 # (inputs, value, gradient) recorded when the module was exported
 RECORDED = [
-{rows},
+{recorded},
 ]
 
 
 @pytest.mark.parametrize("point, value, gradient", RECORDED)
 def test_recorded_values(point, value, gradient):
-    assert exported.{base}(*point) == pytest.approx(value, rel=1e-12)
+    assert exported.{base}(*point){first} == pytest.approx(value, rel=1e-12)
     assert list(exported.{base}_grad(*point)) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
     got_value, got_gradient = exported.{base}_value_and_grad(*point)
-    assert got_value == pytest.approx(value, rel=1e-12)
+    assert got_value{first} == pytest.approx(value, rel=1e-12)
     assert list(got_gradient) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
 
 
@@ -429,7 +479,7 @@ def test_gradient_against_central_differences(point, value, gradient):
         up, down = list(point), list(point)
         up[i] += h
         down[i] -= h
-        estimate = (exported.{base}(*up) - exported.{base}(*down)) / (2 * h)
+        estimate = (exported.{base}(*up){first} - exported.{base}(*down){first}) / (2 * h)
         assert float(exported.{base}_grad(*point)[i]) == pytest.approx(estimate, rel=1e-5, abs=1e-7)
 '''
-    (module.parent / f"test_{module_name}.py").write_text(text, encoding="utf-8")
+    (module.parent / f"{test_name}.py").write_text(text, encoding="utf-8")

@@ -277,16 +277,20 @@ def forward_float(tape: Tape, inputs: Sequence[float]) -> list[Any]:
 
 
 def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> list[Any]:
-    """:func:`backward` over floats, with 0.0 where nothing flowed."""
+    """:func:`backward` over floats, with None where nothing flowed.
+
+    The first contribution is stored, not added to 0.0, so a gradient of
+    ``-0.0`` keeps its sign, as in the generic loop and in generated code.
+    """
     top = max(seeds) if seeds else -1
-    adjoint: list[Any] = [0.0] * (top + 1)
+    adjoint: list[Any] = [None] * (top + 1)
     for slot, g in seeds.items():
         adjoint[slot] = g
     ops, argss, attrs = tape.ops, tape.args, tape.attrs
     m = _FLOAT_M
     for i in range(top, -1, -1):
         g = adjoint[i]
-        if g == 0.0:
+        if g is None or g == 0.0:
             continue
         rule = _VJP[ops[i]]
         if rule is None:
@@ -296,9 +300,11 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             a, b = args
             da, db = rule(m, g, values[i], values[a], values[b])
             if da is not None:
-                adjoint[a] += da
+                previous = adjoint[a]
+                adjoint[a] = da if previous is None else previous + da
             if db is not None:
-                adjoint[b] += db
+                previous = adjoint[b]
+                adjoint[b] = db if previous is None else previous + db
             continue
         if len(args) == 1:
             (a,) = args
@@ -307,11 +313,13 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             else:
                 (da,) = rule(m, g, values[i], values[a])
             if da is not None:
-                adjoint[a] += da
+                previous = adjoint[a]
+                adjoint[a] = da if previous is None else previous + da
             continue
         for a, c in zip(args, rule(m, g, values[i], *[values[a] for a in args])):
             if c is not None:
-                adjoint[a] += c
+                previous = adjoint[a]
+                adjoint[a] = c if previous is None else previous + c
     return adjoint
 
 

@@ -323,7 +323,7 @@ _TABLE = [
        python="math.tanh({0})", numpy="np.tanh({0})"),
     Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
        lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x)),
-       python="_sigmoid({0})", numpy="_sigmoid({0})"),
+       python="_sigmoid({0})", numpy="_sigmoid_array({0})"),
     Op(OpKind.RELU, 1, _relu, _relu_array,
        lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),),
        symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),

@@ -557,6 +557,16 @@ def test_where_exports_as_piecewise_without_a_warning() -> None:
     assert isinstance(relu, sp.Piecewise)
 
 
+def test_comparison_outputs_export_as_numbers() -> None:
+    """A tape returns 1.0 or 0.0 for a comparison, so its formula is a number too, not a condition."""
+    x = sp.Symbol("x")
+    tape = tapegrad.trace(lambda x: (x > 0, x * (x > 0)), 1.0)
+    step = sp.Piecewise((1, x > 0), (0, True))
+    assert tape.to_sympy() == (step, x * step)
+    assert tape.to_sympy(cse=True)[1][0] == step
+    assert symbolic.gradient(lambda x: (x > 0) * x) == [step]
+
+
 CLASHING_NAMES = ["E", "I", "S", "N", "beta", "lambda", "pi", "oo", "Q", "O"]
 
 
