@@ -164,14 +164,24 @@ def _compare(args: argparse.Namespace) -> None:
         divergence = first_divergence(f, *point)
         print("the engines agree on every value and gradient" if divergence is None else f"first: {divergence}")
         return
-    depths = [int(d) for d in args.depth.split(",")]
-    rows = compare_engines(depths)
+    rows = compare_engines(args.depth)
     header = list(rows[0])
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
         cells = [f"{v:,.3f}" if isinstance(v, float) else str(v) for v in row.values()]
         print("| " + " | ".join(cells) + " |")
+
+
+def _depths(text: str) -> list[int]:
+    """``100,1000`` as program lengths (bad usage, exit 2, otherwise)."""
+    try:
+        depths = [int(d) for d in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, got {text!r}") from None
+    if any(d < 1 for d in depths):
+        raise argparse.ArgumentTypeError(f"program lengths must be at least 1, got {text!r}")
+    return depths
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -212,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_show)
 
     compare = command("compare", "the closure engine against the tape", "tapegrad compare --depth 100,1000")
-    compare.add_argument("--depth", default="100,1000,10000", help="program lengths (comma-separated)")
+    compare.add_argument("--depth", type=_depths, default="100,1000,10000", help="program lengths (comma-separated)")
     compare.add_argument("--diverge", metavar="FILE.py:FUNC", help="find where two engines first differ on FUNC")
     compare.add_argument("--at", help="the point for --diverge, e.g. x=1,y=2")
     compare.set_defaults(run=_compare)

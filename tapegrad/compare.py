@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import closure
+from .errors import InputTypeError
 from .functional import trace
 from .ops import OpKind
 from .passes import optimize
@@ -65,6 +66,8 @@ def _bytes_per_op(value_type: type, f: Callable[..., Any], xs: Sequence[float]) 
 
 def compare_engines(depths: Sequence[int] = (100, 1000, 10_000), inputs: int = 10) -> list[dict[str, Any]]:
     """One row per program length: milliseconds per gradient for each engine, bytes per op, agreement."""
+    if any(d < 1 for d in depths):
+        raise InputTypeError(f"program lengths must be at least 1, got {list(depths)}")
     xs = [0.1 * (i + 1) for i in range(inputs)]
     rows = []
     for depth in depths:
@@ -86,6 +89,8 @@ def compare_engines(depths: Sequence[int] = (100, 1000, 10_000), inputs: int = 1
                 "gradients agree": agree,
             }
         )
+    if STATE.eager is not None:
+        STATE.close_eager(STATE.eager)  # leave no open tape behind
     return rows
 
 
@@ -111,35 +116,67 @@ class Divergence:
 def first_divergence(
     f: Callable[..., Any], *args: float, tolerance: float = 1e-12, closure_type: type = closure.Value
 ) -> Divergence | None:
-    """Run ``f`` on both engines; the first operation whose value or gradient differs, or None.
+    """Run ``f`` on both engines; where they first differ, or None when they agree.
 
-    Operations are matched in the order they run (both engines record in
-    program order), so ``f`` must be deterministic.
+    Values are compared in the order the operations ran; gradients in the
+    reverse order, as the backward pass computes them (so the report names
+    the latest operation whose gradient differs: the wrong rule is in it or
+    in one of the operations reading it).  Last come the inputs' gradients,
+    blamed on the last operation reading the input.  Operations are matched
+    in program order, so ``f`` must be deterministic.
     """
+    if STATE.eager is not None:
+        STATE.close_eager(STATE.eager)  # a fresh tape holds exactly f's operations
     STATE.set_checks(STATE.debug_nans, record_sites=True)
     try:
         leaves = [Value(a) for a in args]
         out = f(*leaves)
     finally:
         STATE.set_checks(STATE.debug_nans, record_sites=False)
+    if not isinstance(out, Value) or out._tape is None:
+        raise InputTypeError(f"first_divergence needs f to compute a Value from its inputs, got {out!r}")
     out.backward()
     tape = out._tape
     twins = [closure_type(a) for a in args]
     twin_out = f(*twins)
     twin_out.backward()
+    slots = _live_operations(tape, out._slot)
     nodes = _closure_nodes(twin_out)
-    records = [i for i, kind in enumerate(tape.ops) if kind not in (OpKind.INPUT, OpKind.CONST, OpKind.GUARD)]
+    pairs = list(zip(slots, nodes))
+    for k, (slot, node) in enumerate(pairs):
+        if not _close(float(tape.values[slot]), float(node.data), tolerance):
+            return _divergence(tape, k, slot, "value", tape.values[slot], node.data)
     grads = tape.grads or []
-    for k, (slot, node) in enumerate(zip(records, nodes)):
-        checks = [("value", tape.values[slot], node.data)]
-        g = grads[slot] if slot < len(grads) and grads[slot] is not None else 0.0
-        checks.append(("gradient", g, node.grad))
-        for what, ours, theirs in checks:
-            if not _close(float(ours), float(theirs), tolerance):
-                operands = tuple(float(tape.values[a]) for a in tape.args[slot])
-                site = tape.sites.get(slot, "an unknown line")
-                return Divergence(k, str(tape.ops[slot]), operands, float(ours), float(theirs), what, site)
+    position = {slot: k for k, slot in enumerate(slots)}
+    for slot, node in reversed(pairs):
+        ours = grads[slot] if slot < len(grads) and grads[slot] is not None else 0.0
+        if not _close(float(ours), float(node.grad), tolerance):
+            return _divergence(tape, position[slot], slot, "gradient", ours, node.grad)
+    bound = {id(v): s for s, v in tape.sources.items() if isinstance(v, Value)}
+    for k, (leaf, twin) in enumerate(zip(leaves, twins)):
+        if not _close(float(leaf.grad), float(twin.grad), tolerance):
+            readers = [c for c in slots if bound.get(id(leaf)) in tape.args[c]] or slots
+            sender = readers[-1]  # the last operation to read the input sent its gradient last
+            return _divergence(tape, position[sender], sender, f"gradient sent to input {k}", leaf.grad, twin.grad)
     return None
+
+
+def _divergence(tape: Any, index: int, slot: int, what: str, ours: Any, theirs: Any) -> Divergence:
+    operands = tuple(float(tape.values[a]) for a in tape.args[slot])
+    site = tape.sites.get(slot, "an unknown line")
+    return Divergence(index, str(tape.ops[slot]), operands, float(ours), float(theirs), what, site)
+
+
+def _live_operations(tape: Any, output: int) -> list[int]:
+    """The operation records the output depends on, in order (what the closure graph holds)."""
+    live = [False] * len(tape)
+    live[output] = True
+    for i in range(output, -1, -1):
+        if live[i]:
+            for a in tape.args[i]:
+                live[a] = True
+    skip = (OpKind.INPUT, OpKind.CONST, OpKind.GUARD)
+    return [i for i in range(output + 1) if live[i] and tape.ops[i] not in skip]
 
 
 def _closure_nodes(root: Any) -> list[Any]:

@@ -30,6 +30,11 @@ def _label(text: str) -> str:
     return "".join(out)
 
 
+def _quoted(text: str) -> str:
+    """Text safe inside a quoted DOT identifier (the graph's name)."""
+    return "".join("\\" + ch if ch in '"\\' else ch if ch.isprintable() else "?" for ch in text)
+
+
 def _number(x: Any) -> str:
     return f"{float(x):.4g}"
 
@@ -48,7 +53,7 @@ def to_dot(
     shown = set(keep)
     outputs = {s: n for s, n in zip(tape.output_slots, tape.output_names)}
     lines = [
-        f'digraph "{_label(tape.name)}" {{',
+        f'digraph "{_quoted(tape.name)}" {{',
         "  rankdir=LR;",
         '  node [shape=record, fontname="Helvetica", fontsize=10];',
     ]

@@ -116,8 +116,9 @@ class _Checker:
 
 def loads(text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS) -> Tape:
     """A tape from JSON text, after checking all of it."""
-    if len(text) > max_bytes:
-        raise TapeFormatError(f"the tape file is {len(text):,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
+    size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
+    if size > max_bytes:
+        raise TapeFormatError(f"the tape file is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
     try:
         document = json.loads(text, parse_constant=_refuse_constant)
     except TapeFormatError:
@@ -228,7 +229,7 @@ def _build(document: Any, max_records: int) -> Tape:
 
 
 def _key_slot(c: _Checker, key: str, count: int, where: str) -> int:
-    if not key.isdigit() or len(key) > 12:
+    if not (key.isascii() and key.isdigit()) or len(key) > 12:
         raise c.fail(f"{where}.{key[:20]}", "expected a slot number as the key")
     return c.slot(int(key), count, f"{where}.{key}")
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -153,8 +154,11 @@ class _Reader:
             raise self.error(node, f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise self.error(node.keywords[0], f"{name}() takes no keyword arguments")
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.error(arg, "'*' unpacking is not allowed")
         arity = 3 if name == "where" else 2 if name in ("maximum", "minimum") else 1
-        if len(node.args) != arity or any(isinstance(a, ast.Starred) for a in node.args):
+        if len(node.args) != arity:
             raise self.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
         for i, arg in enumerate(node.args):
             self.check(arg, in_condition=name == "where" and i == 0)
@@ -175,6 +179,8 @@ class _Reader:
             return apply(OPS[_BINARY[type(node.op)]], left, right)  # IEEE even on two numbers: 9**9**9 is inf
         if isinstance(node, ast.UnaryOp):
             operand = self.evaluate(node.operand, env)
+            if isinstance(operand, int) and isinstance(node.op, ast.USub):
+                return -operand  # x ** -2 keeps an exact exponent
             return apply(OPS[OpKind.NEG], operand) if isinstance(node.op, ast.USub) else operand
         if isinstance(node, ast.Compare):
             return apply(OPS[_COMPARE[type(node.ops[0])]], self.evaluate(node.left, env),
@@ -187,6 +193,16 @@ class _Reader:
         if name in ("maximum", "minimum"):
             return (maximum if name == "maximum" else minimum)(*args)
         return apply(_UNARY[name], *args)
+
+
+def _check_depth(text: str, tree: ast.AST) -> None:
+    """Refuse a tree too deep for the checks below (chains like x+x+...+x nest too), without recursion."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > 2 * MAX_DEPTH:  # two tree levels per bracket level: f(g(x)) is Call, Call, Name
+            raise _fail(text, f"the expression nests deeper than {MAX_DEPTH} levels", getattr(node, "col_offset", 0))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _big(n: int) -> float:
@@ -214,12 +230,15 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
     if not text:
         raise ParseError("the expression is empty")
     try:
-        tree = ast.parse(text, mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error below says enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
         column = max((error.offset or 1) - 1, 0)
         raise _fail(text, f"not a valid expression ({error.msg})", column) from None
     except (MemoryError, RecursionError, ValueError):
         raise ParseError("the expression is too complex to parse") from None
+    _check_depth(text, tree)
     reader = _Reader(text, tree, variables)
     reader.check(tree)
     names = reader.variables
