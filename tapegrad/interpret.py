@@ -47,6 +47,7 @@ __all__ = [
     "forward_tangents",
     "replay",
     "replay_gradient",
+    "restructure",
     "input_gradients",
     "eager_backward",
     "explain",
@@ -401,7 +402,8 @@ def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any]) -> lis
     return list(values)
 
 
-def _structure(tape: Tape, outputs: list[Any]) -> Any:
+def restructure(tape: Tape, outputs: list[Any]) -> Any:
+    """Outputs in the structure the traced function returned: one value, a tuple or a list."""
     if tape.structure == "tuple":
         return tuple(outputs)
     if tape.structure == "list":
@@ -429,7 +431,7 @@ def replay(tape: Tape, args: Sequence[Any]) -> Any:
     inputs = _convert(tape, args, domain)
     with np.errstate(all="ignore"):
         values = _forward(tape, inputs, domain)
-    return _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+    return restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
 
 
 def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
@@ -466,7 +468,7 @@ def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[
         values = _forward(tape, inputs, domain)
         adjoint = sweep(tape, values, seeds, domain)
     grads = input_gradients(tape, adjoint)
-    outputs = _structure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+    outputs = restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
     return outputs, tuple(_finish(grads, domain, inputs))
 
 

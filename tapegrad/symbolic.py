@@ -35,7 +35,7 @@ from .errors import (
     UnsupportedOpError,
 )
 from .functional import as_tape
-from .interpret import Domain, forward, make_domain
+from .interpret import Domain, forward, make_domain, restructure
 from .ops import OPS, Op, OpKind
 from .passes import optimize
 from .tape import Tape
@@ -147,14 +147,6 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _restructure(tape: Tape, items: list[Any]) -> Any:
-    if tape.structure == "tuple":
-        return tuple(items)
-    if tape.structure == "list":
-        return items
-    return items[0]
-
-
 def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
     """``(replacements, outputs)`` read off the tape: each slot used twice gets a name."""
     uses = [0] * len(tape)
@@ -223,7 +215,7 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
         ) from None
     if simplify:
         outputs = [sp.simplify(e) for e in outputs]
-    return _restructure(tape, outputs)
+    return restructure(tape, outputs)
 
 
 def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> Tape:

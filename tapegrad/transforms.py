@@ -18,7 +18,16 @@ from typing import Any
 
 from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from .functional import _argnums, grad, trace
-from .interpret import VALUE, backward, forward, forward_tangents, input_gradients, replay, replay_gradient
+from .interpret import (
+    VALUE,
+    backward,
+    forward,
+    forward_tangents,
+    input_gradients,
+    replay,
+    replay_gradient,
+    restructure,
+)
 from .passes import dead_code
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
@@ -140,14 +149,6 @@ def _tape_of(f: Callable[..., Any] | Tape, args: Sequence[Any]) -> Tape:
     return trace(f, *[a.data if isinstance(a, Value) else a for a in args])
 
 
-def _restructure(tape: Tape, items: list[Any]) -> Any:
-    if tape.structure == "tuple":
-        return tuple(items)
-    if tape.structure == "list":
-        return items
-    return items[0]
-
-
 def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
     """The Jacobian of ``f``, as ``jax.jacobian`` (reverse mode, one sweep per output).
 
@@ -165,7 +166,7 @@ def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> 
             seed = None if n_out == 1 else [1.0 if j == k else 0.0 for j in range(n_out)]
             _, grads = replay_gradient(tape, args, seed)
             rows.append(grads[picked[0]] if isinstance(argnums, int) else tuple(grads[a] for a in picked))
-        return _restructure(tape, rows)
+        return restructure(tape, rows)
 
     return jacobian_f
 
@@ -208,7 +209,7 @@ def jvp(f: Callable[..., Any] | Tape, primals: Sequence[Any], tangents: Sequence
     tape = _tape_of(f, primals)
     outputs = replay(jvp_tape(tape), (*primals, *tangents))
     n_out = len(tape.output_slots)
-    return _restructure(tape, list(outputs[:n_out])), _restructure(tape, list(outputs[n_out:]))
+    return restructure(tape, list(outputs[:n_out])), restructure(tape, list(outputs[n_out:]))
 
 
 def hvp(f: Callable[..., Any] | Tape, primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[Any, ...]:
