@@ -225,11 +225,26 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _smul_array(g: Any, y: Any) -> Any:
-    return np.where(g == 0.0, g, np.multiply(g, y))
+    return _keep_zeros(g, np.multiply(g, y))
 
 
 def _sdiv_array(g: Any, y: Any) -> Any:
-    return np.where(g == 0.0, g, np.divide(g, y))
+    return _keep_zeros(g, np.divide(g, y))
+
+
+def _keep_zeros(g: Any, out: Any) -> Any:
+    """``out`` with ``g`` put back wherever ``g`` is zero (the strong zeros of smul and sdiv).
+
+    A numpy result is patched in place, which is cheaper than ``np.where``
+    when, as usual, few adjoints are zero; other array types (dask) get
+    ``np.where``.
+    """
+    if type(out) is np.ndarray:
+        zero = g == 0.0
+        if np.any(zero):
+            np.copyto(out, g, where=zero)
+        return out
+    return np.where(g == 0.0, g, out)
 
 
 # ---------------------------------------------------------------- backward rules
@@ -355,10 +370,10 @@ _TABLE = [
     # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
        lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y,
-       python="{0} if {0} == 0.0 else {0} * {1}", numpy="np.where({0} == 0.0, {0}, {0} * {1})"),
+       python="{0} if {0} == 0.0 else {0} * {1}", numpy="_smul_array({0}, {1})"),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
-       python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="np.where({0} == 0.0, {0}, np.divide({0}, {1}))"),
+       python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="_sdiv_array({0}, {1})"),
 ]
 # fmt: on
 
