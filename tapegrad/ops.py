@@ -240,9 +240,8 @@ def _keep_zeros(g: Any, out: Any) -> Any:
     ``np.where``.
     """
     if type(out) is np.ndarray:
-        zero = g == 0.0
-        if np.any(zero):
-            np.copyto(out, g, where=zero)
+        if np.count_nonzero(g) < np.size(g):  # one pass, no allocation, when no adjoint is zero
+            np.copyto(out, g, where=g == 0.0)
         return out
     return np.where(g == 0.0, g, out)
 
