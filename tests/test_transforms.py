@@ -183,3 +183,11 @@ def test_random_gradient_tapes_agree_with_eager_backward(seed: int, n: int, inpu
         assert result[0] == pytest.approx(out.data, rel=1e-12, abs=1e-300)
         for leaf, got in zip(leaves, result[1:]):
             assert got == pytest.approx(leaf.grad, rel=1e-12, abs=1e-300)
+
+
+def test_every_transformation_accepts_a_tape() -> None:
+    tape = tapegrad.trace(lambda x, y: x * x * y + y.sin(), 1.0, 2.0)
+    assert tapegrad.hessian(tape, argnums=(0, 1))(1.0, 2.0) == ((4.0, 2.0), (2.0, -math.sin(2.0)))
+    assert tapegrad.jacobian(tape, argnums=(0, 1))(1.0, 2.0) == (4.0, 1.0 + math.cos(2.0))
+    assert tapegrad.jvp(tape, (1.0, 2.0), (1.0, 0.0)) == (2.0 + math.sin(2.0), 4.0)
+    assert tapegrad.hvp(tape, (1.0, 2.0), (1.0, 0.0)) == (4.0, 2.0)
