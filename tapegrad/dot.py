@@ -14,7 +14,7 @@ from typing import Any
 from .ops import OpKind
 from .tape import Tape
 
-__all__ = ["to_dot"]
+__all__ = ["to_dot", "render", "svg"]
 
 
 def _label(text: str) -> str:
@@ -94,3 +94,40 @@ def to_dot(
         lines.append(f"  skipped -> n{count - limit // 2} [style=dashed];")
     lines.append("}")
     return "\n".join(lines)
+
+
+def render(tape: Tape, path: Any, format: str = "svg", **labels: Any) -> Any:
+    """Draw the tape with Graphviz's ``dot`` program into ``path`` (svg, png or pdf).
+
+    Raises :class:`~tapegrad.errors.MissingToolError` when ``dot`` is not
+    installed, naming the package to install.
+    """
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from .errors import MissingToolError, UnknownNameError
+
+    if format not in ("svg", "png", "pdf"):
+        raise UnknownNameError(f"render writes svg, png or pdf, not {format!r}")
+    program = shutil.which("dot")
+    if program is None:
+        raise MissingToolError(
+            "drawing a tape needs Graphviz's dot program: install it with 'apt-get install graphviz' "
+            "(Debian/Ubuntu), 'brew install graphviz' (macOS) or 'conda install graphviz'"
+        )
+    target = Path(path)
+    subprocess.run([program, f"-T{format}", "-o", str(target)], input=to_dot(tape, **labels), text=True, check=True)
+    return target
+
+
+def svg(tape: Tape) -> str | None:
+    """The tape as SVG text, or None when ``dot`` is not installed (for Jupyter)."""
+    import shutil
+    import subprocess
+
+    program = shutil.which("dot")
+    if program is None:
+        return None
+    done = subprocess.run([program, "-Tsvg"], input=to_dot(tape), text=True, capture_output=True)
+    return done.stdout if done.returncode == 0 else None

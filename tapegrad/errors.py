@@ -76,3 +76,7 @@ class TapeFormatError(TapegradError, ValueError):
 
 class SymbolicLimitError(TapegradError):
     """A formula nests too deeply for sympy to build or print; the cse form does not."""
+
+
+class MissingToolError(TapegradError, RuntimeError):
+    """An optional outside program (Graphviz's dot) is needed and not installed."""

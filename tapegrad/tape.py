@@ -227,6 +227,26 @@ class Tape:
 
         return load(path)
 
+    def to_dot(self, values: Any = None, grads: Any = None) -> str:
+        """Graphviz DOT source of the tape (see :mod:`tapegrad.dot`)."""
+        from .dot import to_dot
+
+        return to_dot(self, values, grads)
+
+    def render(self, path: Any, format: str = "svg") -> Any:
+        """Draw the tape with Graphviz's ``dot`` into ``path``; a clear error when dot is missing."""
+        from .dot import render
+
+        return render(self, path, format)
+
+    def _repr_svg_(self) -> str | None:
+        """Jupyter: the picture when Graphviz is installed (else Jupyter falls back to the listing)."""
+        if len(self) > 500:
+            return None
+        from .dot import svg
+
+        return svg(self)
+
     # ------------------------------------------------------------ formulas
     def to_sympy(self, symbols: Any = None, cse: bool = False, simplify: bool = False) -> Any:
         """The outputs as sympy expressions (see :func:`tapegrad.symbolic.to_sympy`)."""

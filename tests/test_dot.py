@@ -18,6 +18,7 @@ import html
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -243,3 +244,47 @@ def test_the_summary_limit_is_a_parameter() -> None:
     assert f"{len(tape) - 10:,} records not shown" in nodes["skipped"]["label"]
     whole, _ = read_dot(to_dot(tape, limit=len(tape)))
     assert len(whole) == len(tape) and "skipped" not in whole
+
+
+# ---------------------------------------------------------------- rendering with Graphviz
+
+
+def _png_size_and_colours(data: bytes) -> tuple[int, int, int]:
+    """Width, height and the number of distinct byte values in the pixel data of a PNG."""
+    import struct
+    import zlib
+
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", data[16:24])
+    pixels, offset = b"", 8
+    while offset < len(data):
+        (length,) = struct.unpack(">I", data[offset : offset + 4])
+        kind = data[offset + 4 : offset + 8]
+        if kind == b"IDAT":
+            pixels += data[offset + 8 : offset + 8 + length]
+        offset += 12 + length
+    return width, height, len(set(zlib.decompress(pixels)))
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+def test_render_writes_a_picture_that_is_not_blank(tmp_path: Path) -> None:
+    tape = tapegrad.trace(lambda x, y: (x * y).tanh() + x, 0.5, 2.0)
+    png = tape.render(tmp_path / "tape.png", format="png")
+    width, height, colours = _png_size_and_colours(png.read_bytes())
+    assert 100 < width < 2000 and 50 < height < 2000
+    assert colours > 2  # text, boxes and fills, not a blank canvas
+    svg_text = tape.render(tmp_path / "tape.svg").read_text()
+    assert svg_text.lstrip().startswith("<?xml") and "tanh" in svg_text
+    assert tape._repr_svg_() is not None and "<svg" in tape._repr_svg_()
+
+
+def test_render_without_graphviz_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from tapegrad.errors import MissingToolError, UnknownNameError
+
+    tape = tapegrad.trace(lambda x: x.sin(), 1.0)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(MissingToolError, match="apt-get install graphviz"):
+        tape.render(tmp_path / "t.svg")
+    assert tape._repr_svg_() is None  # Jupyter then shows the listing
+    with pytest.raises(UnknownNameError, match="svg, png or pdf"):
+        tape.render(tmp_path / "t.gif", format="gif")
