@@ -27,6 +27,7 @@ examples:
   tapegrad export "log(1 + x**2) * y" -o model.py --backend numpy
   tapegrad show saved.json --format latex
   tapegrad compare --depth 100,1000
+  tapegrad compare --report report/
 """
 
 
@@ -149,6 +150,12 @@ def _show(args: argparse.Namespace) -> None:
 def _compare(args: argparse.Namespace) -> None:
     from .compare import compare_engines, first_divergence
 
+    if args.report:
+        from .report import write_report
+
+        path = write_report(args.report, depths=args.depth)
+        print(f"wrote {path}")
+        return
     if args.diverge:
         file, _, function = args.diverge.rpartition(":")
         if not file or not function:
@@ -225,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--depth", type=_depths, default="100,1000,10000", help="program lengths (comma-separated)")
     compare.add_argument("--diverge", metavar="FILE.py:FUNC", help="find where two engines first differ on FUNC")
     compare.add_argument("--at", help="the point for --diverge, e.g. x=1,y=2")
+    compare.add_argument("--report", metavar="DIR", help="write DIR/report.md with plots (needs matplotlib)")
     compare.set_defaults(run=_compare)
     return parser
 
