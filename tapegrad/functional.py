@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 
 from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTapeError
-from .interpret import FLOAT, input_gradients, output_seeds, replay, replay_gradient, sweep
+from .interpret import FLOAT
 from .ops import OpKind
+from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
 from .state import STATE
 from .tape import Tape
 from .value import Value, _new_value, _operand, as_float

@@ -35,9 +35,10 @@ from .errors import (
     UnsupportedOpError,
 )
 from .functional import as_tape
-from .interpret import Domain, forward, make_domain, restructure
+from .interpret import Domain, forward, make_domain
 from .ops import OPS, Op, OpKind
 from .passes import optimize
+from .replay import restructure
 from .tape import Tape
 from .transforms import grad_tape, input_positions, select_outputs
 

@@ -277,7 +277,7 @@ class Tape:
         Returns the outputs in the structure the traced function returned.
         Arrays are evaluated elementwise with broadcasting.
         """
-        from .interpret import replay
+        from .replay import replay
 
         return replay(self, args)
 
@@ -288,18 +288,18 @@ class Tape:
         a vector-Jacobian product.  Returns one entry per input, in order;
         with array inputs, the gradient at every point.
         """
-        from .interpret import replay_gradient
+        from .replay import replay_gradient
 
         return replay_gradient(self, args, seed)[1]
 
     def explain(self, *args: Any, seed: Any = None) -> str:
         """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
-        from .interpret import explain
+        from .replay import explain
 
         return explain(self, args, seed)
 
     def value_and_gradient(self, *args: Any, seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
         """Like :meth:`gradient`, also returning the outputs."""
-        from .interpret import replay_gradient
+        from .replay import replay_gradient
 
         return replay_gradient(self, args, seed)

@@ -18,17 +18,9 @@ from typing import Any
 
 from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from .functional import _argnums, grad, trace
-from .interpret import (
-    VALUE,
-    backward,
-    forward,
-    forward_tangents,
-    input_gradients,
-    replay,
-    replay_gradient,
-    restructure,
-)
+from .interpret import VALUE, backward, forward, forward_tangents
 from .passes import dead_code
+from .replay import input_gradients, replay, replay_gradient, restructure
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
 

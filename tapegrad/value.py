@@ -139,7 +139,7 @@ class Value:
 
     def backward(self) -> None:
         """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate."""
-        from .interpret import eager_backward
+        from .replay import eager_backward
 
         eager_backward(self)
 

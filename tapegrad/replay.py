@@ -1,0 +1,254 @@
+"""Tapes as functions: calling, differentiating and explaining them.
+
+The loops of :mod:`tapegrad.interpret` work on slot values of one domain;
+this module is what ``tape(*args)``, ``tape.gradient(...)``,
+``Value.backward()`` and ``tape.explain(...)`` add around them: checking
+and converting arguments, choosing the domain (floats, arrays or Values),
+seeding the outputs, shaping the results, and following the links between
+eager tapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import (
+    ArgumentCountError,
+    ConcretizationError,
+    InputTypeError,
+    LeakedValueError,
+    NonScalarOutputError,
+)
+from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, forward, forward_float
+from .ops import OPS
+from .state import STATE
+from .value import Value, as_float
+
+if TYPE_CHECKING:
+    from .tape import Tape
+
+__all__ = [
+    "replay",
+    "replay_gradient",
+    "output_seeds",
+    "input_gradients",
+    "restructure",
+    "sweep",
+    "eager_backward",
+    "explain",
+]
+
+
+def _domain_of(tape: Tape, args: Sequence[Any]) -> Domain:
+    """Values if any input is one, or if the tape captured Values of a trace
+    still recording (a nested grad); else arrays if any input is an array."""
+    if any(isinstance(x, Value) for x in args):
+        return VALUE
+    if any(v._tape is not None and not v._tape.sealed for _, v in tape.captures):
+        return VALUE
+    if any(isinstance(x, (np.ndarray, list, tuple)) for x in args):
+        return ARRAY
+    return FLOAT
+
+
+def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
+    names = tape.inputs
+    if len(args) != len(names):
+        plural = "" if len(names) == 1 else "s"
+        raise ArgumentCountError(
+            f"tape {tape.name!r} takes {len(names)} input{plural} ({', '.join(names)}) "
+            f"but was given {len(args)}; pass one value per input, in that order"
+        )
+    converted: list[Any] = []
+    for name, x in zip(names, args):
+        if isinstance(x, Value):
+            converted.append(x)
+        elif isinstance(x, (np.ndarray, list, tuple)):
+            array = np.asarray(x)
+            if array.dtype.kind not in "fiub":
+                raise InputTypeError(f"input {name!r} must be real numbers, got an array of dtype {array.dtype}")
+            converted.append(array.astype(np.float64))
+        else:
+            converted.append(as_float(x, f"input {name!r}"))
+    return converted
+
+
+def _batch_shape(inputs: Sequence[Any]) -> tuple[int, ...]:
+    return np.broadcast_shapes(*[np.shape(x) for x in inputs if isinstance(x, np.ndarray)])
+
+
+def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any]) -> list[Any]:
+    """Outputs as users expect them: floats, or arrays of the batch's shape."""
+    if domain is FLOAT:
+        return [float(v) for v in values]
+    if domain is ARRAY:
+        shape = _batch_shape(inputs)
+        return [np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for v in values]
+    return list(values)
+
+
+def restructure(tape: Tape, outputs: list[Any]) -> Any:
+    """Outputs in the structure the traced function returned: one value, a tuple or a list."""
+    if tape.structure == "tuple":
+        return tuple(outputs)
+    if tape.structure == "list":
+        return outputs
+    return outputs[0]
+
+
+def _forward(tape: Tape, inputs: Sequence[Any], domain: Domain) -> list[Any]:
+    if domain is FLOAT and not STATE.debug_nans:
+        return forward_float(tape, inputs)
+    captured = [v for _, v in tape.captures] if domain is VALUE else None
+    return forward(tape, inputs, domain, captured)
+
+
+def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
+    """:func:`backward`, taking the float fast path when it can."""
+    if domain is FLOAT and not STATE.debug_nans:
+        return backward_float(tape, values, seeds)
+    return backward(tape, values, seeds, domain)
+
+
+def replay(tape: Tape, args: Sequence[Any]) -> Any:
+    """``tape(*args)``: the outputs at new inputs, in the traced structure."""
+    domain = _domain_of(tape, args)
+    inputs = _convert(tape, args, domain)
+    with np.errstate(all="ignore"):
+        values = _forward(tape, inputs, domain)
+    return restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+
+
+def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
+    """The adjoints of the output slots: 1.0 for one output, else ``seed``."""
+    slots = tape.output_slots
+    if seed is None:
+        if len(slots) != 1:
+            raise NonScalarOutputError(
+                f"tape {tape.name!r} has {len(slots)} outputs ({', '.join(tape.outputs)}); a gradient needs one "
+                "scalar output, or seed=(...) with one cotangent per output for a vector-Jacobian product"
+            )
+        seeds = [1.0]
+    elif len(slots) == 1 and not isinstance(seed, (tuple, list)):
+        seeds = [seed]
+    else:
+        seeds = list(seed)
+        if len(seeds) != len(slots):
+            raise ArgumentCountError(
+                f"seed has {len(seeds)} entries but tape {tape.name!r} has {len(slots)} outputs; pass one per output"
+            )
+    result: dict[int, Any] = {}
+    for slot, s in zip(slots, seeds):
+        s = s if isinstance(s, (Value, np.ndarray)) else as_float(s, "a seed")
+        result[slot] = s if slot not in result else result[slot] + s
+    return result
+
+
+def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
+    """``tape.value_and_gradient(*args)``: outputs, and d(outputs . seed)/d(each input)."""
+    seeds = output_seeds(tape, seed)
+    domain = _domain_of(tape, list(args) + list(seeds.values()))
+    inputs = _convert(tape, args, domain)
+    with np.errstate(all="ignore"):
+        values = _forward(tape, inputs, domain)
+        adjoint = sweep(tape, values, seeds, domain)
+    grads = input_gradients(tape, adjoint)
+    outputs = restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+    return outputs, tuple(_finish(grads, domain, inputs))
+
+
+def input_gradients(tape: Tape, adjoint: Sequence[Any]) -> list[Any]:
+    """The adjoints of the tape's inputs, 0.0 for those nothing flowed to."""
+    return [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots]
+
+
+# ---------------------------------------------------------------- eager backward()
+
+
+def eager_backward(root: Value) -> None:
+    """``root.backward()``: add d(root)/d(v) to ``v.grad`` for everything ``root`` depends on.
+
+    Follows the links from the root's tape to earlier tapes (results of an
+    earlier step used again), newest tape first, so each tape is swept once.
+    Each swept tape is closed: later operations start a fresh tape.
+    """
+    tape = root._tape
+    if tape is None:
+        root._grad = root._grad + 1.0
+        return
+    if tape.traced:
+        if tape.sealed:
+            raise LeakedValueError(
+                f"backward() of a Value that escaped the trace of {tape.name!r}; "
+                "differentiate the tape instead: tape.gradient(...) or tapegrad.grad(f)"
+            )
+        raise ConcretizationError(
+            "backward() inside tapegrad.trace would turn traced Values into numbers; "
+            "use tapegrad.grad(f) to differentiate inside a traced function"
+        )
+    pending: dict[Tape, dict[int, float]] = {tape: {root._slot: 1.0}}
+    while pending:
+        tape = max(pending, key=lambda t: t.serial)
+        adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
+        _accumulate(tape, adjoint)
+        for slot, source in tape.sources.items():
+            g = adjoint[slot] if slot < len(adjoint) else None
+            if g is None or g == 0.0:
+                continue
+            if isinstance(source, Value):
+                source._grad = source._grad + g
+            else:
+                earlier, earlier_slot = source
+                seeds = pending.setdefault(earlier, {})
+                seeds[earlier_slot] = seeds.get(earlier_slot, 0.0) + g
+        STATE.close_eager(tape)
+
+
+def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
+    grads = tape.grads
+    if grads is None:
+        tape.grads = adjoint
+        return
+    if len(grads) < len(adjoint):
+        grads.extend([None] * (len(adjoint) - len(grads)))
+    for i, g in enumerate(adjoint):
+        if g is not None:
+            previous = grads[i]
+            grads[i] = g if previous is None else previous + g
+
+
+def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
+    """The backward pass told step by step: each record in reverse order, with its
+    value, its incoming adjoint and what it sends to each operand."""
+    inputs = _convert(tape, args, FLOAT)
+    seeds = output_seeds(tape, seed)
+    values = forward(tape, inputs, FLOAT)
+    adjoint: list[Any] = [0.0] * len(tape)
+    for slot, g in seeds.items():
+        adjoint[slot] = g
+    point = ", ".join(f"{n}={x!r}" for n, x in zip(tape.inputs, inputs))
+    lines = [f"backward pass of tape {tape.name!r} at {point}", "  record | value | adjoint | sends"]
+    for i in range(len(tape) - 1, -1, -1):
+        g = adjoint[i]
+        op = OPS[tape.ops[i]]
+        sends = ""
+        if op.vjp is not None and g != 0.0:
+            operands = [values[a] for a in tape.args[i]]
+            extra = (tape.attrs[i],) if op.has_attr else ()
+            contributions = op.vjp(FLOAT.m, g, values[i], *operands, *extra)
+            parts = []
+            for a, c in zip(tape.args[i], contributions):
+                if c is not None:
+                    adjoint[a] += c
+                    parts.append(f"%{a} += {c!r}")
+            sends = ", ".join(parts)
+        elif op.vjp is not None:
+            sends = "nothing (zero adjoint)"
+        line = tape.format_record(i).split("  # ")[0]
+        lines.append(f"  {line} | {values[i]!r} | {g!r} | {sends}")
+    grads = ", ".join(f"d/d{n} = {adjoint[s]!r}" for n, s in zip(tape.inputs, tape.input_slots))
+    lines.append(f"gradient: {grads}")
+    return "\n".join(lines)
