@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import NonFiniteError
+from .errors import NonFiniteError, StaleTapeError
 from .ops import OPS, Op, OpKind
 from .state import STATE
 from .value import Value, apply, constant, truth
@@ -323,8 +323,6 @@ def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
     count = int(np.count_nonzero(flipped))
     where = tape.sites.get(slot, "an unknown line")
     points = f" at {count} of {flipped.size} points" if flipped.ndim else ""
-    from .errors import StaleTapeError
-
     raise StaleTapeError(
         f"guard {tape.describe_guard(slot)} at {where} is now {not expected}{points}: "
         f"tape {tape.name!r} recorded only the other branch of that Python condition, so replaying it "
