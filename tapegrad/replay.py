@@ -247,6 +247,10 @@ def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
             sends = ", ".join(parts)
         elif op.vjp is not None:
             sends = "nothing (zero adjoint)"
+        elif i in tape.input_slots:
+            sends = f"(the gradient of {tape.attrs[i]})"
+        else:
+            sends = "-"
         line = tape.format_record(i).split("  # ")[0]
         lines.append(f"  {line} | {values[i]!r} | {g!r} | {sends}")
     grads = ", ".join(f"d/d{n} = {adjoint[s]!r}" for n, s in zip(tape.inputs, tape.input_slots))
