@@ -56,11 +56,10 @@ def _derivative_tape(tape: Any, order: int, wrt: list[str] | None) -> Any:
     """The tape of the gradient (order 1) or of the Hessian's rows (order 2)."""
     from .functional import trace
     from .passes import optimize
-    from .transforms import grad_tape, select_outputs
+    from .transforms import gradient_tape, select_outputs
 
     def gradient(t: Any) -> Any:
-        full = grad_tape(t, wrt)
-        return optimize(select_outputs(full, range(len(t.output_slots), len(full.output_slots))))
+        return optimize(gradient_tape(t, wrt))
 
     result = gradient(tape)
     if order == 2:

@@ -40,7 +40,7 @@ from .ops import OPS, Op, OpKind
 from .passes import optimize
 from .replay import restructure
 from .tape import Tape
-from .transforms import grad_tape, input_positions, select_outputs
+from .transforms import gradient_tape, input_positions, select_outputs
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY"]
 
@@ -225,9 +225,8 @@ def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> T
             f"a symbolic gradient needs one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
             "trace each output on its own, or use tapegrad.grad_tape with seeds"
         )
-    full = grad_tape(tape, wrt)
     # No constant folding: log(2) should stay log(2), not become 0.693...
-    return optimize(select_outputs(full, range(1, len(full.output_slots))), passes=["identities", "cse", "dce"])
+    return optimize(gradient_tape(tape, wrt), passes=["identities", "cse", "dce"])
 
 
 def gradient(

@@ -24,7 +24,7 @@ from .replay import input_gradients, replay, replay_gradient, restructure
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
 
-__all__ = ["grad_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
+__all__ = ["grad_tape", "gradient_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
 
 
 def _check_traced(tape: Tape, what: str) -> None:
@@ -130,6 +130,12 @@ def select_outputs(tape: Tape, positions: Sequence[int]) -> Tape:
     narrowed.output_names = [tape.output_names[k] for k in positions]
     narrowed.structure = "tuple"
     return dead_code(narrowed)
+
+
+def gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) -> Tape:
+    """:func:`grad_tape` without the outputs' values: a tape of the gradient (or VJP) alone."""
+    full = grad_tape(tape, wrt)
+    return select_outputs(full, range(len(tape.output_slots), len(full.output_slots)))
 
 
 # ---------------------------------------------------------------- JAX-style functions
