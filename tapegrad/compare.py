@@ -27,7 +27,7 @@ from .testing import random_program
 from .transforms import grad_tape
 from .value import Value
 
-__all__ = ["compare_engines", "first_divergence", "Divergence"]
+__all__ = ["compare_engines", "first_divergence", "Divergence", "run_engine", "best_seconds"]
 
 
 def _close(a: float, b: float, tolerance: float) -> bool:
@@ -36,17 +36,18 @@ def _close(a: float, b: float, tolerance: float) -> bool:
     return a == b or abs(a - b) <= tolerance * max(abs(a), abs(b))
 
 
-def _run(value_type: type, f: Callable[..., Any], xs: Sequence[float]) -> tuple[float, list[float]]:
+def run_engine(value_type: type, f: Callable[..., Any], xs: Sequence[float]) -> tuple[float, list[float]]:
+    """``f``'s value and gradient at ``xs`` on one engine: leaves, the eager result, ``backward()``."""
     leaves = [value_type(x) for x in xs]
     out = f(*leaves)
     out.backward()
     return out.data, [leaf.grad for leaf in leaves]
 
 
-def _seconds(run: Callable[..., Any], *args: Any) -> float:
-    """The best of three runs of ``run(*args)``, in seconds."""
+def best_seconds(run: Callable[..., Any], *args: Any, repeats: int = 3) -> float:
+    """The best of ``repeats`` runs of ``run(*args)``, in seconds."""
     best = math.inf
-    for _ in range(3):
+    for _ in range(repeats):
         start = time.perf_counter()
         run(*args)
         best = min(best, time.perf_counter() - start)
@@ -74,16 +75,16 @@ def compare_engines(depths: Sequence[int] = (100, 1000, 10_000), inputs: int = 1
         f = random_program(depth, inputs=inputs, seed=depth)
         tape = trace(f, *xs)
         compiled = optimize(grad_tape(tape)).compile()
-        value_c, grads_c = _run(closure.Value, f, xs)
-        value_t, grads_t = _run(Value, f, xs)
+        value_c, grads_c = run_engine(closure.Value, f, xs)
+        value_t, grads_t = run_engine(Value, f, xs)
         agree = _close(value_c, value_t, 1e-12) and all(_close(a, b, 1e-12) for a, b in zip(grads_c, grads_t))
         rows.append(
             {
                 "ops": depth,
-                "closure ms": _seconds(_run, closure.Value, f, xs) * 1e3,
-                "tape eager ms": _seconds(_run, Value, f, xs) * 1e3,
-                "tape replay ms": _seconds(tape.gradient, *xs) * 1e3,
-                "compiled ms": _seconds(compiled, *xs) * 1e3,
+                "closure ms": best_seconds(run_engine, closure.Value, f, xs) * 1e3,
+                "tape eager ms": best_seconds(run_engine, Value, f, xs) * 1e3,
+                "tape replay ms": best_seconds(tape.gradient, *xs) * 1e3,
+                "compiled ms": best_seconds(compiled, *xs) * 1e3,
                 "closure bytes/op": _bytes_per_op(closure.Value, f, xs),
                 "tape bytes/op": _bytes_per_op(Value, f, xs),
                 "gradients agree": agree,

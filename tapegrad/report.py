@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from . import closure
+from .compare import best_seconds, run_engine
 from .errors import InputTypeError, MissingToolError
 from .functional import trace
 from .passes import optimize
@@ -85,20 +86,6 @@ def _inputs() -> list[float]:
     records with a zero adjoint, and the timing would measure the skipping.
     """
     return [0.955 + 0.01 * i for i in range(INPUTS)]
-
-
-def _record_and_backward(value_type: type, f: Callable[..., Any], xs: Sequence[float]) -> None:
-    f(*[value_type(x) for x in xs]).backward()
-
-
-def _best_seconds(run: Callable[[], Any], ops: int) -> float:
-    """The best of several runs: enough repeats for ~20,000 ops of work, at least three."""
-    best = math.inf
-    for _ in range(max(3, 20_000 // ops)):
-        start = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 @contextmanager
@@ -157,12 +144,12 @@ def measure_time(depths: Sequence[int], progress: _Progress) -> dict[str, list[f
         tape = trace(f, *xs)
         compiled = optimize(grad_tape(tape)).compile()
         runs: list[tuple[str, Callable[[], Any]]] = [
-            (name, partial(_record_and_backward, value_type, f, xs)) for name, value_type in _engines()
+            (name, partial(run_engine, value_type, f, xs)) for name, value_type in _engines()
         ]
         runs += [("tape replay", partial(tape.gradient, *xs)), ("compiled", partial(compiled, *xs))]
         for name, run in runs:
             with _recursion_limit(3 * depth + 1000):
-                seconds = _best_seconds(run, depth)
+                seconds = best_seconds(run, repeats=max(3, 20_000 // depth))  # ~20,000 ops of work
             results.setdefault(name, []).append(seconds / depth * 1e6)
             progress.step(f"time: {name}, {depth} ops")
     _close_eager_tape()
