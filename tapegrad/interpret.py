@@ -74,17 +74,6 @@ def _float_is_zero(g: Any) -> bool:
     return g == 0.0
 
 
-def _with_errstate(fn: Callable[..., Any] | None) -> Callable[..., Any] | None:
-    if fn is None:
-        return None
-
-    def quiet(*args: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args)
-
-    return quiet
-
-
 def _value_function(op: Op) -> Callable[..., Any] | None:
     if op.scalar is None:
         return None
