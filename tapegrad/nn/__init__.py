@@ -25,8 +25,8 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from .errors import ConflictingArgumentsError
-from .value import Value
+from ..errors import ConflictingArgumentsError
+from ..value import Value
 
 __all__ = ["Module", "Neuron", "Layer", "MLP"]
 
