@@ -11,6 +11,7 @@ __version__ = "0.1.0"  # first: the modules below read it
 import importlib  # noqa: E402
 
 from . import errors  # noqa: E402
+from .arrays import concatenate, cross_entropy, log_softmax, logsumexp, matmul, softmax, stack
 from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
 from .parse import parse
@@ -49,6 +50,13 @@ __all__ = [
     "symbolic",
     "from_sympy",
     "where",
+    "matmul",
+    "concatenate",
+    "stack",
+    "softmax",
+    "log_softmax",
+    "logsumexp",
+    "cross_entropy",
     "maximum",
     "minimum",
     "debug_nans",

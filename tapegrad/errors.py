@@ -80,3 +80,11 @@ class SymbolicLimitError(TapegradError):
 
 class MissingToolError(TapegradError, RuntimeError):
     """An optional outside program (Graphviz's dot) is needed and not installed."""
+
+
+class ShapeError(TapegradError, ValueError, IndexError):
+    """Array shapes that do not fit an op (broadcasting, matmul, reshape, an index out of range).
+
+    Raised when the op is recorded, naming the op and the shapes.  It is also
+    an IndexError, so iterating over an array Value stops at its end.
+    """

@@ -23,7 +23,7 @@ from .ops import OpKind
 from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
 from .state import STATE
 from .tape import Tape
-from .value import Value, _new_value, _operand, as_float
+from .value import Value, _new_value, _operand, as_data
 
 __all__ = ["trace", "as_tape", "grad", "value_and_grad", "function", "Function"]
 
@@ -84,7 +84,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     try:
         inputs = []
         for n, x in zip(input_names, example_args):
-            number = x.data if isinstance(x, Value) else as_float(x, f"example argument {n!r}")
+            number = x.data if isinstance(x, Value) else as_data(x, f"example argument {n!r}")
             slot = tape.append(OpKind.INPUT, (), n, number)
             tape.input_slots.append(slot)
             inputs.append(_new_value(number, tape, slot))
@@ -117,10 +117,10 @@ def _set_outputs(tape: Tape, result: Any) -> None:
     else:
         tape.structure, items = "value", [result]
     for i, item in enumerate(items):
-        if not isinstance(item, (Value, int, float, np.integer, np.floating)):
+        if not isinstance(item, (Value, int, float, np.integer, np.floating, np.ndarray)):
             raise OutputTypeError(
                 f"{tape.name} returned {type(item).__name__} {item!r:.60}; a traced function must return "
-                "Values or numbers, or a tuple or list of them"
+                "Values, numbers or arrays, or a tuple or list of them"
             )
         tape.output_slots.append(_operand(tape, item))
         default = "out" if tape.structure == "value" else f"out{i}"

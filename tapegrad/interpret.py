@@ -21,8 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import NonFiniteError, StaleTapeError
+from .errors import NonFiniteError, StaleTapeError, UnsupportedOpError
 from .ops import OPS, Op, OpKind
+from .shapes import ArrayAttr
 from .state import STATE
 from .value import Value, apply, constant, truth
 
@@ -75,7 +76,7 @@ def _float_is_zero(g: Any) -> bool:
 
 
 def _value_function(op: Op) -> Callable[..., Any] | None:
-    if op.scalar is None:
+    if op.array is None:
         return None
     if op.has_attr:
         return lambda *args: apply(op, *args[:-1], attr=args[-1])
@@ -83,7 +84,7 @@ def _value_function(op: Op) -> Callable[..., Any] | None:
 
 
 def _value_is_zero(g: Any) -> bool:
-    return not isinstance(g, Value) and g == 0.0
+    return not isinstance(g, Value) and not np.any(g)
 
 
 FLOAT = make_domain(
@@ -93,10 +94,14 @@ FLOAT = make_domain(
     is_zero=_float_is_zero,
     truth=lambda c, site: bool(c),
 )
+def _array_const(c: Any) -> Any:
+    return c.array if isinstance(c, ArrayAttr) else float(c)
+
+
 ARRAY = make_domain(
     "array",
     lambda op: op.array,
-    const=float,
+    const=_array_const,
     is_zero=lambda g: not np.any(g),
     truth=lambda c, site: np.asarray(c) != 0.0,
 )
@@ -161,6 +166,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     m = domain.m
     is_zero = domain.is_zero
     check = STATE.debug_nans
+    broadcasts = tape.broadcasts
     for i in range(top, -1, -1):
         g = adjoint[i]
         if g is None:
@@ -175,14 +181,31 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
             contributions = rule(m, g, values[i], *operands, attrs[i])
         else:
             contributions = rule(m, g, values[i], *operands)
+        fit = i in broadcasts
         for a, c in zip(args, contributions):
             if c is None:
                 continue
+            if fit:
+                c = _fit(m, c, values[a])
             if check:
                 _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
             previous = adjoint[a]
             adjoint[a] = c if previous is None else previous + c
     return adjoint
+
+
+def _fit(m: SimpleNamespace, c: Any, operand: Any) -> Any:
+    """A cotangent of a broadcasting (or promoting) record, summed and cast back to its operand's shape and dtype."""
+    shape = np.shape(operand)
+    if np.shape(c) != shape:
+        c = m.sum_to(c, shape)
+    dtype = getattr(operand, "dtype", _FLOAT64)
+    if getattr(c, "dtype", _FLOAT64) != dtype:
+        c = m.astype(c, dtype.name)
+    return c
+
+
+_FLOAT64 = np.dtype(np.float64)
 
 
 def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any], domain: Domain) -> list[Any]:
@@ -195,6 +218,7 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     propagates nothing.  Returns ``None`` where no tangent flows.
     """
     ops, argss, attrs = tape.ops, tape.args, tape.attrs
+    _check_elementwise(tape, "forward mode (jvp)")
     tangent: list[Any] = [None] * len(ops)
     for slot, t in tangents.items():
         tangent[slot] = t
@@ -300,6 +324,17 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
                 previous = adjoint[a]
                 adjoint[a] = c if previous is None else previous + c
     return adjoint
+
+
+def _check_elementwise(tape: Tape, what: str) -> None:
+    """Only elementwise ops have diagonal Jacobians, which forward mode reads off the backward rules."""
+    for kind in set(tape.ops):
+        op = OPS[kind]
+        if op.vjp is not None and not op.elementwise:
+            raise UnsupportedOpError(
+                f"{what} of tape {tape.name!r}: its {op.name} op changes shapes, and forward mode is built "
+                "for elementwise ops only; use reverse mode (grad_tape, jacobian) for array tapes"
+            )
 
 
 def _check_guard(tape: Tape, slot: int, truth: Any) -> None:

@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from .shapes import Index, inverse_permutation, kept_shape, transpose_last
+
 __all__ = ["OpKind", "Op", "OPS", "op_named"]
 
 
@@ -75,6 +77,19 @@ class OpKind(IntEnum):
     NE = 27
     SMUL = 28
     SDIV = 29
+    # Array ops: they change shapes, so they have no float rule.
+    MATMUL = 30
+    SUM = 31
+    MAX = 32
+    LOGSUMEXP = 33
+    RESHAPE = 34
+    TRANSPOSE = 35
+    BROADCAST_TO = 36
+    SUM_TO = 37
+    GETITEM = 38
+    SCATTER = 39
+    CONCAT = 40
+    ASTYPE = 41
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -84,7 +99,7 @@ class OpKind(IntEnum):
 class Op:
     """One row of the op table.
 
-    ``arity`` counts operand slots; ``has_attr`` says whether the record
+    ``arity`` counts operand slots (-1: any number, for ``concat``); ``has_attr`` says whether the record
     carries a constant attribute that is passed to the rules after the
     operands (the exponent of ``pow_const``).  ``infix`` is the Python
     operator used when the op is printed as an expression.  ``symbolic``
@@ -95,6 +110,11 @@ class Op:
     :mod:`tapegrad.codegen` writes into the generated module.  Records with
     ``vjp=None`` have no operands to send an adjoint to, or a derivative that
     is zero wherever it exists (comparisons).
+
+    Ops with a ``scalar`` rule are elementwise: over arrays they broadcast,
+    and the backward interpreter sums their cotangents back to each
+    operand's shape.  Array ops (``scalar=None``) handle shapes in their
+    own rules.
     """
 
     kind: OpKind
@@ -111,6 +131,10 @@ class Op:
     @property
     def name(self) -> str:
         return str(self.kind)
+
+    @property
+    def elementwise(self) -> bool:
+        return self.scalar is not None
 
 
 # ---------------------------------------------------------------- IEEE floats
@@ -302,6 +326,120 @@ def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any
     )
 
 
+# ---------------------------------------------------------------- array ops
+# Forward rules of the ops that change shapes.  They use nothing but numpy,
+# so generated code copies them too; attributes arrive as plain tuples.
+
+
+def _sum_to(x: Any, shape: tuple[int, ...]) -> Any:
+    """Sum ``x`` down to ``shape``: undoes numpy broadcasting (the backward of an elementwise op)."""
+    xshape = np.shape(x)
+    lead = len(xshape) - len(shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xshape[lead + i] != 1)
+    total = np.sum(x, axis=axes, keepdims=True) if axes else x
+    return np.reshape(total, shape) if lead else total
+
+
+def _scatter(g: Any, key: Any, shape: tuple[int, ...], repeats: bool) -> Any:
+    """Zeros of ``shape`` with ``g`` added at ``key``: the backward of indexing.
+
+    An array index may pick an element twice (an embedding row used twice);
+    ``np.add.at`` adds every pick, where assignment would keep one.
+    """
+    dtype = getattr(g, "dtype", np.dtype(np.float64))
+    out = np.zeros(shape, dtype=dtype)
+    if repeats:
+        np.add.at(out, key, g)
+    else:
+        out[key] = g
+    return out
+
+
+def _logsumexp(x: Any, attr: tuple[Any, bool]) -> Any:
+    """log(sum(exp(x))) over ``axes``, shifted by the maximum so it never overflows."""
+    axes, keepdims = attr
+    top = np.max(x, axis=axes, keepdims=True, initial=-np.inf)
+    top = np.where(np.isfinite(top), top, 0.0)
+    out = np.log(np.sum(np.exp(x - top), axis=axes, keepdims=True)) + top
+    return out if keepdims else np.sum(out, axis=axes)
+
+
+def _concat(*args: Any) -> Any:
+    return np.concatenate(args[:-1], axis=args[-1])
+
+
+def _dtype_name(x: Any) -> str:
+    """The dtype of a slot value (Python floats are float64)."""
+    dtype = getattr(x, "dtype", None)
+    return "float64" if dtype is None else str(dtype)
+
+
+def _object_max(sp: Any, x: Any, attr: tuple[Any, bool]) -> Any:
+    """``max`` over an object array of sympy expressions."""
+    axes, keepdims = attr
+    x = np.asarray(x, dtype=object)
+    axes = tuple(range(x.ndim)) if axes is None else axes
+    rest = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, rest + list(axes)).reshape([x.shape[i] for i in rest] + [-1])
+    out = np.empty(moved.shape[:-1], dtype=object)
+    for position in np.ndindex(out.shape):
+        out[position] = sp.Max(*moved[position])
+    return out.reshape(kept_shape(x.shape, axes)) if keepdims else out
+
+
+def _object_logsumexp(sp: Any, x: Any, attr: tuple[Any, bool]) -> Any:
+    axes, keepdims = attr
+    total = np.sum(np.vectorize(sp.exp, otypes=[object])(x), axis=axes, keepdims=keepdims)
+    return np.vectorize(sp.log, otypes=[object])(total)
+
+
+def _kept(m: Any, g: Any, x: Any, attr: tuple[Any, bool]) -> Any:
+    """``g`` of a reduction, reshaped to keep the reduced axes (so it broadcasts against ``x``)."""
+    axes, keepdims = attr
+    return g if keepdims else m.reshape(g, kept_shape(np.shape(x), axes))
+
+
+def _matmul_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
+    # Operands have two or more axes (Value.__matmul__ reshapes vectors); batch axes may broadcast.
+    dx = m.matmul(g, m.transpose(y, transpose_last(np.ndim(y))))
+    dy = m.matmul(m.transpose(x, transpose_last(np.ndim(x))), g)
+    shapes = np.shape(x), np.shape(y)
+    return tuple(d if np.shape(d) == s else m.sum_to(d, s) for d, s in zip((dx, dy), shapes))
+
+
+def _sum_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
+    return (m.broadcast_to(_kept(m, g, x, attr), np.shape(x)),)
+
+
+def _max_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
+    # Ties share the adjoint evenly, as maximum's do.
+    hit = m.eq(x, _kept(m, out, x, attr))
+    share = m.sdiv(_kept(m, g, x, attr), m.sum(hit, (attr[0], True)))
+    return (m.where(hit, share, 0.0),)
+
+
+def _logsumexp_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
+    return (m.smul(_kept(m, g, x, attr), m.exp(x - _kept(m, out, x, attr))),)
+
+
+def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
+    *parts, axis = operands
+    cotangents, start = [], 0
+    for x in parts:
+        stop = start + np.shape(x)[axis]
+        cotangents.append(m.getitem(g, Index((slice(None),) * axis + (slice(start, stop),))))
+        start = stop
+    return tuple(cotangents)
+
+
+def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], numpy: str,
+              symbolic: Callable[..., Any] | None = None, has_attr: bool = True) -> Op:
+    """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
+    if symbolic is None:
+        symbolic = lambda sp, *args: array(*args)  # noqa: E731
+    return Op(kind, arity, None, array, vjp, has_attr=has_attr, symbolic=symbolic, numpy=numpy)
+
+
 # ---------------------------------------------------------------- the table
 # fmt: off
 _TABLE = [
@@ -373,6 +511,29 @@ _TABLE = [
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
        python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="_sdiv_array({0}, {1})"),
+    _array_op(OpKind.MATMUL, 2, np.matmul, _matmul_vjp, "np.matmul({0}, {1})", has_attr=False),
+    _array_op(OpKind.SUM, 1, lambda x, c: np.sum(x, axis=c[0], keepdims=c[1]), _sum_vjp,
+              "np.sum({0}, axis={c[0]}, keepdims={c[1]})"),
+    _array_op(OpKind.MAX, 1, lambda x, c: np.max(x, axis=c[0], keepdims=c[1]), _max_vjp,
+              "np.max({0}, axis={c[0]}, keepdims={c[1]})", symbolic=_object_max),
+    _array_op(OpKind.LOGSUMEXP, 1, _logsumexp, _logsumexp_vjp, "_logsumexp({0}, {c})", symbolic=_object_logsumexp),
+    _array_op(OpKind.RESHAPE, 1, np.reshape, lambda m, g, out, x, c: (m.reshape(g, np.shape(x)),),
+              "np.reshape({0}, {c})"),
+    _array_op(OpKind.TRANSPOSE, 1, np.transpose,
+              lambda m, g, out, x, c: (m.transpose(g, inverse_permutation(c)),), "np.transpose({0}, {c})"),
+    _array_op(OpKind.BROADCAST_TO, 1, np.broadcast_to, lambda m, g, out, x, c: (m.sum_to(g, np.shape(x)),),
+              "np.broadcast_to({0}, {c})"),
+    _array_op(OpKind.SUM_TO, 1, _sum_to, lambda m, g, out, x, c: (m.broadcast_to(g, np.shape(x)),),
+              "_sum_to({0}, {c})"),
+    _array_op(OpKind.GETITEM, 1, lambda x, c: x[c.key], lambda m, g, out, x, c: (m.scatter(g, (c, np.shape(x))),),
+              "{0}[{c}]"),
+    _array_op(OpKind.SCATTER, 1, lambda g, c: _scatter(g, c[0].key, c[1], c[0].has_arrays),
+              lambda m, g, out, x, c: (m.getitem(g, c[0]),), "_scatter({0}, np.s_[{c[0]}], {c[1]}, True)",
+              symbolic=lambda sp, g, c: _scatter(np.asarray(g, dtype=object), c[0].key, c[1], True)),
+    _array_op(OpKind.CONCAT, -1, _concat, _concat_vjp, "np.concatenate([{*}], axis={c})"),
+    _array_op(OpKind.ASTYPE, 1, lambda x, c: np.asarray(x).astype(c),
+              lambda m, g, out, x, c: (m.astype(g, _dtype_name(x)),), "np.asarray({0}).astype({c!r})",
+              symbolic=lambda sp, x, c: x),
 ]
 # fmt: on
 

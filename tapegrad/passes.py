@@ -45,9 +45,13 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .errors import UnknownNameError
 from .ops import OPS, OpKind
+from .shapes import ArrayAttr, Index
 from .tape import Attr, Tape, cyclic_gc_paused
+from .value import array_result
 
 __all__ = ["optimize", "dead_code", "common_subexpressions", "fold_constants", "identities", "PASSES"]
 
@@ -85,6 +89,8 @@ def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None 
         for visit in visitors:
             result = visit(new, kind, args, attr, value)
             if isinstance(result, int):
+                if type(value) is not float and not _same_type(new.values[result], value):
+                    continue  # an identity that would change an array's shape or dtype (x * 1 broadcast)
                 slot = result
                 break
             if result is not None:
@@ -104,9 +110,18 @@ def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None 
     return new
 
 
+def _same_type(a: Any, b: Any) -> bool:
+    return np.shape(a) == np.shape(b) and getattr(a, "dtype", _FLOAT64) == getattr(b, "dtype", _FLOAT64)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
 def _constant(tape: Tape, slot: int) -> float | None:
-    """The number in ``slot`` if it is a constant record, else None."""
-    return float(tape.values[slot]) if tape.ops[slot] is _CONST else None
+    """The number in ``slot`` if it is a scalar constant record, else None."""
+    if tape.ops[slot] is not _CONST or isinstance(tape.values[slot], np.ndarray):
+        return None
+    return float(tape.values[slot])
 
 
 def _is(tape: Tape, slot: int, number: float) -> bool:
@@ -129,9 +144,13 @@ def _fold(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any
     if kind is _GUARD:
         return args[0]
     op = OPS[kind]
-    if op.scalar is None:
+    if op.array is None:
         return None
-    operands = [float(new.values[a]) for a in args]
+    operands = [new.values[a] for a in args]
+    if op.scalar is None or any(isinstance(x, np.ndarray) for x in operands):
+        folded = array_result(op, operands, attr)
+        return (_CONST, (), ArrayAttr(folded) if isinstance(folded, np.ndarray) else folded, folded)
+    operands = [float(x) for x in operands]
     folded = op.scalar(*operands, attr) if op.has_attr else op.scalar(*operands)
     return (_CONST, (), folded, folded)
 
@@ -191,8 +210,13 @@ def _common_subexpressions() -> Visit:
         if kind is _INPUT:
             return None
         operands = (args[1], args[0]) if kind in _COMMUTATIVE and args[0] > args[1] else args
-        # repr tells -0.0 from 0.0 and 2 from 2.0, which == would not.
-        key = (kind, operands) if attr is None else (kind, operands, type(attr).__name__, repr(attr))
+        # repr tells -0.0 from 0.0 and 2 from 2.0, which == would not; array attributes compare by content.
+        if attr is None:
+            key: tuple[Any, ...] = (kind, operands)
+        elif isinstance(attr, (tuple, Index, ArrayAttr)):
+            key = (kind, operands, type(attr).__name__, attr)
+        else:
+            key = (kind, operands, type(attr).__name__, repr(attr))
         slot = seen.get(key)
         if slot is None:
             slot = seen[key] = new.append(kind, args, attr, value)

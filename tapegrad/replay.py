@@ -21,11 +21,13 @@ from .errors import (
     InputTypeError,
     LeakedValueError,
     NonScalarOutputError,
+    ShapeError,
 )
 from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, forward, forward_float
 from .ops import OPS
+from .shapes import type_text
 from .state import STATE
-from .value import Value, as_float
+from .value import Value, as_data, as_float
 
 if TYPE_CHECKING:
     from .tape import Tape
@@ -39,6 +41,7 @@ __all__ = [
     "sweep",
     "eager_backward",
     "explain",
+    "check_scalar_output",
 ]
 
 
@@ -49,7 +52,7 @@ def _domain_of(tape: Tape, args: Sequence[Any]) -> Domain:
         return VALUE
     if any(v._tape is not None and not v._tape.sealed for _, v in tape.captures):
         return VALUE
-    if any(isinstance(x, (np.ndarray, list, tuple)) for x in args):
+    if tape.array or any(isinstance(x, (np.ndarray, list, tuple)) for x in args):
         return ARRAY
     return FLOAT
 
@@ -62,6 +65,8 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
             f"tape {tape.name!r} takes {len(names)} input{plural} ({', '.join(names)}) "
             f"but was given {len(args)}; pass one value per input, in that order"
         )
+    if tape.array:
+        return [_convert_typed(tape, slot, name, x) for slot, name, x in zip(tape.input_slots, names, args)]
     converted: list[Any] = []
     for name, x in zip(names, args):
         if isinstance(x, Value):
@@ -76,14 +81,30 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
     return converted
 
 
+def _convert_typed(tape: Tape, slot: int, name: str, x: Any) -> Any:
+    """An input of an array tape: it must have the shape the tape recorded (shapes are baked into its ops)."""
+    recorded = tape.values[slot]
+    data = x.data if isinstance(x, Value) else as_data(x, f"input {name!r}")
+    if np.shape(data) != np.shape(recorded):
+        raise ShapeError(
+            f"input {name!r} of tape {tape.name!r} was recorded as {type_text(recorded)} but is given as "
+            f"{type_text(data)}; an array tape replays only at the shapes it recorded: trace it again at these shapes"
+        )
+    if isinstance(x, Value):
+        return x
+    return data.astype(recorded.dtype) if isinstance(recorded, np.ndarray) else data
+
+
 def _batch_shape(inputs: Sequence[Any]) -> tuple[int, ...]:
     return np.broadcast_shapes(*[np.shape(x) for x in inputs if isinstance(x, np.ndarray)])
 
 
-def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any]) -> list[Any]:
-    """Outputs as users expect them: floats, or arrays of the batch's shape."""
+def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any], tape: Tape) -> list[Any]:
+    """Outputs as users expect them: floats, or arrays of the batch's shape (an array tape's own shapes)."""
     if domain is FLOAT:
         return [float(v) for v in values]
+    if domain is ARRAY and tape.array:
+        return [float(v) if np.shape(v) == () and getattr(v, "dtype", np.float64) == np.float64 else v for v in values]
     if domain is ARRAY:
         shape = _batch_shape(inputs)
         return [np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for v in values]
@@ -107,9 +128,13 @@ def _forward(tape: Tape, inputs: Sequence[Any], domain: Domain) -> list[Any]:
 
 
 def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
-    """:func:`backward`, taking the float fast path when it can."""
-    if domain is FLOAT and not STATE.debug_nans:
-        return backward_float(tape, values, seeds)
+    """:func:`backward`, taking the float fast path when it can (arrays never can)."""
+    if domain is FLOAT:
+        if tape.array:
+            with np.errstate(all="ignore"):
+                return backward(tape, values, seeds, ARRAY)
+        if not STATE.debug_nans:
+            return backward_float(tape, values, seeds)
     return backward(tape, values, seeds, domain)
 
 
@@ -119,7 +144,7 @@ def replay(tape: Tape, args: Sequence[Any]) -> Any:
     inputs = _convert(tape, args, domain)
     with np.errstate(all="ignore"):
         values = _forward(tape, inputs, domain)
-    return restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
+    return restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs, tape))
 
 
 def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
@@ -131,6 +156,7 @@ def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
                 f"tape {tape.name!r} has {len(slots)} outputs ({', '.join(tape.outputs)}); a gradient needs one "
                 "scalar output, or seed=(...) with one cotangent per output for a vector-Jacobian product"
             )
+        check_scalar_output(tape)
         seeds = [1.0]
     elif len(slots) == 1 and not isinstance(seed, (tuple, list)):
         seeds = [seed]
@@ -147,6 +173,17 @@ def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
     return result
 
 
+def check_scalar_output(tape: Tape) -> None:
+    """NonScalarOutputError unless the tape's one output is a scalar (a gradient needs a seed otherwise)."""
+    out = tape.values[tape.output_slots[0]]
+    if np.shape(out) != ():
+        raise NonScalarOutputError(
+            f"the output {tape.output_names[0]!r} of tape {tape.name!r} is an array ({type_text(out)}); a gradient "
+            "needs a scalar output: reduce it (.sum(), .mean()) or pass seed= an array of its shape "
+            "(a vector-Jacobian product)"
+        )
+
+
 def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
     """``tape.value_and_gradient(*args)``: outputs, and d(outputs . seed)/d(each input)."""
     seeds = output_seeds(tape, seed)
@@ -156,13 +193,18 @@ def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[
         values = _forward(tape, inputs, domain)
         adjoint = sweep(tape, values, seeds, domain)
     grads = input_gradients(tape, adjoint)
-    outputs = restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs))
-    return outputs, tuple(_finish(grads, domain, inputs))
+    outputs = restructure(tape, _finish([values[s] for s in tape.output_slots], domain, inputs, tape))
+    return outputs, tuple(_finish(grads, domain, inputs, tape))
 
 
 def input_gradients(tape: Tape, adjoint: Sequence[Any]) -> list[Any]:
-    """The adjoints of the tape's inputs, 0.0 for those nothing flowed to."""
-    return [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots]
+    """The adjoints of the tape's inputs, zero for those nothing flowed to."""
+    return [adjoint[s] if s < len(adjoint) and adjoint[s] is not None else _zero(tape, s) for s in tape.input_slots]
+
+
+def _zero(tape: Tape, slot: int) -> Any:
+    recorded = tape.values[slot]
+    return np.zeros_like(recorded) if isinstance(recorded, np.ndarray) else 0.0
 
 
 # ---------------------------------------------------------------- eager backward()
@@ -189,14 +231,19 @@ def eager_backward(root: Value) -> None:
             "backward() inside tapegrad.trace would turn traced Values into numbers; "
             "use tapegrad.grad(f) to differentiate inside a traced function"
         )
-    pending: dict[Tape, dict[int, float]] = {tape: {root._slot: 1.0}}
+    if np.shape(root.data) != ():
+        raise NonScalarOutputError(
+            f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
+            "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
+        )
+    pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: 1.0}}
     while pending:
         tape = max(pending, key=lambda t: t.serial)
         adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
         _accumulate(tape, adjoint)
         for slot, source in tape.sources.items():
             g = adjoint[slot] if slot < len(adjoint) else None
-            if g is None or g == 0.0:
+            if g is None or (g == 0.0 if type(g) is float else not np.any(g)):
                 continue
             if isinstance(source, Value):
                 source._grad = source._grad + g

@@ -24,16 +24,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
+
 from .ops import OPS, OpKind
+from .shapes import ArrayAttr, Index, type_text
 
 if TYPE_CHECKING:
     from .value import Value
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
 
-Attr = float | int | str | bool | None
+Attr = Any
+"""A record's attribute: a number, a name, a truth, an axis or shape tuple,
+an :class:`~tapegrad.shapes.Index` or an :class:`~tapegrad.shapes.ArrayAttr`."""
 
 _serials = itertools.count()
+_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 
 
 @contextmanager
@@ -111,6 +117,12 @@ class Tape:
         # Values by id; results of earlier tapes by (serial, slot).
         self.const_slots: dict[tuple[type, Any], int] = {}
         self.source_slots: dict[Any, int] = {}
+        # Array tapes: some slot holds a numpy array (shapes and dtypes are
+        # those of the recorded values), and the elementwise records whose
+        # operands were broadcast or promoted, whose cotangents must be summed
+        # and cast back to each operand's shape and dtype.
+        self.array = False
+        self.broadcasts: set[int] = set()
         self.traced = traced
         self.sealed = False  # a trace that has finished recording
         self.closed = False  # an eager tape that takes no more records
@@ -125,8 +137,22 @@ class Tape:
         if attr is not None:
             self.attrs[slot] = attr
         self.values.append(value)
+        if isinstance(value, np.ndarray):
+            self._note_array(slot, op, args, value)
         return slot
 
+    def _note_array(self, slot: int, op: OpKind, args: tuple[int, ...], value: np.ndarray) -> None:
+        self.array = True
+        if OPS[op].elementwise:
+            for a in args:
+                operand = self.values[a]
+                if np.shape(operand) != value.shape or getattr(operand, "dtype", np.float64) != value.dtype:
+                    self.broadcasts.add(slot)
+                    return
+
+    def type_of(self, slot: int) -> str:
+        """The dtype and shape of a slot, e.g. ``f64[100,16]`` (``f64[]`` for a scalar)."""
+        return type_text(self.values[slot])
     # ------------------------------------------------------------ reading
     def __getitem__(self, slot: int) -> Record:
         return Record(self.ops[slot], self.args[slot], self.attrs.get(slot))
@@ -179,12 +205,20 @@ class Tape:
     def format_record(self, slot: int) -> str:
         """One listing line, e.g. ``%4 = add %2 %3``."""
         record = self[slot]
-        parts = [f"%{slot} = {record.op}"]
+        typed = f": {self.type_of(slot)}" if self.array else ""
+        parts = [f"%{slot}{typed} = {record.op}"]
         parts += [f"%{a}" for a in record.args]
         if record.op is OpKind.GUARD:
             parts.append(f"is {bool(record.attr)}".lower())
-        elif record.op is OpKind.CONST or record.op is OpKind.POW_CONST:
+        elif record.op is OpKind.CONST or record.op is OpKind.POW_CONST or isinstance(record.attr, (Index, ArrayAttr)):
             parts.append(repr(record.attr))
+        elif record.op in _REDUCTIONS:
+            axes, keepdims = record.attr
+            parts.append("axis=" + ("all" if axes is None else ",".join(map(str, axes))))
+            if keepdims:
+                parts.append("keepdims")
+        elif record.op is OpKind.SCATTER:
+            parts.append(f"{record.attr[0]!r} into {record.attr[1]}")
         elif record.attr is not None:
             parts.append(str(record.attr))
         line = " ".join(parts)

@@ -16,11 +16,13 @@ import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from .functional import _argnums, grad, trace
 from .interpret import VALUE, backward, forward, forward_tangents
 from .passes import dead_code
-from .replay import input_gradients, replay, replay_gradient, restructure
+from .replay import check_scalar_output, input_gradients, replay, replay_gradient, restructure
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
 
@@ -54,8 +56,12 @@ def input_positions(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> 
     return positions
 
 
-def _example(tape: Tape) -> list[float]:
-    return [float(tape.values[s]) for s in tape.input_slots]
+def _ones_like(x: Any) -> Any:
+    return np.ones_like(x) if isinstance(x, np.ndarray) else 1.0
+
+
+def _example(tape: Tape) -> list[Any]:
+    return [tape.values[s] for s in tape.input_slots]
 
 
 def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) -> Tape:
@@ -76,6 +82,8 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
     picked = input_positions(tape, wrt)
     n_in, outputs = len(tape.input_slots), tape.output_slots
     seed_names = [f"seed_{name}" for name in tape.output_names] if len(outputs) > 1 else []
+    if not seed_names:
+        check_scalar_output(tape)
 
     def value_and_gradient(*args: Any) -> tuple[Any, ...]:
         values = forward(tape, args[:n_in], VALUE)
@@ -87,7 +95,8 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
 
     names = list(tape.inputs) + seed_names
     with cyclic_gc_paused():
-        result = trace(value_and_gradient, *_example(tape), *[1.0] * len(seed_names), names=names)
+        seeds = [_ones_like(tape.values[s]) for s in outputs] if seed_names else []
+        result = trace(value_and_gradient, *_example(tape), *seeds, names=names)
     prefix = "vjp" if seed_names else "grad"
     result.name = f"grad_{tape.name}"
     result.symbols = tape.symbols
@@ -161,12 +170,33 @@ def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> 
         n_out = len(tape.output_slots)
         rows = []
         for k in range(n_out):
-            seed = None if n_out == 1 else [1.0 if j == k else 0.0 for j in range(n_out)]
-            _, grads = replay_gradient(tape, args, seed)
+            shape = np.shape(tape.values[tape.output_slots[k]])
+            entries = [_row(tape, args, k, index) for index in np.ndindex(shape)]
+            if shape:  # an array output: one reverse sweep per element, stacked in front of each input's axes
+                grads = tuple(np.reshape(np.asarray(column), shape + np.shape(column[0])) for column in zip(*entries))
+            else:
+                grads = entries[0]
             rows.append(grads[picked[0]] if isinstance(argnums, int) else tuple(grads[a] for a in picked))
         return restructure(tape, rows)
 
     return jacobian_f
+
+
+def _row(tape: Tape, args: Sequence[Any], k: int, index: tuple[int, ...]) -> tuple[Any, ...]:
+    """The gradient of element ``index`` of output ``k`` with respect to every input."""
+    seeds = []
+    for j, slot in enumerate(tape.output_slots):
+        value = tape.values[slot]
+        if isinstance(value, np.ndarray):
+            seed = np.zeros_like(value)
+            if j == k:
+                seed[index] = 1.0
+        else:
+            seed = 1.0 if j == k else 0.0
+        seeds.append(seed)
+    if len(seeds) == 1 and not isinstance(seeds[0], np.ndarray):
+        return replay_gradient(tape, args, None)[1]
+    return replay_gradient(tape, args, seeds)[1]
 
 
 def hessian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:

@@ -30,8 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConcretizationError, InputTypeError, LeakedValueError, NonFiniteError
+from .errors import ConcretizationError, InputTypeError, LeakedValueError, NonFiniteError, ShapeError
 from .ops import OPS, Op, OpKind
+from .shapes import ArrayAttr, type_text
 from .state import STATE
 from .tape import Tape
 
@@ -70,6 +71,23 @@ def as_float(x: Any, what: str = "a Value's data") -> float:
     raise InputTypeError(f"{what} must be a real number (int or float), got {type(x).__name__} {x!r:.60}")
 
 
+def as_data(x: Any, what: str = "a Value's data") -> Any:
+    """``x`` as a Value's data: a float, or a float64/float32 numpy array (copied).
+
+    Arrays of integers or booleans become float64; a 0-d float64 array is a
+    float, so scalars are always plain Python floats.
+    """
+    if isinstance(x, (list, tuple)):
+        x = np.asarray(x)
+    if isinstance(x, np.ndarray) and (x.ndim or x.dtype == np.float32):
+        if x.dtype.kind not in "fiub":
+            raise InputTypeError(f"{what} must hold real numbers, got an array of dtype {x.dtype}")
+        return x.astype(x.dtype if x.dtype in (np.float32, np.float64) else np.float64)
+    if isinstance(x, np.float32):
+        return np.asarray(x)
+    return as_float(x, what)
+
+
 def _user_site() -> str:
     """``file:line`` of the innermost frame outside tapegrad."""
     frame = sys._getframe(1)
@@ -79,7 +97,7 @@ def _user_site() -> str:
 
 
 class Value:
-    """A scalar that remembers how it was computed.
+    """A number, or a numpy array, that remembers how it was computed.
 
     >>> a = Value(-4.0); b = Value(2.0)
     >>> c = (a * b + b ** 3).relu()
@@ -90,18 +108,27 @@ class Value:
     again to every leaf (as PyTorch does with a retained graph), and leaf
     gradients accumulate until zeroed (``p.grad = 0``).  ``.grad`` of an
     intermediate Value is readable after ``backward()``.
+
+    ``Value(np.ones((3, 2)))`` holds an array (float64 or float32; other
+    numbers become float64): operators broadcast as numpy's do, ``@``
+    multiplies matrices, and :meth:`sum`, :meth:`mean`, :meth:`max`,
+    indexing and reshaping are recorded like any other op.  Its ``.grad``
+    is an array of the same shape.  Update a parameter by assignment
+    (``p.data = p.data - lr * p.grad``), not in place, so that tapes which
+    recorded the old array keep it.
     """
 
     __slots__ = ("data", "_name", "_tape", "_slot", "_grad")
 
-    data: float
+    data: Any  # a float, or a numpy array
+    __array_ufunc__ = None  # numpy defers to Value: ndarray * Value is Value.__rmul__
 
     def __init__(self, data: Any, name: str | None = None) -> None:
-        self.data = as_float(data)
+        self.data = as_data(data)
         self._name = name
         self._tape: Tape | None = None
         self._slot = -1
-        self._grad: Any = 0.0
+        self._grad: Any = np.zeros_like(self.data) if isinstance(self.data, np.ndarray) else 0.0
 
     @property
     def name(self) -> str | None:
@@ -123,7 +150,9 @@ class Value:
             return self._grad
         grads = self._tape.grads
         g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
-        return 0.0 if g is None else g
+        if g is None:
+            return np.zeros_like(self.data) if isinstance(self.data, np.ndarray) else 0.0
+        return g
 
     @grad.setter
     def grad(self, value: Any) -> None:
@@ -138,7 +167,11 @@ class Value:
         grads[self._slot] = value
 
     def backward(self) -> None:
-        """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate."""
+        """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate.
+
+        ``self`` must be a scalar (an array Value of shape ``()``); reduce an
+        array first, e.g. ``loss.sum().backward()``.
+        """
         from .replay import eager_backward
 
         eager_backward(self)
@@ -167,7 +200,101 @@ class Value:
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
+        if isinstance(self.data, np.ndarray):
+            return f"Value({type_text(self.data)}, data={self.data!r}{name})"
         return f"Value(data={self.data}, grad={self.grad}{name})"
+
+    # ------------------------------------------------------------ arrays
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """The array's shape; ``()`` for a scalar."""
+        return np.shape(self.data)
+
+    @property
+    def ndim(self) -> int:
+        return np.ndim(self.data)
+
+    @property
+    def size(self) -> int:
+        return int(np.size(self.data))
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """float64 for scalars; an array's own dtype (float64 or float32)."""
+        return getattr(self.data, "dtype", _FLOAT64)
+
+    def __len__(self) -> int:
+        if not np.ndim(self.data):
+            raise TypeError("len() of a scalar Value")
+        return len(self.data)
+
+    def __iter__(self) -> Any:
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, index: Any) -> Value:
+        from .arrays import getitem
+
+        return getitem(self, index)
+
+    def __matmul__(self, other: Any) -> Value:
+        from .arrays import matmul
+
+        return matmul(self, other)
+
+    def __rmatmul__(self, other: Any) -> Value:
+        from .arrays import matmul
+
+        return matmul(other, self)
+
+    @property
+    def T(self) -> Value:
+        """The transpose (axes reversed), as numpy's ``.T``."""
+        return self.transpose()
+
+    def transpose(self, *axes: Any) -> Value:
+        from .arrays import transpose
+
+        return transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None)
+
+    def reshape(self, *shape: Any) -> Value:
+        from .arrays import reshape
+
+        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+
+    def astype(self, dtype: Any) -> Value:
+        from .arrays import astype
+
+        return astype(self, dtype)
+
+    def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
+        from .arrays import sum_over
+
+        return sum_over(self, axis, keepdims)
+
+    def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
+        from .arrays import mean_over
+
+        return mean_over(self, axis, keepdims)
+
+    def max(self, axis: Any = None, keepdims: bool = False) -> Value:
+        from .arrays import max_over
+
+        return max_over(self, axis, keepdims)
+
+    def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Value:
+        from .arrays import logsumexp
+
+        return logsumexp(self, axis, keepdims)
+
+    def softmax(self, axis: int = -1) -> Value:
+        from .arrays import softmax
+
+        return softmax(self, axis)
+
+    def log_softmax(self, axis: int = -1) -> Value:
+        from .arrays import log_softmax
+
+        return log_softmax(self, axis)
 
     def _repr_latex_(self) -> str:
         """Jupyter: the number and its gradient."""
@@ -303,9 +430,21 @@ def _check_size(tape: Tape) -> None:
 
 
 def _const_slot(tape: Tape, x: Any) -> int:
-    """The slot of constant ``x`` on ``tape``, reusing an equal constant of the same type."""
+    """The slot of constant ``x`` on ``tape``, reusing an equal constant of the same type.
+
+    A numpy array is copied onto the tape (changing it later cannot change
+    what was recorded); equal arrays are not looked up.
+    """
     _check_size(tape)
     kind = type(x)
+    if kind is ArrayAttr:  # a recorded array constant, replayed
+        return tape.append(_CONST, (), x, x.array)
+    if kind is np.ndarray or kind is list or kind is tuple:
+        data = as_data(x, "an operand")
+        if type(data) is np.ndarray:
+            constant = ArrayAttr(data)
+            return tape.append(_CONST, (), constant, constant.array)
+        x, kind = data, float
     # Equal ints are exact and equal nonzero floats bit-identical; zeros keep their sign.
     key = (kind, x) if kind is int or (kind is float and x != 0.0) else None
     if key is not None:
@@ -380,16 +519,45 @@ def _check(tape: Tape, slot: int, out: Any) -> None:
 
 
 def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
-    """Compute ``op`` on ``operands`` (Values or numbers) and record it."""
+    """Compute ``op`` on ``operands`` (Values, numbers or arrays) and record it."""
     tape = _current_tape()
-    slots = tuple([_operand(tape, x) for x in operands])
+    return _record_slots(op, tape, tuple([_operand(tape, x) for x in operands]), attr)
+
+
+def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) -> Value:
+    """:func:`_record` once the operands are on ``tape``."""
     values = tape.values
     args = [values[s] for s in slots]
-    out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)  # type: ignore[misc]
+    if op.scalar is None or any(type(a) is not float for a in args):
+        out = array_result(op, args, attr)
+    else:
+        out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)
     slot = tape.append(op.kind, slots, attr, out)
     if STATE.checks:
         _check(tape, slot, out)
     return _new_value(out, tape, slot)
+
+
+_FLOAT64 = np.dtype(np.float64)
+
+
+def array_result(op: Op, args: list[Any], attr: Any) -> Any:
+    """``op``'s numpy rule on ``args``, as slot data: a float for a float64 scalar, else an array.
+
+    numpy's errors about shapes become :class:`ShapeError`, naming the op
+    and the shapes, when the op is recorded.
+    """
+    try:
+        with np.errstate(all="ignore"):
+            out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+    except (ValueError, IndexError, TypeError) as error:
+        shapes = " and ".join(type_text(a) for a in args)
+        raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
+    if type(out) is np.ndarray and (out.ndim or out.dtype != _FLOAT64):
+        return out
+    if getattr(out, "dtype", _FLOAT64) == _FLOAT64:
+        return float(out)
+    return np.asarray(out)
 
 
 def _unary(op: Op, x: Value) -> Value:
@@ -400,7 +568,10 @@ def _unary(op: Op, x: Value) -> Value:
         tape = _current_tape()
     s = x._slot if x._tape is tape else _bring(tape, x)
     values = tape.values
-    out = op.scalar(values[s])  # type: ignore[misc]
+    a = values[s]
+    if type(a) is not float:
+        return _record_slots(op, tape, (s,))
+    out = op.scalar(a)  # type: ignore[misc]
     slot = len(values)
     tape.ops.append(op.kind)
     tape.args.append((s,))
@@ -425,7 +596,10 @@ def _binary(op: Op, x: Any, y: Any) -> Value:
     else:
         sy = _operand(tape, y)
     values = tape.values
-    out = op.scalar(values[sx], values[sy])  # type: ignore[misc]
+    a, b = values[sx], values[sy]
+    if type(a) is not float or type(b) is not float:
+        return _record_slots(op, tape, (sx, sy))
+    out = op.scalar(a, b)  # type: ignore[misc]
     slot = len(values)
     tape.ops.append(op.kind)
     tape.args.append((sx, sy))
@@ -455,6 +629,11 @@ def truth(v: Any, site: str | None = None) -> bool:
     """
     if not isinstance(v, Value):
         return bool(v)
+    if np.size(v.data) != 1:
+        raise ShapeError(
+            f"the truth of an array Value of shape {v.shape} is ambiguous: Python asked for one bool "
+            "(an if, and, or, not). Reduce it first, e.g. (x > 0).sum() > 0, or use tapegrad.where(cond, a, b)"
+        )
     result = bool(v.data)
     tape = v._tape
     if tape is not None and tape.traced and not tape.sealed:
@@ -481,10 +660,10 @@ def apply(op: Op, *operands: Any, attr: Any = None) -> Any:
                 return _unary(op, x)
             return _record(op, operands, attr)
     extra = (attr,) if op.has_attr else ()
-    if any(isinstance(x, np.ndarray) for x in operands):
+    if op.scalar is None or any(isinstance(x, np.ndarray) for x in operands):
         with np.errstate(all="ignore"):
             return op.array(*operands, *extra)  # type: ignore[misc]
-    return op.scalar(*[as_float(x, "an operand") for x in operands], *extra)  # type: ignore[misc]
+    return op.scalar(*[as_float(x, "an operand") for x in operands], *extra)
 
 
 def constant(x: Any) -> Value:

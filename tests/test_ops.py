@@ -534,13 +534,14 @@ def test_every_kind_has_exactly_one_entry_at_its_index() -> None:
 
 def test_every_scalar_rule_has_an_array_rule() -> None:
     for op in OPS:
-        assert (op.scalar is None) == (op.array is None), op.name
+        if op.scalar is not None:
+            assert op.array is not None, op.name
 
 
 def test_every_backward_rule_has_a_forward_rule() -> None:
     for op in OPS:
         if op.vjp is not None:
-            assert op.scalar is not None and op.arity > 0, op.name
+            assert op.array is not None and op.arity != 0, op.name
 
 
 def test_every_differentiable_op_is_specified_here() -> None:
@@ -548,7 +549,7 @@ def test_every_differentiable_op_is_specified_here() -> None:
     covered = set()
     for case in CASES:
         covered |= {record.op for record in tapegrad.trace(case.f, *case.points[0]).records}
-    differentiable = {op.kind for op in OPS if op.vjp is not None}
+    differentiable = {op.kind for op in OPS if op.vjp is not None and op.elementwise}  # array ops: test_arrays.py
     assert differentiable <= covered, differentiable - covered
 
 

@@ -234,7 +234,9 @@ def test_the_corpus_is_large_and_varied() -> None:
     kinds = set()
     for case in CORPUS:
         kinds |= set(tapegrad.trace(case.f, *[1.0] * case.arity).ops)
-    differentiable = {op.kind for op in OPS if op.vjp is not None and op.kind not in (OpKind.SMUL, OpKind.SDIV)}
+    differentiable = {
+        op.kind for op in OPS if op.vjp is not None and op.elementwise and op.kind not in (OpKind.SMUL, OpKind.SDIV)
+    }
     assert differentiable <= kinds, f"no corpus formula uses {differentiable - kinds}"
 
 
@@ -321,7 +323,7 @@ def _sample(rng: random.Random, kind: str) -> float:
 def _rules() -> list[Any]:
     params = []
     for op in OPS:
-        if op.vjp is None:
+        if op.vjp is None or not op.elementwise:
             continue
         attrs = RULE_ATTRS.get(op.kind, ()) if op.has_attr else (None,)
         params += [pytest.param(op, attr, id=op.name if attr is None else f"{op.name}[{attr!r}]") for attr in attrs]
@@ -332,9 +334,11 @@ def test_every_differentiable_op_has_a_sympy_rule_and_is_checked() -> None:
     for op in OPS:
         if op.vjp is not None:
             assert op.symbolic is not None, f"op {op.name} has a vjp but no sympy rule"
-            assert not op.has_attr or RULE_ATTRS.get(op.kind), f"give example attributes of {op.name} in RULE_ATTRS"
+            assert not op.elementwise or not op.has_attr or RULE_ATTRS.get(op.kind), (
+                f"give example attributes of {op.name} in RULE_ATTRS"
+            )
     checked = {p.values[0].kind for p in _rules()}
-    assert checked == {op.kind for op in OPS if op.vjp is not None}
+    assert checked == {op.kind for op in OPS if op.vjp is not None and op.elementwise}  # array ops: test_arrays.py
 
 
 @pytest.mark.parametrize("op, attr", _rules())

@@ -73,7 +73,7 @@ def test_integers_become_floats() -> None:
     assert Value(True).data == 1.0
 
 
-@pytest.mark.parametrize("bad", ["1.0", None, 1j, [1.0], object()])
+@pytest.mark.parametrize("bad", ["1.0", None, 1j, object()])
 def test_non_numeric_data_is_refused(bad: object) -> None:
     with pytest.raises(InputTypeError, match="real number"):
         Value(bad)

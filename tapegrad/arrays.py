@@ -1,0 +1,194 @@
+"""Array operations on Values: matmul, reductions, reshaping, indexing, softmax.
+
+Each function checks its arguments, puts them in the canonical form its op
+of the table expects (sorted axes, an :class:`~tapegrad.shapes.Index`,
+matrices rather than vectors for ``matmul``) and records one op, or a few
+for the composite ones (``mean``, ``softmax``, ``cross_entropy``), whose
+gradients then come from the ops they are made of.  They also take plain
+numpy arrays, and then simply compute.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import InputTypeError, ShapeError
+from .ops import OPS, OpKind
+from .shapes import Index, normalize_axes, type_text
+from .value import Value, apply
+
+__all__ = [
+    "matmul",
+    "getitem",
+    "transpose",
+    "reshape",
+    "astype",
+    "sum_over",
+    "mean_over",
+    "max_over",
+    "logsumexp",
+    "log_softmax",
+    "softmax",
+    "concatenate",
+    "stack",
+    "cross_entropy",
+]
+
+
+def _data(x: Any) -> Any:
+    return x.data if isinstance(x, Value) else x
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return np.shape(_data(x))
+
+
+def matmul(x: Any, y: Any) -> Any:
+    """``x @ y`` as numpy's matmul: vectors are promoted to matrices and the added axis dropped again."""
+    xs, ys = _shape(x), _shape(y)
+    if not xs or not ys:
+        raise ShapeError(
+            f"matmul: operands {type_text(_data(x))} and {type_text(_data(y))} must have at least one axis; "
+            "multiply scalars with *"
+        )
+    inner = ys[0] if len(ys) == 1 else ys[-2]
+    if xs[-1] != inner:
+        raise ShapeError(
+            f"matmul: {type_text(_data(x))} @ {type_text(_data(y))}: the last axis of the left operand ({xs[-1]}) "
+            f"must match the {'only' if len(ys) == 1 else 'second-to-last'} axis of the right one ({inner})"
+        )
+    x2 = reshape(x, (1, xs[0])) if len(xs) == 1 else x
+    y2 = reshape(y, (ys[0], 1)) if len(ys) == 1 else y
+    out = apply(OPS[OpKind.MATMUL], x2, y2)
+    if len(xs) > 1 and len(ys) > 1:
+        return out
+    shape = list(np.shape(_data(out)))
+    if len(ys) == 1:
+        del shape[-1]
+    if len(xs) == 1:
+        del shape[-1 if len(ys) == 1 else -2]
+    return reshape(out, tuple(shape))
+
+
+def getitem(x: Any, index: Any) -> Any:
+    """``x[index]``: integers, slices, None, ``...`` and integer or boolean arrays, as numpy indexes."""
+    if not _shape(x):
+        raise ShapeError(f"cannot index a scalar ({type_text(_data(x))}); only arrays have items")
+    return apply(OPS[OpKind.GETITEM], x, attr=Index(index))
+
+
+def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
+    """The axes of ``x`` permuted (reversed by default)."""
+    ndim = len(_shape(x))
+    perm = tuple(range(ndim))[::-1] if axes is None else tuple(int(a) % ndim if ndim else int(a) for a in axes)
+    if sorted(perm) != list(range(ndim)):
+        raise ShapeError(
+            f"transpose: axes {tuple(axes or ())} are not a permutation of the {ndim} axes of {type_text(_data(x))}"
+        )
+    return apply(OPS[OpKind.TRANSPOSE], x, attr=perm)
+
+
+def reshape(x: Any, shape: Any) -> Any:
+    """``x`` with a new shape of the same size (one entry may be -1)."""
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in shape):
+        raise InputTypeError(f"reshape: a shape is a tuple of ints, got {shape!r}")
+    return apply(OPS[OpKind.RESHAPE], x, attr=tuple(int(n) for n in shape))
+
+
+def astype(x: Any, dtype: Any) -> Any:
+    """``x`` converted to float32 or float64."""
+    name = np.dtype(dtype).name
+    if name not in ("float32", "float64"):
+        raise InputTypeError(f"astype: Values hold float32 or float64, not {name}")
+    return apply(OPS[OpKind.ASTYPE], x, attr=name)
+
+
+def _reduction(kind: OpKind, x: Any, axis: Any, keepdims: bool) -> Any:
+    axes = normalize_axes(axis, len(_shape(x)), str(kind))
+    return apply(OPS[kind], x, attr=(axes, bool(keepdims)))
+
+
+def sum_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The sum over ``axis`` (an int, a tuple, or None for all)."""
+    return _reduction(OpKind.SUM, x, axis, keepdims)
+
+
+def mean_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The mean over ``axis``: a sum divided by the count (nan over an empty axis, as numpy)."""
+    shape = _shape(x)
+    axes = normalize_axes(axis, len(shape), "mean")
+    count = math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
+    return sum_over(x, axes, keepdims) / float(count)
+
+
+def max_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The maximum over ``axis``; ties share the gradient evenly."""
+    return _reduction(OpKind.MAX, x, axis, keepdims)
+
+
+def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """``log(sum(exp(x)))`` over ``axis``, computed without overflow."""
+    return _reduction(OpKind.LOGSUMEXP, x, axis, keepdims)
+
+
+def log_softmax(x: Any, axis: int = -1) -> Any:
+    """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for large logits."""
+    return x - logsumexp(x, axis, keepdims=True)
+
+
+def softmax(x: Any, axis: int = -1) -> Any:
+    """Probabilities along ``axis``: ``exp(log_softmax(x))``, stable for large logits."""
+    out = log_softmax(x, axis)
+    return out.exp() if isinstance(out, Value) else np.exp(out)
+
+
+def concatenate(values: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays joined along an existing ``axis``."""
+    values = list(values)
+    if not values:
+        raise ShapeError("concatenate: needs at least one array")
+    shapes = [_shape(v) for v in values]
+    ndim = len(shapes[0])
+    if not ndim or any(len(s) != ndim for s in shapes):
+        raise ShapeError(f"concatenate: arrays need the same number of axes (at least one), got {shapes}")
+    (axis,) = normalize_axes(axis, ndim, "concatenate") or (0,)
+    if any(s[:axis] + s[axis + 1 :] != shapes[0][:axis] + shapes[0][axis + 1 :] for s in shapes):
+        raise ShapeError(f"concatenate: shapes {shapes} differ outside axis {axis}")
+    return apply(OPS[OpKind.CONCAT], *values, attr=axis)
+
+
+def stack(values: Sequence[Any], axis: int = 0) -> Any:
+    """The arrays (of one shape) joined along a new ``axis``."""
+    values = list(values)
+    if not values:
+        raise ShapeError("stack: needs at least one array")
+    shape = _shape(values[0])
+    if any(_shape(v) != shape for v in values):
+        raise ShapeError(f"stack: arrays must all have one shape, got {[_shape(v) for v in values]}")
+    (axis,) = normalize_axes(axis, len(shape) + 1, "stack") or (0,)
+    expanded = shape[:axis] + (1,) + shape[axis:]
+    return concatenate([reshape(v, expanded) for v in values], axis)
+
+
+def cross_entropy(logits: Any, targets: Any) -> Any:
+    """The mean negative log-likelihood of integer ``targets`` (N,) under ``logits`` (N, C)."""
+    shape = _shape(logits)
+    labels = np.asarray(_data(targets))
+    if len(shape) != 2:
+        raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {type_text(_data(logits))}")
+    if labels.shape != shape[:1] or labels.dtype.kind not in "iu":
+        raise ShapeError(
+            f"cross_entropy: targets must be {shape[0]} integer class indices for logits {type_text(_data(logits))}, "
+            f"got an array of shape {labels.shape} and dtype {labels.dtype}"
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= shape[1]):
+        raise ShapeError(
+            f"cross_entropy: targets must lie in [0, {shape[1]}), got values from {labels.min()} to {labels.max()}"
+        )
+    picked = getitem(log_softmax(logits, -1), (np.arange(shape[0]), labels))
+    return -mean_over(picked)
