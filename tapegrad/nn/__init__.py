@@ -17,6 +17,14 @@ Two additions, both optional:
 * ``value_type`` picks the scalar class the parameters are made of (default
   :class:`tapegrad.Value`), so one model definition runs on another engine
   with the same API, such as ``tapegrad.closure.Value``, for benchmarks.
+
+The array versions live in two submodules, both re-exported here:
+
+* :mod:`tapegrad.nn.batched`: ``Linear``, ``Embedding`` and a batched ``MLP``,
+  as matrix ops on array Values (import that one as
+  ``tapegrad.nn.batched.MLP``: ``MLP`` here stays micrograd's);
+* :mod:`tapegrad.nn.optim`: the ``SGD`` and ``Adam`` optimisers, for scalar
+  and array parameters alike.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from typing import Any, Protocol
 from ..errors import ConflictingArgumentsError
 from ..value import Value
 
-__all__ = ["Module", "Neuron", "Layer", "MLP"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "Linear", "Embedding", "SGD", "Adam"]
 
 
 class RandomSource(Protocol):
@@ -156,3 +164,8 @@ class MLP(Module):
 
     def __repr__(self) -> str:
         return f"MLP of [{', '.join(str(layer) for layer in self.layers)}]"
+
+
+# Last, because the batched layers subclass Module, defined above.
+from .batched import Embedding, Linear  # noqa: E402
+from .optim import SGD, Adam  # noqa: E402
