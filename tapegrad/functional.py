@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentCountError, InputTypeError, OutputTypeError, StaleTapeError
+from .errors import ArgumentCountError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
 from .interpret import FLOAT
-from .ops import OpKind
+from .ops import OPS, OpKind
 from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
 from .state import STATE
 from .tape import Tape
@@ -195,6 +195,11 @@ class Function:
     Each call replays the first stored tape whose guards hold for the new
     inputs; when none does, ``f`` is traced again at those inputs and the new
     tape is kept.  ``.tapes`` lists the tapes recorded so far.
+
+    Array arguments are a batch of points when ``f`` is elementwise (it is
+    traced at one point and replayed on the batch); when ``f`` uses array
+    ops (``@``, ``sum``, indexing...) it is traced at the arrays themselves,
+    and traced again when their shapes change.
     """
 
     def __init__(self, f: Callable[..., Any]) -> None:
@@ -208,9 +213,25 @@ class Function:
                 return run(tape)
             except StaleTapeError:
                 continue
-        tape = trace(self.f, *[_first_point(a) for a in args])
+            except ShapeError:
+                if not tape.array:
+                    raise
+                continue  # recorded at other shapes
+        tape = self._trace(args)
         self.tapes.append(tape)
         return run(tape)
+
+    def _trace(self, args: Sequence[Any]) -> Tape:
+        """A tape at one point of the batch if ``f`` is elementwise, else at the arrays themselves."""
+        if not any(isinstance(a, (np.ndarray, list, tuple)) for a in args):
+            return trace(self.f, *args)
+        try:
+            tape = trace(self.f, *[_first_point(a) for a in args])
+            if all(OPS[kind].elementwise or OPS[kind].arity == 0 or kind is OpKind.GUARD for kind in set(tape.ops)):
+                return tape
+        except ShapeError:  # array ops on a scalar point
+            pass
+        return trace(self.f, *args)
 
     def __call__(self, *args: Any) -> Any:
         return self._run(args, lambda tape: replay(tape, args))

@@ -39,6 +39,7 @@ __all__ = [
     "forward",
     "backward",
     "forward_tangents",
+    "fit",
     "forward_float",
     "backward_float",
 ]
@@ -94,6 +95,11 @@ FLOAT = make_domain(
     is_zero=_float_is_zero,
     truth=lambda c, site: bool(c),
 )
+def _array_is_zero(g: Any) -> bool:
+    """No element of ``g`` is nonzero (the method is several times faster than ``np.any`` on small arrays)."""
+    return not g.any() if type(g) is np.ndarray else not np.any(g)
+
+
 def _array_const(c: Any) -> Any:
     return c.array if isinstance(c, ArrayAttr) else float(c)
 
@@ -102,7 +108,7 @@ ARRAY = make_domain(
     "array",
     lambda op: op.array,
     const=_array_const,
-    is_zero=lambda g: not np.any(g),
+    is_zero=_array_is_zero,
     truth=lambda c, site: np.asarray(c) != 0.0,
 )
 VALUE = make_domain(
@@ -181,12 +187,12 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
             contributions = rule(m, g, values[i], *operands, attrs[i])
         else:
             contributions = rule(m, g, values[i], *operands)
-        fit = i in broadcasts
+        broadcast = i in broadcasts
         for a, c in zip(args, contributions):
             if c is None:
                 continue
-            if fit:
-                c = _fit(m, c, values[a])
+            if broadcast:
+                c = fit(m, c, values[a])
             if check:
                 _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
             previous = adjoint[a]
@@ -194,7 +200,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     return adjoint
 
 
-def _fit(m: SimpleNamespace, c: Any, operand: Any) -> Any:
+def fit(m: SimpleNamespace, c: Any, operand: Any) -> Any:
     """A cotangent of a broadcasting (or promoting) record, summed and cast back to its operand's shape and dtype."""
     shape = np.shape(operand)
     if np.shape(c) != shape:
@@ -215,10 +221,12 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     adjoint, so evaluating it with ``g = 1`` gives the op's partial
     derivatives, and a record's tangent is the sum of partial times operand
     tangent.  The products are strong (``smul``), so a zero tangent
-    propagates nothing.  Returns ``None`` where no tangent flows.
+    propagates nothing.  Array ops are linear in their operands, bilinear
+    (``matmul``) or a weighted sum (``max``, ``logsumexp``: the weights are
+    again the backward rule at ``g = 1``), see :func:`_array_tangent`.
+    Returns ``None`` where no tangent flows.
     """
     ops, argss, attrs = tape.ops, tape.args, tape.attrs
-    _check_elementwise(tape, "forward mode (jvp)")
     tangent: list[Any] = [None] * len(ops)
     for slot, t in tangents.items():
         tangent[slot] = t
@@ -230,6 +238,9 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
         if op.vjp is None or all(tangent[a] is None or is_zero(tangent[a]) for a in args):
             continue
         operands = [values[a] for a in args]
+        if not op.elementwise:
+            tangent[i] = _array_tangent(m, op, values[i], operands, [tangent[a] for a in args], attrs.get(i))
+            continue
         if op.has_attr:
             partials = op.vjp(m, 1.0, values[i], *operands, attrs[i])
         else:
@@ -241,8 +252,35 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
                 continue
             term = m.smul(t, partial)
             total = term if total is None else total + term
+        if i in tape.broadcasts and np.shape(total) != np.shape(values[i]):
+            total = m.broadcast_to(total, np.shape(values[i]))
         tangent[i] = total
     return tangent
+
+
+# How forward mode treats each shape-changing op (a test checks every one is listed).
+LINEAR_OPS = {
+    OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.SUM_TO, OpKind.GETITEM,
+    OpKind.SCATTER, OpKind.SUM, OpKind.CONCAT, OpKind.ASTYPE,
+}  # fmt: skip
+WEIGHTED_SUM_OPS = {OpKind.MAX, OpKind.LOGSUMEXP}
+
+
+def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], tangents: list[Any], attr: Any) -> Any:
+    """The tangent of a shape-changing record, from its operands' tangents (None: zero)."""
+    extra = (attr,) if op.has_attr else ()
+    forward = getattr(m, op.name)
+    if op.kind in LINEAR_OPS:
+        filled = [np.zeros(np.shape(x)) if t is None else t for x, t in zip(operands, tangents)]
+        return forward(*filled, *extra)
+    if op.kind is OpKind.MATMUL:
+        (x, y), (tx, ty) = operands, tangents
+        terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]
+        return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
+    if op.kind in WEIGHTED_SUM_OPS:
+        (weights,) = op.vjp(m, np.ones(np.shape(out)), out, operands[0], attr)
+        return m.sum(m.smul(tangents[0], weights), attr)
+    raise UnsupportedOpError(f"forward mode has no rule for op {op.name}")
 
 
 # ---------------------------------------------------------------- the float fast path
@@ -324,17 +362,6 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
                 previous = adjoint[a]
                 adjoint[a] = c if previous is None else previous + c
     return adjoint
-
-
-def _check_elementwise(tape: Tape, what: str) -> None:
-    """Only elementwise ops have diagonal Jacobians, which forward mode reads off the backward rules."""
-    for kind in set(tape.ops):
-        op = OPS[kind]
-        if op.vjp is not None and not op.elementwise:
-            raise UnsupportedOpError(
-                f"{what} of tape {tape.name!r}: its {op.name} op changes shapes, and forward mode is built "
-                "for elementwise ops only; use reverse mode (grad_tape, jacobian) for array tapes"
-            )
 
 
 def _check_guard(tape: Tape, slot: int, truth: Any) -> None:

@@ -23,7 +23,7 @@ from .errors import (
     NonScalarOutputError,
     ShapeError,
 )
-from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, forward, forward_float
+from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, fit, forward, forward_float
 from .ops import OPS
 from .shapes import type_text
 from .state import STATE
@@ -267,30 +267,43 @@ def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
             grads[i] = g if previous is None else previous + g
 
 
+def _show(x: Any) -> str:
+    """A slot value for a listing: a float's repr, an array's first few numbers."""
+    if isinstance(x, np.ndarray):
+        numbers = np.array2string(x, threshold=6, edgeitems=2, precision=6, separator=", ").replace("\n", "")
+        return " ".join(numbers.split())
+    return repr(float(x)) if isinstance(x, np.floating) else repr(x)
+
+
 def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
     """The backward pass told step by step: each record in reverse order, with its
     value, its incoming adjoint and what it sends to each operand."""
-    inputs = _convert(tape, args, FLOAT)
+    domain = ARRAY if tape.array else FLOAT
+    inputs = _convert(tape, args, domain)
     seeds = output_seeds(tape, seed)
-    values = forward(tape, inputs, FLOAT)
+    with np.errstate(all="ignore"):
+        values = forward(tape, inputs, domain)
     adjoint: list[Any] = [0.0] * len(tape)
     for slot, g in seeds.items():
         adjoint[slot] = g
-    point = ", ".join(f"{n}={x!r}" for n, x in zip(tape.inputs, inputs))
+    point = ", ".join(f"{n}={_show(x)}" for n, x in zip(tape.inputs, inputs))
     lines = [f"backward pass of tape {tape.name!r} at {point}", "  record | value | adjoint | sends"]
     for i in range(len(tape) - 1, -1, -1):
         g = adjoint[i]
         op = OPS[tape.ops[i]]
         sends = ""
-        if op.vjp is not None and g != 0.0:
+        if op.vjp is not None and not domain.is_zero(g):
             operands = [values[a] for a in tape.args[i]]
             extra = (tape.attrs[i],) if op.has_attr else ()
-            contributions = op.vjp(FLOAT.m, g, values[i], *operands, *extra)
+            with np.errstate(all="ignore"):
+                contributions = op.vjp(domain.m, g, values[i], *operands, *extra)
             parts = []
             for a, c in zip(tape.args[i], contributions):
                 if c is not None:
-                    adjoint[a] += c
-                    parts.append(f"%{a} += {c!r}")
+                    if i in tape.broadcasts:
+                        c = fit(domain.m, c, values[a])
+                    adjoint[a] = adjoint[a] + c
+                    parts.append(f"%{a} += {_show(c)}")
             sends = ", ".join(parts)
         elif op.vjp is not None:
             sends = "nothing (zero adjoint)"
@@ -299,7 +312,7 @@ def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
         else:
             sends = "-"
         line = tape.format_record(i).split("  # ")[0]
-        lines.append(f"  {line} | {values[i]!r} | {g!r} | {sends}")
-    grads = ", ".join(f"d/d{n} = {adjoint[s]!r}" for n, s in zip(tape.inputs, tape.input_slots))
+        lines.append(f"  {line} | {_show(values[i])} | {_show(g)} | {sends}")
+    grads = ", ".join(f"d/d{n} = {_show(adjoint[s])}" for n, s in zip(tape.inputs, tape.input_slots))
     lines.append(f"gradient: {grads}")
     return "\n".join(lines)

@@ -122,7 +122,8 @@ def jvp_tape(tape: Tape) -> Tape:
 
     names = list(tape.inputs) + [f"tangent_{x}" for x in tape.inputs]
     with cyclic_gc_paused():
-        result = trace(value_and_tangent, *_example(tape), *[0.0] * n_in, names=names)
+        zeros = [np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0 for x in _example(tape)]
+        result = trace(value_and_tangent, *_example(tape), *zeros, names=names)
     result.name = f"jvp_{tape.name}"
     result.symbols = tape.symbols
     result.output_names = list(tape.output_names) + [f"tangent_{o}" for o in tape.output_names]
@@ -184,16 +185,16 @@ def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> 
 
 def _row(tape: Tape, args: Sequence[Any], k: int, index: tuple[int, ...]) -> tuple[Any, ...]:
     """The gradient of element ``index`` of output ``k`` with respect to every input."""
-    seeds = []
+    seeds: list[Any] = []
     for j, slot in enumerate(tape.output_slots):
         value = tape.values[slot]
         if isinstance(value, np.ndarray):
-            seed = np.zeros_like(value)
+            one_hot = np.zeros_like(value)
             if j == k:
-                seed[index] = 1.0
+                one_hot[index] = 1.0
+            seeds.append(one_hot)
         else:
-            seed = 1.0 if j == k else 0.0
-        seeds.append(seed)
+            seeds.append(1.0 if j == k else 0.0)
     if len(seeds) == 1 and not isinstance(seeds[0], np.ndarray):
         return replay_gradient(tape, args, None)[1]
     return replay_gradient(tape, args, seeds)[1]
