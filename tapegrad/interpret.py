@@ -252,7 +252,7 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
                 continue
             term = m.smul(t, partial)
             total = term if total is None else total + term
-        if i in tape.broadcasts and np.shape(total) != np.shape(values[i]):
+        if total is not None and i in tape.broadcasts and np.shape(total) != np.shape(values[i]):
             total = m.broadcast_to(total, np.shape(values[i]))
         tangent[i] = total
     return tangent
@@ -277,7 +277,7 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         (x, y), (tx, ty) = operands, tangents
         terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]
         return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
-    if op.kind in WEIGHTED_SUM_OPS:
+    if op.kind in WEIGHTED_SUM_OPS and op.vjp is not None:
         (weights,) = op.vjp(m, np.ones(np.shape(out)), out, operands[0], attr)
         return m.sum(m.smul(tangents[0], weights), attr)
     raise UnsupportedOpError(f"forward mode has no rule for op {op.name}")
