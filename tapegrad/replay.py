@@ -169,6 +169,9 @@ def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
     result: dict[int, Any] = {}
     for slot, s in zip(slots, seeds):
         s = s if isinstance(s, (Value, np.ndarray)) else as_float(s, "a seed")
+        recorded = tape.values[slot]
+        if isinstance(recorded, np.ndarray) and not isinstance(s, Value):
+            s = np.asarray(s, dtype=recorded.dtype)
         result[slot] = s if slot not in result else result[slot] + s
     return result
 
@@ -236,7 +239,8 @@ def eager_backward(root: Value) -> None:
             f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
             "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
         )
-    pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: 1.0}}
+    one = 1.0 if type(root.data) is float else np.ones_like(root.data)  # a float32 output seeds float32 adjoints
+    pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: one}}
     while pending:
         tape = max(pending, key=lambda t: t.serial)
         adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
