@@ -96,8 +96,13 @@ FLOAT = make_domain(
     truth=lambda c, site: bool(c),
 )
 def _array_is_zero(g: Any) -> bool:
-    """No element of ``g`` is nonzero (the method is several times faster than ``np.any`` on small arrays)."""
-    return not g.any() if type(g) is np.ndarray else not np.any(g)
+    """Only a zero number skips a record: checking every array costs more than it saves.
+
+    Skipping is an optimisation, not a rule: the backward rules keep strong
+    zeros elementwise (``smul``, ``sdiv``, ``where``), as in recorded
+    gradient tapes and generated code.
+    """
+    return type(g) is float and g == 0.0
 
 
 def _array_const(c: Any) -> Any:

@@ -529,9 +529,8 @@ def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) 
     values = tape.values
     args = [values[s] for s in slots]
     if op.scalar is None or any(type(a) is not float for a in args):
-        out = array_result(op, args, attr)
-    else:
-        out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)
+        return _record_array(op, tape, slots, args, attr)
+    out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)
     slot = tape.append(op.kind, slots, attr, out)
     if STATE.checks:
         _check(tape, slot, out)
@@ -539,6 +538,37 @@ def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) 
 
 
 _FLOAT64 = np.dtype(np.float64)
+_QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
+
+
+def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], attr: Any) -> Value:
+    """:func:`_record_slots` for arrays: ``Tape.append`` inlined, as the eager hot path of array programs."""
+    out = array_result(op, args, attr)
+    slot = len(tape.ops)
+    tape.ops.append(op.kind)
+    tape.args.append(slots)
+    if attr is not None:
+        tape.attrs[slot] = attr
+    tape.values.append(out)
+    if type(out) is np.ndarray:
+        tape.array = True
+        if op.scalar is not None:  # elementwise: did numpy broadcast or promote an operand?
+            shape, dtype = out.shape, out.dtype
+            for a in args:
+                if type(a) is np.ndarray:
+                    if a.shape != shape or a.dtype != dtype:
+                        tape.broadcasts.add(slot)
+                        break
+                elif shape or dtype != _FLOAT64:
+                    tape.broadcasts.add(slot)
+                    break
+    if STATE.checks:
+        _check(tape, slot, out)
+    v = _object_new(Value)
+    v.data = out
+    v._tape = tape
+    v._slot = slot
+    return v
 
 
 def array_result(op: Op, args: list[Any], attr: Any) -> Any:
@@ -548,8 +578,11 @@ def array_result(op: Op, args: list[Any], attr: Any) -> Any:
     and the shapes, when the op is recorded.
     """
     try:
-        with np.errstate(all="ignore"):
+        if op.kind in _QUIET:
             out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+        else:
+            with np.errstate(all="ignore"):
+                out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
     except (ValueError, IndexError, TypeError) as error:
         shapes = " and ".join(type_text(a) for a in args)
         raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
