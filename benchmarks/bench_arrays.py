@@ -788,8 +788,35 @@ def profile(key: str, steps: int, top: int = 25) -> str:
     ]
     header = ["function", "calls per step", "own us per step", "cumulative us per step", "share of own time"]
     title = (f"### Profile: tapegrad eager, {work.title}, {steps} steps "
-             f"({total / steps * 1e6:,.0f} us per step under cProfile)")
-    return f"{title}\n\n" + table(header, rows)
+             f"({total / steps * 1e6:,.0f} us per step under cProfile, which inflates Python calls most)")
+    groups: dict[str, list[float]] = {}
+    for tottime, _, calls, where in entries:
+        group = profile_group(where)
+        groups.setdefault(group, [0.0, 0.0])
+        groups[group][0] += tottime
+        groups[group][1] += calls
+    by_group = [
+        [group, f"{calls / steps:,.1f}", f"{tottime / steps * 1e6:,.1f}", f"{tottime / total:.0%}"]
+        for group, (tottime, calls) in sorted(groups.items(), key=lambda item: -item[1][0])
+    ]
+    return (f"{title}\n\nOwn time by where the code lives:\n\n"
+            + table(["where", "calls per step", "own us per step", "share"], by_group)
+            + "\n\nThe most expensive functions:\n\n" + table(header, rows))
+
+
+def profile_group(where: str) -> str:
+    """Which part of the stack a profiled function belongs to."""
+    if where.startswith("<method") or where.startswith("<built-in"):
+        return "numpy and Python built-ins (C)"
+    module = where.split(":")[0]
+    if module in ("value.py", "tape.py", "arrays.py", "shapes.py", "state.py"):
+        return f"tapegrad recording ({module})"
+    if module in ("interpret.py", "replay.py", "ops.py"):
+        return f"tapegrad backward and rules ({module})"
+    if module.startswith("bench_arrays"):
+        return "this benchmark's step"
+    return f"numpy's Python layer ({module})" if "_" in module or module in ("fromnumeric.py", "numeric.py") \
+        else module
 
 
 def keep_heap() -> None:
