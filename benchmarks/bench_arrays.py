@@ -31,7 +31,7 @@ time).  Peak memory is the most one step holds at once, as tracemalloc sees
 it: numpy reports its buffers to it, PyTorch's allocator does not.  Then the
 targets of issue 7, met or MISSED.
 
-Run:  python benchmarks/bench_arrays.py [--quick] [--only moons100 moons10k makemore] [--keep-heap]
+Run:  python benchmarks/bench_arrays.py [--quick] [--only moons100 moons10k makemore] [--threads 1] [--keep-heap]
       python benchmarks/bench_arrays.py --profile moons100   # where the tapegrad eager step's time goes
 """
 
@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
 import gc
 import importlib.util
 import io
@@ -819,6 +820,37 @@ def profile_group(where: str) -> str:
         else module
 
 
+def set_threads(n: int) -> str:
+    """Give numpy's BLAS (OpenBLAS) and PyTorch ``n`` threads each; say what was set.
+
+    One thread each by default: every engine then has the same share of the
+    machine, and other work on a 2-core machine cannot make a library's
+    worker threads spin (under load, two-thread BLAS and PyTorch steps took
+    5 to 500 times longer).  OpenBLAS is reached through the library numpy
+    ships, with ctypes, as numpy has no call for it.
+    """
+    blas = "BLAS threads unchanged (no OpenBLAS found)"
+    libs = sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("*openblas*.so*"))
+    for lib in libs:
+        handle = ctypes.CDLL(str(lib))
+        for prefix in ("scipy_openblas", "openblas"):
+            setter = getattr(handle, f"{prefix}_set_num_threads64_", None) or getattr(
+                handle, f"{prefix}_set_num_threads", None)
+            getter = getattr(handle, f"{prefix}_get_num_threads64_", None) or getattr(
+                handle, f"{prefix}_get_num_threads", None)
+            if setter is not None and getter is not None:
+                setter(n)
+                blas = f"OpenBLAS {getter()} thread(s)"
+                break
+    try:
+        import torch
+
+        torch.set_num_threads(n)
+        return f"{blas}, PyTorch {torch.get_num_threads()} thread(s)"
+    except ImportError:
+        return blas
+
+
 def keep_heap() -> None:
     """Keep freed memory in the process (glibc ``mallopt``) instead of returning it to the OS after every step.
 
@@ -826,8 +858,6 @@ def keep_heap() -> None:
     arrays, and the next step faults the pages in again: at 10,000 moons
     points that is about 40% of a numpy step.  This shows the cost without it.
     """
-    import ctypes
-
     libc = ctypes.CDLL("libc.so.6")
     m_trim_threshold, m_mmap_threshold = -1, -3
     libc.mallopt(m_trim_threshold, 1 << 30)
@@ -841,9 +871,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--profile", choices=list(WORKLOADS), help="profile the tapegrad eager step instead")
     parser.add_argument("--steps", type=int, default=2000, help="steps to profile (default 2000)")
     parser.add_argument("--keep-heap", action="store_true", help="stop glibc handing freed memory back to the OS")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for numpy's BLAS and PyTorch (default 1; 0 keeps the libraries' defaults)")
     args = parser.parse_args(argv)
     if args.keep_heap:
         keep_heap()
+    threads = set_threads(args.threads) if args.threads > 0 else "libraries' default threads"
     if args.profile:
         print(phases(args.profile, args.steps), end="\n\n")
         print(profile(args.profile, args.steps))
@@ -851,12 +884,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import torch
 
-        torch_version = f"PyTorch {torch.__version__} ({torch.get_num_threads()} threads)"
+        torch_version = f"PyTorch {torch.__version__}"
     except ImportError:
         torch_version = "PyTorch not installed"
     print(
         f"tapegrad {tapegrad.__version__}, numpy {np.__version__}, {torch_version}, Python {sys.version.split()[0]}; "
-        f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+        f"{threads}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
         "float64, gc enabled, medians (best of three for all but micrograd)"
         + (", glibc heap kept (--keep-heap)" if args.keep_heap else "")
         + "\n"
@@ -876,7 +909,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in targets(by_workload):
         print(f"- {line}")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f} (other work on the machine slows numpy's threads most)")
+    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
     return 0
 
 
