@@ -137,8 +137,9 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
-    """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for large logits."""
-    return x - logsumexp(x, axis, keepdims=True)
+    """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for large logits (one op)."""
+    (axis,) = normalize_axes(axis, len(_shape(x)), "log_softmax") or (0,)
+    return apply(OPS[OpKind.LOG_SOFTMAX], x, attr=axis)
 
 
 def softmax(x: Any, axis: int = -1) -> Any:

@@ -177,7 +177,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     m = domain.m
     is_zero = domain.is_zero
     check = STATE.debug_nans
-    broadcasts = tape.broadcasts
+    broadcasts, narrow = tape.broadcasts, tape.narrow
     for i in range(top, -1, -1):
         g = adjoint[i]
         if g is None:
@@ -196,7 +196,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         for a, c in zip(args, contributions):
             if c is None:
                 continue
-            if broadcast:
+            if broadcast or narrow:
                 c = fit(m, c, values[a])
             if check:
                 _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
@@ -282,6 +282,8 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         (x, y), (tx, ty) = operands, tangents
         terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]
         return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
+    if op.kind is OpKind.LOG_SOFTMAX:  # t - sum(softmax * t)
+        return tangents[0] - m.sum(m.smul(tangents[0], m.exp(out)), ((attr,), True))
     if op.kind in WEIGHTED_SUM_OPS and op.vjp is not None:
         (weights,) = op.vjp(m, np.ones(np.shape(out)), out, operands[0], attr)
         return m.sum(m.smul(tangents[0], weights), attr)

@@ -90,6 +90,8 @@ class OpKind(IntEnum):
     SCATTER = 39
     CONCAT = 40
     ASTYPE = 41
+    GATE = 42
+    LOG_SOFTMAX = 43
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -212,6 +214,10 @@ def _where(c: float, a: float, b: float) -> float:
     return a if c else b
 
 
+def _gate(g: float, x: float) -> float:
+    return g if x > 0.0 else 0.0
+
+
 def _smul(g: float, y: float) -> float:
     return g if g == 0.0 else g * y
 
@@ -224,6 +230,13 @@ def _sdiv(g: float, y: float) -> float:
 # Written to pick exactly the element the scalar rule picks.  Powers use
 # np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees with
 # C's pow at -inf and -0.0.
+
+
+def _pow_array(x: Any, y: Any) -> Any:
+    """``x ** y`` as C's pow computes it, in the dtype numpy's promotion gives (float32 stays float32)."""
+    out = np.float_power(x, y)  # always float64
+    dtype = np.result_type(x, y)
+    return out.astype(dtype) if dtype.kind == "f" and dtype != out.dtype else out
 
 
 def _sigmoid_array(x: Any) -> Any:
@@ -366,6 +379,18 @@ def _logsumexp(x: Any, attr: tuple[Any, bool]) -> Any:
     return out if keepdims else np.sum(out, axis=axes)
 
 
+def _log_softmax(x: Any, axis: int) -> Any:
+    """``x - logsumexp(x)`` along ``axis``, with the maximum subtracted first: exact even for logits of 1e16."""
+    top = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
+    shifted = x - np.where(np.isfinite(top), top, 0.0)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def _object_log_softmax(sp: Any, x: Any, axis: int) -> Any:
+    total = np.sum(np.vectorize(sp.exp, otypes=[object])(x), axis=axis, keepdims=True)
+    return x - np.vectorize(sp.log, otypes=[object])(total)
+
+
 def _concat(*args: Any) -> Any:
     return np.concatenate(args[:-1], axis=args[-1])
 
@@ -424,6 +449,10 @@ def _logsumexp_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> 
     return (m.smul(_kept(m, g, x, attr), m.exp(x - _kept(m, out, x, attr))),)
 
 
+def _log_softmax_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:
+    return (g - m.smul(m.sum(g, ((axis,), True)), m.exp(out)),)
+
+
 def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     *parts, axis = operands
     cotangents, start = [], 0
@@ -462,10 +491,10 @@ _TABLE = [
        symbolic=lambda sp, x, y: x / y, python="_div({0}, {1})", numpy="np.divide({0}, {1})"),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
        lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x, python="-{0}", numpy="-{0}"),
-    Op(OpKind.POW_CONST, 1, _pow, np.float_power, _pow_const_vjp, has_attr=True, infix="**",
-       symbolic=lambda sp, x, c: x**c, python="_pow({0}, {c})", numpy="np.float_power({0}, {c})"),
-    Op(OpKind.POW, 2, _pow, np.float_power, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y,
-       python="_pow({0}, {1})", numpy="np.float_power({0}, {1})"),
+    Op(OpKind.POW_CONST, 1, _pow, _pow_array, _pow_const_vjp, has_attr=True, infix="**",
+       symbolic=lambda sp, x, c: x**c, python="_pow({0}, {c})", numpy="_pow_array({0}, {c})"),
+    Op(OpKind.POW, 2, _pow, _pow_array, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y,
+       python="_pow({0}, {1})", numpy="_pow_array({0}, {1})"),
     Op(OpKind.EXP, 1, _exp, np.exp,
        lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x),
        python="_exp({0})", numpy="np.exp({0})"),
@@ -479,7 +508,7 @@ _TABLE = [
        lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x)),
        python="_sigmoid({0})", numpy="_sigmoid_array({0})"),
     Op(OpKind.RELU, 1, _relu, _relu_array,
-       lambda m, g, out, x: (m.where(m.gt(x, 0.0), g, 0.0),),
+       lambda m, g, out, x: (m.gate(g, x),),
        symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
        python="0.0 if {0} <= 0.0 else {0}", numpy="np.where({0} <= 0.0, 0.0, {0})"),
     Op(OpKind.SIN, 1, _sin, np.sin,
@@ -536,6 +565,12 @@ _TABLE = [
     _array_op(OpKind.ASTYPE, 1, lambda x, c: np.asarray(x).astype(c),
               lambda m, g, out, x, c: (m.astype(g, _dtype_name(x)),), "np.asarray({0}).astype({c!r})",
               symbolic=lambda sp, x, c: x),
+    # relu's backward rule, as one op: g where x > 0, else 0 (one pass over arrays, where where(gt) takes four).
+    Op(OpKind.GATE, 2, _gate, lambda g, x: np.where(x > 0.0, g, 0.0),
+       lambda m, gg, out, g, x: (m.gate(gg, x), None), symbolic=lambda sp, g, x: sp.Piecewise((g, x > 0), (0, True)),
+       python="{0} if {1} > 0.0 else 0.0", numpy="np.where({1} > 0.0, {0}, 0.0)"),
+    _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, "_log_softmax({0}, {c})",
+              symbolic=_object_log_softmax),
 ]
 # fmt: on
 

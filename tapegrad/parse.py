@@ -294,6 +294,8 @@ def to_expression(tape: Tape) -> str:
             text[i] = f"{_NAMES[kind]}({args[0]})"
         elif kind in (OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE):
             text[i] = f"{op.name}({', '.join(args)})"
+        elif kind is OpKind.GATE:  # relu's backward rule
+            text[i] = f"where({args[1]} > 0, {args[0]}, 0)"
         elif op.infix:  # a comparison: only where's condition can hold one
             text[i] = f"{args[0]} {op.infix} {args[1]}"
     return text[tape.output_slots[0]]

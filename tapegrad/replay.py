@@ -167,8 +167,8 @@ def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
                 f"seed has {len(seeds)} entries but tape {tape.name!r} has {len(slots)} outputs; pass one per output"
             )
     result: dict[int, Any] = {}
-    for slot, s in zip(slots, seeds):
-        s = s if isinstance(s, (Value, np.ndarray)) else as_float(s, "a seed")
+    for slot, given in zip(slots, seeds):
+        s: Any = given if isinstance(given, (Value, np.ndarray)) else as_float(given, "a seed")
         recorded = tape.values[slot]
         if isinstance(recorded, np.ndarray) and not isinstance(s, Value):
             s = np.asarray(s, dtype=recorded.dtype)
@@ -220,6 +220,11 @@ def eager_backward(root: Value) -> None:
     earlier step used again), newest tape first, so each tape is swept once.
     Each swept tape is closed: later operations start a fresh tape.
     """
+    if np.shape(root.data) != ():
+        raise NonScalarOutputError(
+            f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
+            "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
+        )
     tape = root._tape
     if tape is None:
         root._grad = root._grad + 1.0
@@ -233,11 +238,6 @@ def eager_backward(root: Value) -> None:
         raise ConcretizationError(
             "backward() inside tapegrad.trace would turn traced Values into numbers; "
             "use tapegrad.grad(f) to differentiate inside a traced function"
-        )
-    if np.shape(root.data) != ():
-        raise NonScalarOutputError(
-            f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
-            "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
         )
     one = 1.0 if type(root.data) is float else np.ones_like(root.data)  # a float32 output seeds float32 adjoints
     pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: one}}

@@ -39,6 +39,9 @@ Attr = Any
 an :class:`~tapegrad.shapes.Index` or an :class:`~tapegrad.shapes.ArrayAttr`."""
 
 _serials = itertools.count()
+_FLOAT64 = np.dtype(np.float64)
+ARRAY_OPS = frozenset(op.kind for op in OPS if op.scalar is None and op.array is not None)
+"""The ops that exist only for arrays (they change shapes)."""
 _REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 
 
@@ -122,6 +125,7 @@ class Tape:
         # operands were broadcast or promoted, whose cotangents must be summed
         # and cast back to each operand's shape and dtype.
         self.array = False
+        self.narrow = False  # some slot holds float32: cotangents are cast back to their operand's dtype
         self.broadcasts: set[int] = set()
         self.traced = traced
         self.sealed = False  # a trace that has finished recording
@@ -137,18 +141,20 @@ class Tape:
         if attr is not None:
             self.attrs[slot] = attr
         self.values.append(value)
-        if isinstance(value, np.ndarray):
-            self._note_array(slot, op, args, value)
+        if isinstance(value, np.ndarray) or op in ARRAY_OPS:
+            self.note_array(slot, OPS[op].elementwise, [self.values[a] for a in args], value)
         return slot
 
-    def _note_array(self, slot: int, op: OpKind, args: tuple[int, ...], value: np.ndarray) -> None:
+    def note_array(self, slot: int, elementwise: bool, operands: list[Any], value: Any) -> None:
+        """Record what the backward pass must know of an array record: did numpy broadcast or promote?"""
         self.array = True
-        if OPS[op].elementwise:
-            for a in args:
-                operand = self.values[a]
-                if np.shape(operand) != value.shape or getattr(operand, "dtype", np.float64) != value.dtype:
-                    self.broadcasts.add(slot)
-                    return
+        shape, dtype = np.shape(value), getattr(value, "dtype", _FLOAT64)
+        if dtype != _FLOAT64:
+            self.narrow = True
+        for operand in operands:
+            if (elementwise and np.shape(operand) != shape) or getattr(operand, "dtype", _FLOAT64) != dtype:
+                self.broadcasts.add(slot)
+                return
 
     def type_of(self, slot: int) -> str:
         """The dtype and shape of a slot, e.g. ``f64[100,16]`` (``f64[]`` for a scalar)."""
@@ -217,6 +223,8 @@ class Tape:
             parts.append("axis=" + ("all" if axes is None else ",".join(map(str, axes))))
             if keepdims:
                 parts.append("keepdims")
+        elif record.op is OpKind.LOG_SOFTMAX or record.op is OpKind.CONCAT:
+            parts.append(f"axis={record.attr}")
         elif record.op is OpKind.SCATTER:
             parts.append(f"{record.attr[0]!r} into {record.attr[1]}")
         elif record.attr is not None:

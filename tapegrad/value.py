@@ -550,18 +550,7 @@ def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], a
     if attr is not None:
         tape.attrs[slot] = attr
     tape.values.append(out)
-    if type(out) is np.ndarray:
-        tape.array = True
-        if op.scalar is not None:  # elementwise: did numpy broadcast or promote an operand?
-            shape, dtype = out.shape, out.dtype
-            for a in args:
-                if type(a) is np.ndarray:
-                    if a.shape != shape or a.dtype != dtype:
-                        tape.broadcasts.add(slot)
-                        break
-                elif shape or dtype != _FLOAT64:
-                    tape.broadcasts.add(slot)
-                    break
+    tape.note_array(slot, op.scalar is not None, args, out)
     if STATE.checks:
         _check(tape, slot, out)
     v = _object_new(Value)

@@ -134,6 +134,7 @@ BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "ne": lambda x, y: apply(op_named("ne"), x, y),
     "smul": lambda x, y: apply(op_named("smul"), x, y),
     "sdiv": lambda x, y: apply(op_named("sdiv"), x, y),
+    "gate": lambda x, y: apply(op_named("gate"), x, y),
 }
 COMPARE = [operator.gt, operator.ge, operator.lt, operator.le]
 OPERATIONS = [*UNARY, *BINARY, "pow_const", "where", "select"]

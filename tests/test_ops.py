@@ -161,6 +161,9 @@ CASES: list[OpCase] = [
            ((1.5, -2.25), (-7.0, 0.125), (-1e3, 1e-3))),
     OpCase("sdiv", lambda x, y: apply(OPS[OpKind.SDIV], x, y), np.divide, lambda x, y: x / y,
            ((1.5, -2.25), (-7.0, 0.125), (1.0, 3.0))),
+    # relu's backward rule: g where x > 0, else 0.
+    OpCase("gate", lambda g, x: apply(OPS[OpKind.GATE], g, x), lambda g, x: np.where(x > 0.0, g, 0.0),
+           lambda g, x: sympy.Piecewise((g, x > 0), (0, True)), ((1.5, 2.0), (-7.0, 0.5), (2.0, -3.0))),
 ]
 # fmt: on
 
