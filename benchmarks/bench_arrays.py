@@ -698,10 +698,12 @@ def targets(by_workload: dict[str, list[Result]]) -> list[str]:
             lines.append(f"{title}: no tapegrad row ran and agreed, **MISSED**")
             continue
         ratio = best.ms / numpy_ms
+        eager = next((r.ms for r in results if r.engine == TapegradEager.name), None)
+        aside = f" (eager Value ops: {eager / numpy_ms:.2f}x)" if eager and best.engine != TapegradEager.name else ""
         if key == "makemore":
-            lines.append(f"{title}: {best.engine} takes {ratio:.2f}x hand-written numpy (reported, no target)")
+            lines.append(f"{title}: {best.engine} takes {ratio:.2f}x hand-written numpy{aside} (reported, no target)")
         else:
-            lines.append(f"{title}: {best.engine} within 2x of hand-written numpy: {ratio:.2f}x, "
+            lines.append(f"{title}: {best.engine} within 2x of hand-written numpy: {ratio:.2f}x{aside}, "
                          f"**{verdict(ratio <= 2.0)}**")
         if key == "moons100":
             micrograd_ms = next((r.ms for r in results if r.engine == Micrograd.name), None)
