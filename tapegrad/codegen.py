@@ -8,13 +8,18 @@ byte-identical source.  Two backends:
 ``"math"``
     scalar floats; imports only ``math``, so it runs on a bare Python.
 ``"numpy"``
-    arrays with broadcasting; calls only numpy ufuncs and ``np.where``, so
-    the same function runs on dask arrays too.
+    arrays with broadcasting; for a scalar tape it calls only numpy ufuncs
+    and ``np.where``, so the same function runs on dask arrays too.  An
+    array tape (``Value`` holding arrays) needs this backend: its function
+    takes arrays of the recorded shapes, converted to the recorded dtypes,
+    and returns what calling the tape returns.
 
 Each op's code is a template in the op table; the IEEE-safe helpers they
-call (``_log``, ``_div``...) are the interpreter's own functions, copied
-into the generated module by their source, so generated code and interpreter
-give the same numbers, strong zeros included.
+call (``_log``, ``_div``, ``_sum_to``...) are the interpreter's own
+functions, copied into the generated module by their source, so generated
+code and interpreter give the same numbers, strong zeros included.  An
+array constant (a recorded array, the integer index of an embedding lookup)
+becomes a read-only module constant ``_c0, _c1...``, built once on import.
 
 Safety: nothing a user typed reaches the source except as a sanitised
 identifier, a float literal, or escaped text inside a comment, a docstring or
@@ -23,6 +28,7 @@ an error message's string literal.
 
 from __future__ import annotations
 
+import ast
 import builtins
 import hashlib
 import inspect
@@ -30,6 +36,7 @@ import keyword
 import linecache
 import math
 import re
+import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,10 +45,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__, ops
-from .errors import InputTypeError, NonScalarOutputError, UnknownNameError
+from .errors import InputTypeError, NonScalarOutputError, UnknownNameError, UnsupportedOpError
 from .functional import as_tape
 from .ops import OPS, OpKind
 from .passes import dead_code, optimize
+from .shapes import ArrayAttr, Index
 from .tape import Tape
 from .transforms import grad_tape, select_outputs
 
@@ -114,25 +122,157 @@ def tape_hash(tape: Tape) -> str:
     """A short, stable fingerprint of the program (not of where it was recorded)."""
     text = "\n".join(tape.format_record(i).split("  # ")[0] for i in range(len(tape)))
     text += f"\ninputs {tape.inputs!r} outputs {tape.output_slots!r} {tape.output_names!r}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:16]
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass"))
+    for slot in sorted(tape.attrs) if tape.array else ():  # a listing abbreviates big arrays: <f64[100,16]>
+        for array in _arrays_in(tape.attrs[slot]):
+            digest.update(f"\n%{slot} {array.dtype.str} {array.shape}".encode())
+            digest.update(array.tobytes())
+    return digest.hexdigest()[:16]
+
+
+def _arrays_in(attr: Any) -> list[np.ndarray]:
+    """The numpy arrays inside an attribute (an array constant, an index, a tuple holding an index)."""
+    if isinstance(attr, ArrayAttr):
+        return [attr.array]
+    if isinstance(attr, Index):
+        return [item.array for item in attr.items if isinstance(item, ArrayAttr)]
+    if isinstance(attr, tuple):
+        return [array for part in attr for array in _arrays_in(part)]
+    return []
 
 
 # ---------------------------------------------------------------- statements
 
 
+class _Constants:
+    """The array constants of one generated module, each built once, as ``_c0, _c1...``.
+
+    Equal arrays (by dtype, shape and bytes) share one name, also across the
+    functions of an exported module.
+    """
+
+    def __init__(self) -> None:
+        self.names: dict[ArrayAttr, str] = {}
+
+    def name(self, array: ArrayAttr) -> str:
+        if array not in self.names:
+            self.names[array] = f"_c{len(self.names)}"
+        return self.names[array]
+
+    def lines(self) -> list[str]:
+        return [f"{name} = _frozen({array_source(a.array)})" for a, name in self.names.items()]
+
+
+_FLOAT64 = np.dtype(np.float64)
+_DTYPES = {"f": "np.float{bits}", "i": "np.intp", "u": "np.intp", "b": "np.bool_"}
+
+
+def array_source(array: np.ndarray, indent: str = "") -> str:
+    """Source that rebuilds ``array`` exactly: its dtype, its shape, every element (inf and nan too).
+
+    An array of one repeated element is written as ``np.full``; a long one
+    on wrapped lines, indented by ``indent`` more than the line it starts on.
+    """
+    kind = array.dtype.kind
+    if kind not in _DTYPES:
+        raise UnsupportedOpError(f"cannot write an array of dtype {array.dtype} as source")
+    dtype = _DTYPES[kind].format(bits=array.dtype.itemsize * 8)
+    element = (lambda x: literal(x, "numpy")) if kind == "f" else repr
+    items = [element(x) for x in array.ravel().tolist()]
+    if array.size > 1 and array.tobytes() == np.full_like(array, array.flat[0]).tobytes():
+        return f"np.full({array.shape!r}, {items[0]}, dtype={dtype})"
+    text = ", ".join(items)
+    if len(text) > 60:  # a long list of elements: wrapped lines
+        text = "\n" + textwrap.indent(textwrap.fill(text, 96 - len(indent)), indent + "    ") + "\n" + indent
+    return f"np.array([{text}], dtype={dtype}).reshape({array.shape!r})"
+
+
+def _source(attr: Any, constants: _Constants) -> str:
+    """An array op's attribute as exact Python source."""
+    if attr is None or isinstance(attr, str):  # a dtype's name: a quoted literal
+        return repr(attr)
+    if isinstance(attr, (bool, np.bool_)):
+        return repr(bool(attr))
+    if isinstance(attr, (int, np.integer)):
+        return str(int(attr))
+    if isinstance(attr, (float, np.floating)):
+        return literal(attr, "numpy")
+    if isinstance(attr, ArrayAttr):
+        return constants.name(attr)
+    if isinstance(attr, Index):
+        return _index_source(attr, constants)
+    if isinstance(attr, tuple):
+        parts = [_source(part, constants) for part in attr]
+        return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
+    raise UnsupportedOpError(f"cannot write the attribute {attr!r} ({type(attr).__name__}) as source")
+
+
+def _index_source(index: Index, constants: _Constants) -> str:
+    """The text inside ``x[...]``; index arrays are module constants."""
+    parts = []
+    for item in index.items:
+        if isinstance(item, slice):
+            bounds = ["" if p is None else str(int(p)) for p in (item.start, item.stop, item.step)]
+            parts.append(":".join(bounds if item.step is not None else bounds[:2]))
+        elif item is Ellipsis:
+            parts.append("...")
+        else:
+            parts.append(_source(item, constants))
+    return ", ".join(parts) if parts else "()"
+
+
+class _Attribute:
+    """A record's attribute as an op's code template sees it: ``{c}``, ``{c[0]}``, ``{c[0].has_arrays}``.
+
+    Formatting it gives exact source (see :func:`_source`); indexing and
+    attribute access reach inside it.
+    """
+
+    __slots__ = ("value", "constants")
+
+    def __init__(self, value: Any, constants: _Constants) -> None:
+        self.value = value
+        self.constants = constants
+
+    def __getitem__(self, key: Any) -> _Attribute:
+        return _Attribute(self.value[key], self.constants)
+
+    def __getattr__(self, name: str) -> _Attribute:
+        return _Attribute(getattr(self.value, name), self.constants)
+
+    def __format__(self, spec: str) -> str:
+        return _source(self.value, self.constants)
+
+    def __str__(self) -> str:
+        return _source(self.value, self.constants)
+
+    def __repr__(self) -> str:  # ``{c!r}`` in a template: the same source (a name is already a quoted literal)
+        return _source(self.value, self.constants)
+
+
 class _Function:
     """The statements of one generated function, before they are laid out."""
 
-    def __init__(self, tape: Tape, backend: str) -> None:
+    def __init__(self, tape: Tape, backend: str, constants: _Constants | None = None) -> None:
         if backend not in BACKENDS:
             raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
         self.tape = dead_code(tape)
         self.backend = backend
+        self.constants = _Constants() if constants is None else constants
+        if backend == "math":
+            _check_scalar(self.tape)
         self.params = identifiers(self.tape.inputs)
         self.statements: list[tuple[str | None, str, list[str]]] = []  # (target, code, names it reads)
         self.helpers: set[str] = set()
         self.temporaries = 0
         self.names = self._lay_out()
+
+    def _constant(self, value: Any) -> str:
+        if isinstance(value, np.ndarray):
+            return self.constants.name(ArrayAttr(value))
+        if isinstance(value, ArrayAttr):
+            return self.constants.name(value)
+        return literal(value, self.backend)
 
     def _lay_out(self) -> list[str]:
         tape, backend = self.tape, self.backend
@@ -141,22 +281,43 @@ class _Function:
         for i, kind in enumerate(tape.ops):
             args = [names[a] for a in tape.args[i]]
             if kind is OpKind.INPUT:
-                names[i] = params.get(i) or literal(tape.values[i], backend)  # captured: a constant
+                names[i] = params.get(i) or self._constant(tape.values[i])  # captured: a constant
             elif kind is OpKind.CONST:
-                names[i] = literal(tape.attrs[i], backend)
+                names[i] = self._constant(tape.attrs[i])
             elif kind is OpKind.GUARD:
                 self._guard(i, args[0])
                 names[i] = args[0]
             else:
-                template = OPS[kind].python if backend == "math" else OPS[kind].numpy
-                attr = literal(tape.attrs[i], backend) if i in tape.attrs else ""
-                code = template.format(*args, c=attr)
+                op = OPS[kind]
+                template = op.python if backend == "math" else op.numpy
+                attr: Any = ""
+                if i in tape.attrs and op.elementwise:
+                    attr = literal(tape.attrs[i], backend)
+                elif i in tape.attrs:
+                    attr = _Attribute(tape.attrs[i], self.constants)
+                operands = self._weak_scalars(i, args) if tape.array else args
+                code = template.replace("{*}", ", ".join(operands)).format(*operands, c=attr)
                 self.helpers.update(_HELPER_CALL.findall(code))
                 target = f"t{self.temporaries}"
                 self.temporaries += 1
-                self.statements.append((target, code, [a for a in args if a.isidentifier()]))
+                self.statements.append((target, code, [a for a in args if _is_local(a)]))
                 names[i] = target
         return names
+
+    def _weak_scalars(self, slot: int, args: list[str]) -> list[str]:
+        """Operands as numpy should see them: a float64 scalar as a Python float, which does not promote.
+
+        The tape holds such a scalar (a sum of float64s, say) as a float, so
+        ``y * s`` stayed float32 when recorded; numpy's own float64 scalar
+        would make it float64.  Only a record whose result is not float64 can tell.
+        """
+        tape = self.tape
+        if not OPS[tape.ops[slot]].elementwise or getattr(tape.values[slot], "dtype", _FLOAT64) == _FLOAT64:
+            return args
+        return [
+            f"float({a})" if _TEMPORARY.fullmatch(a) and type(tape.values[s]) is float else a
+            for a, s in zip(args, tape.args[slot])
+        ]
 
     def _guard(self, slot: int, condition: str) -> None:
         expected = bool(self.tape.attrs[slot])
@@ -167,10 +328,57 @@ class _Function:
         else:
             test = f"np.any(({condition} != 0.0) != {expected})"
         code = f"if {test}:\n    raise ValueError({message!r})"
-        self.statements.append((None, code, [condition] if condition.isidentifier() else []))
+        self.statements.append((None, code, [condition] if _is_local(condition) else []))
 
     def outputs(self) -> list[str]:
         return [self.names[s] for s in self.tape.output_slots]
+
+    def input_checks(self) -> list[str]:
+        """Array tapes: each input checked against its recorded shape and converted to its dtype."""
+        if not self.tape.array:
+            return []
+        self.helpers.add("_array_input")
+        lines = []
+        for param, slot in zip(self.params, self.tape.input_slots):
+            recorded = self.tape.values[slot]
+            dtype = getattr(recorded, "dtype", np.dtype(np.float64)).name
+            lines.append(f'{param} = _array_input({param}, "{param}", {np.shape(recorded)!r}, np.{dtype})')
+        return lines
+
+
+def _is_local(name: str) -> bool:
+    """A name the function itself binds (a parameter or temporary), not a literal or a module constant."""
+    return name.isidentifier() and not name.startswith("_")
+
+
+def _check_scalar(tape: Tape) -> None:
+    """The math backend computes with floats: array tapes and array ops are refused."""
+    array_ops = sorted({str(kind) for kind in tape.ops if not OPS[kind].python and OPS[kind].numpy})
+    if tape.array or array_ops:
+        what = f"uses array ops ({', '.join(array_ops)})" if array_ops else "holds arrays"
+        shapes = ", ".join(f"{n}: {tape.type_of(s)}" for n, s in zip(tape.inputs, tape.input_slots))
+        raise UnsupportedOpError(
+            f"tape {tape.name!r} {what}, which the math backend (Python floats) cannot compute; "
+            f'generate it with backend="numpy" (inputs {shapes or "none"})'
+        )
+
+
+def _array_input(x, name, shape, dtype):
+    """An input as the tape recorded it: the same shape, converted to its dtype (a float64 scalar is a float)."""
+    x = np.asarray(x)
+    if x.shape != shape:
+        raise ValueError(f"input {name} has shape {x.shape}, but this code was generated for shape {shape}; "
+                         "trace the function at the new shape and generate it again")
+    if x.dtype.kind not in "fiub":
+        raise TypeError(f"input {name} must hold real numbers, not {x.dtype}")
+    x = x.astype(np.float64 if x.dtype.kind in "iub" else x.dtype, copy=False).astype(dtype, copy=False)
+    return float(x) if x.shape == () and x.dtype == np.float64 else x
+
+
+def _frozen(array):
+    """A module constant, made read-only so that no caller can change it for the next call."""
+    array.flags.writeable = False
+    return array
 
 
 def _batch(_value, *_inputs):
@@ -178,9 +386,12 @@ def _batch(_value, *_inputs):
     return _value if np.shape(_value) == _shape else np.broadcast_to(_value, _shape).copy()
 
 
+_OWN_HELPERS = ("_batch", "_array_input", "_frozen")
+
+
 def _helper(name: str) -> Any:
-    """A helper of generated code: an IEEE-safe rule of the op table, or ``_batch`` above."""
-    return globals()[name] if name == "_batch" else getattr(ops, name)
+    """A helper of generated code: a rule of the op table, or one of the functions above."""
+    return globals()[name] if name in _OWN_HELPERS else getattr(ops, name)
 
 
 def _helper_sources(names: set[str]) -> list[str]:
@@ -191,12 +402,20 @@ def _helper_sources(names: set[str]) -> list[str]:
         if name not in seen:
             seen.add(name)
             pending += _HELPER_CALL.findall(inspect.getsource(_helper(name)))
-    sources = []
-    for name in sorted(seen):
-        text = inspect.getsource(_helper(name))
-        text = re.sub(r"^( *)# .*\n", "", text, flags=re.M)
-        sources.append(re.sub(r": [a-zA-Z]+(?=[,)])|(?<=\)) -> [a-zA-Z]+(?=:)", "", text))
-    return sources
+    return [_without_annotations(inspect.getsource(_helper(name))) for name in sorted(seen)]
+
+
+def _without_annotations(text: str) -> str:
+    """A helper's source without comment lines and type hints: the generated module imports nothing for them."""
+    text = re.sub(r"^( *)# .*\n", "", text, flags=re.M)
+    (definition,) = ast.parse(text).body
+    assert isinstance(definition, ast.FunctionDef)
+    arguments = definition.args
+    for argument in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs, arguments.vararg, arguments.kwarg]:
+        if argument is not None:
+            argument.annotation = None
+    body = text.splitlines(keepends=True)[definition.body[0].lineno - 1 :]
+    return f"def {definition.name}({ast.unparse(arguments)}):\n" + "".join(body)
 
 
 def _docstring(summary: str, inputs: Sequence[str], params: Sequence[str], outputs: Sequence[str]) -> list[str]:
@@ -218,6 +437,7 @@ def _render(
     header = [f"def {name}({', '.join(function.params)}):"]
     docstring = _docstring(summary, function.tape.inputs, function.params, function.tape.output_names)
     header += ["    " + line if line else "" for line in docstring]
+    header += ["    " + line for line in function.input_checks()]
     if len(statements) > part_size:
         return _render_parts(function, name, header, indent, returns, part_size)
     outputs = function.outputs()
@@ -228,7 +448,7 @@ def _render(
         body += [indent + line for line in _assign(target, code)]
         if k in dying:  # numpy: free each array after its last use, as a person would
             body.append(f"{indent}del {', '.join(dying[k])}")
-    return header + body_open + (body or [indent + "pass"]) + [indent + returns(_batched(function, outputs))]
+    return header + body_open + (body or [indent + "pass"]) + [indent + returns(_returned(function, outputs))]
 
 
 def _dying_after(function: _Function) -> dict[int, list[str]]:
@@ -245,8 +465,15 @@ def _dying_after(function: _Function) -> dict[int, list[str]]:
     return {k: sorted(vs, key=_order) for k, vs in dying.items()}
 
 
-def _batched(function: _Function, outputs: list[str]) -> list[str]:
-    """numpy: every output gets the batch's shape, as the interpreter's array replay returns it."""
+def _returned(function: _Function, outputs: list[str]) -> list[str]:
+    """The outputs as the interpreter returns them.
+
+    numpy backend: every output of a scalar tape gets the batch's shape; an
+    array tape's outputs keep their own shapes, and a float64 scalar is a float.
+    """
+    if function.tape.array:
+        recorded = [function.tape.values[s] for s in function.tape.output_slots]
+        return [f"float({out})" if type(r) is float else out for out, r in zip(outputs, recorded)]
     if function.backend != "numpy" or not function.params:
         return outputs
     function.helpers.add("_batch")
@@ -299,7 +526,7 @@ def _render_parts(
         calls.append(f"    {part}({params})")
     outputs = [f"s[{crossing[out]}]" if out in crossing else out for out in function.outputs()]
     main = header + [f"    s = [None] * {len(crossing)}"] + calls
-    return lines + main + ["    " + returns(_batched(function, outputs))]
+    return lines + main + ["    " + returns(_returned(function, outputs))]
 
 
 def _order(name: str) -> tuple[int, str]:
@@ -319,6 +546,9 @@ def _structured(tape: Tape) -> Callable[[list[str]], str]:
 
 def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
     helpers: set[str] = set().union(*(f.helpers for f, _ in functions))
+    constants = functions[0][0].constants.lines()  # the functions of one module share their constants
+    if constants:
+        helpers.add("_frozen")
     lines = [
         f"# {_printable(title)}",
         f"# Generated by tapegrad {__version__} ({backend} backend) from tape {_printable(repr(tape.name))}, "
@@ -329,6 +559,8 @@ def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: s
     ]
     for source in _helper_sources(helpers):
         lines += ["", source.rstrip("\n"), ""]
+    if constants:
+        lines += ["", *constants, ""]
     for _, body in functions:
         lines += ["", *body, ""]
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -344,6 +576,13 @@ def to_source(tape: Tape, name: str = "f", backend: str = "math") -> str:
     Gradient code is the source of the (optimised) gradient tape::
 
         >>> print(to_source(tapegrad.optimize(tapegrad.grad_tape(tape)), "f_grad"))
+
+    A tape of arrays needs ``backend="numpy"``; its function checks each
+    input against the recorded shape (a ValueError otherwise) and returns
+    arrays of the recorded shapes, with a float for a float64 scalar::
+
+        >>> tape = tapegrad.trace(lambda W, x: (W @ x).tanh().sum(), np.ones((2, 3)), np.ones(3))
+        >>> print(to_source(tapegrad.optimize(tapegrad.grad_tape(tape)), "f_grad", backend="numpy"))
     """
     (function_name,) = identifiers([name])
     function = _Function(tape, backend)
@@ -407,9 +646,9 @@ def export(
         (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).",
          _value_and_grads(tape.structure)),  # fmt: skip
     ]
-    functions = []
+    functions, constants = [], _Constants()
     for part_tape, part_name, summary, returns in parts:
-        function = _Function(part_tape, backend)
+        function = _Function(part_tape, backend, constants)
         functions.append((function, _render(function, part_name, summary, returns)))
     title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
     target = Path(path)
@@ -430,6 +669,9 @@ def _value_and_grads(structure: str) -> Callable[[list[str]], str]:
 
 def _write_tests(tape: Tape, module: Path, base: str, backend: str) -> None:
     """A pytest file checking the export at a few points, using only the exported module."""
+    if tape.array:
+        _write_array_tests(tape, module, base)
+        return
     import random
 
     rng = random.Random(0)
@@ -483,3 +725,95 @@ def test_gradient_against_central_differences(point, value, gradient):
         assert float(exported.{base}_grad(*point)[i]) == pytest.approx(estimate, rel=1e-5, abs=1e-7)
 '''
     (module.parent / f"{test_name}.py").write_text(text, encoding="utf-8")
+
+
+def _write_array_tests(tape: Tape, module: Path, base: str) -> None:
+    """:func:`_write_tests` for an array tape: inputs of the recorded shapes and dtypes, array gradients."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for _ in range(3):
+        point = [_random_like(tape.values[s], rng) for s in tape.input_slots]
+        value, grads = tape.value_and_gradient(*point)
+        scalar = value if tape.structure == "value" else value[0]
+        if not all(np.all(np.isfinite(v)) for v in (scalar, *grads)):
+            raise InputTypeError("the function is not finite at the test points; export without tests=True")
+        inputs = "".join(f"            {_data_source(x)},\n" for x in point)
+        gradient = "".join(f"            {_data_source(g)},\n" for g in grads)
+        rows.append(_ROW.format(inputs=inputs, value=_data_source(scalar), gradient=gradient))
+    first = "" if tape.structure == "value" else "[0]"
+    (test_name,) = identifiers([f"test_{module.stem}"])
+    recorded = "\n".join(rows)
+    text = f'''# Tests of the exported module {_printable(repr(module.name))}, written by tapegrad {__version__}.
+# They use only the exported module, loaded from the file beside this one, and numpy.
+import importlib.util
+import pathlib
+
+import numpy as np
+import pytest
+
+_PATH = pathlib.Path(__file__).resolve().parent / {module.name!r}
+_SPEC = importlib.util.spec_from_file_location("exported_{base}", _PATH)
+exported = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(exported)
+
+# (inputs, value, gradient) recorded when the module was exported
+RECORDED = [
+{recorded}
+]
+
+
+def assert_close(got, expected, rtol):
+    assert np.shape(got) == np.shape(expected)
+    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=rtol)
+
+
+@pytest.mark.parametrize("point, value, gradient", RECORDED)
+def test_recorded_values(point, value, gradient):
+    assert_close(exported.{base}(*point){first}, value, rtol=1e-12)
+    got_value, got_gradient = exported.{base}_value_and_grad(*point)
+    assert_close(got_value{first}, value, rtol=1e-12)
+    for got, grad, also in zip(exported.{base}_grad(*point), gradient, got_gradient):
+        assert_close(got, grad, rtol=1e-12)
+        assert_close(also, grad, rtol=1e-12)
+
+
+@pytest.mark.parametrize("point, value, gradient", RECORDED)
+def test_gradient_against_central_differences(point, value, gradient):
+    for i, x in enumerate(point):
+        x = np.asarray(x)
+        single = x.dtype == np.float32
+        for k in sorted({{0, x.size // 2, x.size - 1}} if x.size else set()):
+            up, down = [np.array(p, copy=True) for p in point], [np.array(p, copy=True) for p in point]
+            h = (1e-3 if single else 1e-6) * max(1.0, abs(float(x.flat[k])))
+            up[i].flat[k] += h
+            down[i].flat[k] -= h
+            step = float(up[i].flat[k]) - float(down[i].flat[k])
+            estimate = (float(exported.{base}(*up){first}) - float(exported.{base}(*down){first})) / step
+            tolerance = dict(rel=1e-2, abs=1e-3) if single else dict(rel=1e-5, abs=1e-7)
+            assert float(np.asarray(gradient[i]).flat[k]) == pytest.approx(estimate, **tolerance)
+'''
+    (module.parent / f"{test_name}.py").write_text(text, encoding="utf-8")
+
+
+_ROW = """\
+    (
+        [
+{inputs}        ],
+        {value},
+        [
+{gradient}        ],
+    ),"""
+
+
+def _random_like(recorded: Any, rng: np.random.Generator) -> Any:
+    """A random point of the recorded input's shape and dtype, in [0.2, 1.5] (away from the kinks at 0)."""
+    if not isinstance(recorded, np.ndarray):
+        return round(float(rng.uniform(0.2, 1.5)), 3)
+    return np.round(rng.uniform(0.2, 1.5, size=recorded.shape), 3).astype(recorded.dtype)
+
+
+def _data_source(x: Any) -> str:
+    """A recorded number or array as source for the written tests."""
+    if isinstance(x, (np.ndarray, np.generic)):
+        return array_source(np.asarray(x), "            ")
+    return literal(x, "numpy")

@@ -8,6 +8,16 @@ symbolic differentiation happens here, so programs far beyond the size
 sympy's ``diff`` can handle are fine, and ``cse=True`` keeps every shared
 slot of the tape shared, so the result grows linearly with the tape.
 
+Array tapes export too, while they are small (:data:`ELEMENT_LIMIT`): a
+slot holding an array holds a numpy array of sympy expressions (dtype
+object), elementwise rules run on each element, and the array ops run their
+numpy rules on those object arrays.  An input array ``W`` of shape (2, 3)
+becomes the symbols ``W_0_0, W_0_1, ..., W_1_2`` (element ``(i, j)`` is
+``W_i_j``; a vector ``x`` gives ``x_0, x_1...``); 1-d and 2-d outputs come
+back as ``sympy.Matrix`` (a vector as a column), 0-d ones as expressions,
+and arrays of more axes as ``sympy.Array``.  Float32 arrays export as the
+exact formulas, like float64 ones.
+
 Import (:func:`from_sympy`) walks an expression and emits one record per
 distinct subexpression, so a formula from sympy gets tapegrad's gradient
 tapes, optimiser and interpreters.
@@ -18,11 +28,13 @@ objects directly, never through ``sympify``.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .errors import (
@@ -34,15 +46,25 @@ from .errors import (
     UnknownNameError,
     UnsupportedOpError,
 )
-from .functional import as_tape
+from .functional import as_tape, trace
 from .interpret import Domain, forward, make_domain
 from .ops import OPS, Op, OpKind
 from .passes import optimize
 from .replay import restructure
+from .shapes import ArrayAttr, type_text
 from .tape import Tape
 from .transforms import gradient_tape, input_positions, select_outputs
 
-__all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY"]
+__all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
+
+ELEMENT_LIMIT = 20_000
+"""The most element operations an array tape may take to export (see :func:`element_work`).
+
+sympy builds one expression per element, thousands of times slower than
+numpy computes one, so a bigger tape is refused with a
+:class:`~tapegrad.errors.SymbolicLimitError`; trace the function at smaller
+shapes to read its formula.
+"""
 
 # Conditions (not Symbols, which sympy also counts as Boolean).
 _CONDITIONS = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
@@ -82,19 +104,70 @@ def _sympy_function(op: Op) -> Callable[..., Any] | None:
     rule = op.symbolic
     if rule is None:
         return None
-    if op.kind is OpKind.WHERE:
-        return lambda c, x, y: rule(sp, c if isinstance(c, _CONDITIONS) else constant(c), _number(x), _number(y))
-    return lambda *args: rule(sp, *[_number(a) for a in args])
+    if not op.elementwise:
+        return lambda *args: _array_rule(rule, op, args)
+
+    def scalar(*args: Any) -> Any:
+        if op.kind is OpKind.WHERE:
+            c, x, y = args
+            return rule(sp, c if isinstance(c, _CONDITIONS) else constant(c), _number(x), _number(y))
+        return rule(sp, *[_number(a) for a in args])
+
+    if op.has_attr:
+        return lambda *args: _elementwise(scalar, args[:-1], args[-1:])
+    return lambda *args: _elementwise(scalar, args, ())
+
+
+def _elementwise(scalar: Callable[..., Any], operands: Sequence[Any], attr: Sequence[Any]) -> Any:
+    """An elementwise rule on expressions, or on each element of object arrays (broadcasting as numpy does)."""
+    if not any(isinstance(x, np.ndarray) for x in operands):
+        return scalar(*operands, *attr)
+    return _scalar_if_0d(np.vectorize(lambda *xs: scalar(*xs, *attr), otypes=[object])(*operands))
+
+
+def _array_rule(rule: Callable[..., Any], op: Op, args: Sequence[Any]) -> Any:
+    """An array op's numpy rule, run on object arrays of expressions."""
+    operands, attr = (args[:-1], args[-1:]) if op.has_attr else (args, ())
+    return _scalar_if_0d(rule(sp, *[_object_array(x) for x in operands], *attr))
+
+
+def _object_array(x: Any) -> np.ndarray:
+    """``x`` as a numpy array of sympy objects (a scalar as a 0-d one), conditions as the numbers 1 or 0."""
+    if not isinstance(x, np.ndarray):
+        x = _object_array_of([x], ())
+    if x.dtype != object:
+        x = x.astype(object)
+    if any(isinstance(e, _CONDITIONS) for e in x.flat):
+        x = np.vectorize(_number, otypes=[object])(x)
+    return x
+
+
+def _scalar_if_0d(x: Any) -> Any:
+    """Slots hold expressions for scalars and object arrays of one or more axes."""
+    return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
+
+
+def _slot_constant(x: Any) -> Any:
+    """A recorded constant of a tape: a number, or an array of them (as exact sympy numbers)."""
+    if isinstance(x, ArrayAttr):
+        x = x.array
+    if isinstance(x, np.ndarray):
+        return _scalar_if_0d(_object_array_of([constant(e) for e in x.ravel().tolist()], x.shape))
+    return constant(x)
+
+
+def _is_zero(g: Any) -> bool:
+    return bool(np.all(g == 0)) if isinstance(g, np.ndarray) else g == 0
 
 
 SYMPY: Domain = make_domain(
     "sympy",
     _sympy_function,
-    const=constant,
-    is_zero=lambda g: g == 0,
+    const=_slot_constant,
+    is_zero=_is_zero,
     truth=lambda c, site: None,  # a symbolic condition cannot be decided: export the recorded branch
 )
-"""The interpreters' domain of sympy expressions."""
+"""The interpreters' domain of sympy expressions (and numpy arrays of them)."""
 
 
 # ---------------------------------------------------------------- export
@@ -104,9 +177,11 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
     """One sympy object per input: the user's, the tape's own, or fresh Symbols.
 
     Fresh Symbols take the inputs' names; a repeated name gets a suffix, so
-    two different inputs never become the same symbol.
+    two different inputs never become the same symbol.  An array input is
+    an array of Symbols, ``W_i_j`` for element ``(i, j)`` of ``W``.
     """
     names = tape.inputs
+    shapes = [np.shape(tape.values[s]) for s in tape.input_slots]
     if symbols is not None:
         chosen = list(symbols)
         if len(chosen) != len(names):
@@ -114,17 +189,106 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
                 f"symbols gives {len(chosen)} symbols for the {len(names)} inputs of tape {tape.name!r} "
                 f"({', '.join(names)}); give one per input"
             )
-        return [constant(s) for s in chosen]
+        return [_given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
     known = list(tape.symbols or [])[: len(names)]
     taken = {str(s) for s in known}
     fresh = []
-    for name in names[len(known) :]:
+    for name, shape in zip(names[len(known) :], shapes[len(known) :]):
         unique, k = name, 1
-        while unique in taken:
+        while unique in taken or not taken.isdisjoint(_element_names(unique, shape)):
             unique, k = f"{name}_{k}", k + 1
         taken.add(unique)
-        fresh.append(sp.Symbol(unique))
+        if shape:
+            elements = _element_names(unique, shape)
+            taken.update(elements)
+            fresh.append(_object_array_of([sp.Symbol(e) for e in elements], shape))
+        else:
+            fresh.append(sp.Symbol(unique))
     return known + fresh
+
+
+def _element_names(name: str, shape: tuple[int, ...]) -> list[str]:
+    """``W_0_0, W_0_1, ...``: the names of an array input's elements, in row-major order."""
+    return [f"{name}_{'_'.join(map(str, index))}" for index in np.ndindex(shape)] if shape else []
+
+
+def _object_array_of(items: Sequence[Any], shape: tuple[int, ...]) -> np.ndarray:
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array.reshape(shape)
+
+
+def _given(tape: Tape, symbol: Any, name: str, shape: tuple[int, ...]) -> Any:
+    """A symbol the user gave for an input; for an array input, anything holding one per element.
+
+    A ``sympy.Matrix``, ``MatrixSymbol``, ``sympy.Array``, numpy array or
+    nested list, read in row-major order.
+    """
+    if not shape:
+        return constant(symbol)
+    if isinstance(symbol, sp.MatrixExpr) and not isinstance(symbol, sp.MatrixBase):
+        symbol = symbol.as_explicit()
+    if isinstance(symbol, (sp.MatrixBase, sp.NDimArray)):
+        items = list(sp.flatten(symbol.tolist()))
+    else:
+        items = list(np.asarray(symbol, dtype=object).ravel())
+    size = int(np.prod(shape))
+    if len(items) != size:
+        raise InputTypeError(
+            f"symbols for input {name!r} of tape {tape.name!r} hold {len(items)} elements, but the input is an "
+            f"array of shape {shape}; give {size} (a sympy.Matrix, a MatrixSymbol or a nested list)"
+        )
+    return _object_array_of([constant(item) for item in items], shape)
+
+
+def element_work(tape: Tape) -> int:
+    """How many element operations exporting ``tape`` takes, roughly: what :data:`ELEMENT_LIMIT` bounds.
+
+    A record costs the larger of its result's size and its operands' sizes
+    (a sum reads every element); a matrix product ``(n, k) @ (k, m)`` costs
+    ``n * m * k``, one term per element and inner index.
+    """
+    total = 0
+    for i, args in enumerate(tape.args):
+        out = np.size(tape.values[i])
+        operands = [np.shape(tape.values[a]) for a in args]
+        if tape.ops[i] is OpKind.MATMUL:
+            total += out * operands[0][-1]
+        else:
+            total += max(out, sum(int(np.prod(shape)) for shape in operands))
+    return total
+
+
+def _check_size(tape: Tape) -> None:
+    """SymbolicLimitError for an array tape too big to export element by element."""
+    if not tape.array:
+        return
+    work = element_work(tape)
+    if work > ELEMENT_LIMIT:
+        inputs = ", ".join(f"{n}: {type_text(tape.values[s])}" for n, s in zip(tape.inputs, tape.input_slots))
+        raise SymbolicLimitError(
+            f"tape {tape.name!r} (inputs {inputs or 'none'}) takes about {work:,} element operations to export, "
+            f"more than symbolic export takes on (ELEMENT_LIMIT = {ELEMENT_LIMIT:,}): sympy builds an expression "
+            "for each element. Trace the function at smaller shapes (fewer rows, narrower layers) to read its "
+            'formula; tapegrad.codegen writes numpy code (backend="numpy") at any size'
+        )
+
+
+def _output(x: Any) -> Any:
+    """An output slot as the user gets it: an expression, or a Matrix (1-d, 2-d) or Array of expressions."""
+    if not isinstance(x, np.ndarray):
+        return _number(x)
+    items = [_number(e) for e in x.ravel()]
+    if x.ndim == 1:
+        return sp.Matrix(x.shape[0], 1, items)
+    if x.ndim == 2:
+        return sp.Matrix(x.shape[0], x.shape[1], items)
+    return sp.Array(items, x.shape)
+
+
+def _flat(x: Any) -> list[Any]:
+    """An exported output's elements in row-major order."""
+    return list(sp.flatten(x.tolist())) if isinstance(x, (sp.MatrixBase, sp.NDimArray)) else [x]
 
 
 def _warn_guards(tape: Tape) -> None:
@@ -149,15 +313,23 @@ def _user_stacklevel() -> int:
 
 
 def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
-    """``(replacements, outputs)`` read off the tape: each slot used twice gets a name."""
+    """``(replacements, outputs)`` read off the tape: each slot used twice gets a name.
+
+    So does each element of an array that an array op or a broadcast may copy
+    into many results (the rows of a matrix product).
+    """
     uses = [0] * len(tape)
-    for args in tape.args:
+    copied = [False] * len(tape)
+    for i, args in enumerate(tape.args):
+        spread = not OPS[tape.ops[i]].elementwise or i in tape.broadcasts
         for a in args:
             uses[a] += 1
+            copied[a] = copied[a] or spread
     for s in tape.output_slots:
         uses[s] += 1
-    taken = {str(s) for s in symbols}  # by name: a positive t0 of the user's still prints as t0
-    names = (sp.Symbol(f"t{k}") for k in range(len(tape) + len(taken) + 1) if f"t{k}" not in taken)
+    # by name: a positive t0 of the user's still prints as t0
+    taken = {str(e) for s in symbols for e in (s.ravel() if isinstance(s, np.ndarray) else [s])}
+    names = (sp.Symbol(f"t{k}") for k in itertools.count() if f"t{k}" not in taken)
     replacements: list[tuple[Any, Any]] = []
     exprs: list[Any] = [None] * len(tape)
     depth = [0] * len(tape)
@@ -166,10 +338,10 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
     for i, kind in enumerate(tape.ops):
         args = tape.args[i]
         if kind is OpKind.INPUT:
-            exprs[i] = inputs.get(i, constant(tape.values[i]))
+            exprs[i] = inputs.get(i, _slot_constant(tape.values[i]))
             continue
         if kind is OpKind.CONST:
-            exprs[i] = constant(tape.attrs[i])
+            exprs[i] = _slot_constant(tape.attrs[i])
             continue
         if kind is OpKind.GUARD:
             exprs[i] = exprs[args[0]]
@@ -179,12 +351,25 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
         operands = [exprs[a] for a in args]
         expr = fn(*operands, tape.attrs[i]) if i in tape.attrs else fn(*operands)
         d = 1 + max((depth[a] for a in args), default=0)
-        if (uses[i] > 1 or d > _INLINE_DEPTH) and not expr.is_Atom and not isinstance(expr, _CONDITIONS):
-            name = next(names)
-            replacements.append((name, expr))
-            expr, d = name, 0
+        if isinstance(expr, np.ndarray):
+            if uses[i] > 1 or d > _INLINE_DEPTH or copied[i]:
+                named = [_named(e, names, replacements) for e in expr.ravel()]
+                expr, d = _object_array_of(named, expr.shape), 0
+        elif uses[i] > 1 or d > _INLINE_DEPTH:
+            expr = _named(expr, names, replacements)
+            d = 0 if expr.is_Symbol else d
         exprs[i], depth[i] = expr, d
-    return replacements, [_number(exprs[s]) for s in tape.output_slots]
+    return replacements, [_output(exprs[s]) for s in tape.output_slots]
+
+
+def _named(expr: Any, names: Iterator[Any], replacements: list[tuple[Any, Any]]) -> Any:
+    """A fresh name standing for ``expr`` (added to ``replacements``), unless it is an atom or a condition."""
+    expr = constant(expr)
+    if expr.is_Atom or isinstance(expr, _CONDITIONS):
+        return expr
+    name = next(names)
+    replacements.append((name, expr))
+    return name
 
 
 def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False, simplify: bool = False) -> Any:
@@ -198,7 +383,16 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
 
     >>> tapegrad.trace(lambda x, y: (x * y).tanh(), 1.0, 2.0).to_sympy()
     tanh(x*y)
+
+    An array input ``W`` becomes symbols ``W_0_0, W_0_1...`` (or give a
+    ``sympy.Matrix`` for it in ``symbols``), and an array output a
+    ``sympy.Matrix``; a tape of more than :data:`ELEMENT_LIMIT` array
+    elements is refused with a :class:`~tapegrad.errors.SymbolicLimitError`::
+
+        >>> tapegrad.trace(lambda W, x: (W @ x).tanh(), np.ones((2, 2)), np.ones(2)).to_sympy()
+        Matrix([[tanh(W_0_0*x_0 + W_0_1*x_1)], [tanh(W_1_0*x_0 + W_1_1*x_1)]])
     """
+    _check_size(tape)
     chosen = _symbols(tape, symbols)
     _warn_guards(tape)
     if cse:
@@ -208,7 +402,7 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
         return replacements, exprs
     try:
         values = forward(tape, chosen, SYMPY)
-        outputs = [_number(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
+        outputs = [_output(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
     except RecursionError:
         raise SymbolicLimitError(
             f"tape {tape.name!r} ({len(tape):,} records) nests too deeply for sympy to build one expression; "
@@ -240,9 +434,13 @@ def gradient(
 
     Read off the optimised gradient tape.  With ``cse=True``, returns
     ``(replacements, exprs)`` as ``sympy.cse`` does, linear in the tape size.
-    A function is traced at 1.0 for each parameter.
+    A function is traced at 1.0 for each parameter.  The gradient with
+    respect to an array input is a ``sympy.Matrix`` of its shape (a column
+    for a vector).
     """
-    g = _gradient_tape(as_tape(f_or_tape), wrt)
+    tape = as_tape(f_or_tape)
+    _check_size(tape)  # before recording a gradient tape of it
+    g = _gradient_tape(tape, wrt)
     result = to_sympy(g, symbols, cse=cse, simplify=simplify)
     return (result[0], list(result[1])) if cse else list(result)
 
@@ -250,12 +448,34 @@ def gradient(
 def hessian(
     f_or_tape: Callable[..., Any] | Tape, symbols: Sequence[Any] | None = None, simplify: bool = False
 ) -> Any:
-    """The Hessian of scalar ``f`` as a ``sympy.Matrix``: each row exported from a second gradient tape."""
-    g = _gradient_tape(as_tape(f_or_tape), None)
+    """The Hessian of scalar ``f`` as a ``sympy.Matrix``: each row exported from a second gradient tape.
+
+    With array inputs, rows and columns run over every element of every
+    input in turn, row-major (``W_0_0, W_0_1, ..., x_0, ...``).
+    """
+    tape = as_tape(f_or_tape)
+    if tape.array:
+        return _array_hessian(tape, symbols, simplify)
+    g = _gradient_tape(tape, None)
     rows = []
     for i in range(len(g.output_slots)):
         second = _gradient_tape(select_outputs(g, [i]), None)
         rows.append(list(to_sympy(second, symbols, simplify=simplify)))
+    return sp.Matrix(rows)
+
+
+def _array_hessian(tape: Tape, symbols: Sequence[Any] | None, simplify: bool) -> Any:
+    """The Hessian of an array tape: one row per element of the gradient, from a tape of that element."""
+    _check_size(tape)
+    g = _gradient_tape(tape, None)
+    example = [g.values[s] for s in g.input_slots]
+    rows = []
+    for k, slot in enumerate(g.output_slots):
+        for index in np.ndindex(np.shape(g.values[slot])):
+            element = trace(lambda *xs, k=k, index=index: g(*xs)[k][index], *example, names=g.inputs)
+            element.name = f"{g.name}[{k}][{','.join(map(str, index))}]"
+            second = to_sympy(_gradient_tape(element, None), symbols, simplify=simplify)
+            rows.append([e for part in second for e in _flat(part)])
     return sp.Matrix(rows)
 
 
@@ -271,6 +491,7 @@ def latex(
     named ``t_0, t_1, ...`` first, all in one ``aligned`` block.
     """
     tape = as_tape(f_or_tape)
+    _check_size(tape)
     g = _gradient_tape(tape, wrt)
     chosen = _symbols(g, symbols)
     replacements, exprs = to_sympy(g, chosen, cse=True)
@@ -281,7 +502,9 @@ def latex(
     out = sp.latex(sp.Symbol(tape.output_names[0]))
     lines = [f"{sp.latex(name)} &= {sp.latex(expr)}" for name, expr in replacements]
     for position, expr in zip(input_positions(tape, wrt), exprs):
-        lines.append(rf"\frac{{\partial {out}}}{{\partial {sp.latex(chosen[position])}}} &= {sp.latex(expr)}")
+        symbol = chosen[position]
+        wrt_text = sp.latex(sp.Symbol(tape.inputs[position]) if isinstance(symbol, np.ndarray) else symbol)
+        lines.append(rf"\frac{{\partial {out}}}{{\partial {wrt_text}}} &= {sp.latex(expr)}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
 
 
