@@ -156,7 +156,9 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
         else:
             args = [values[a] for a in argss[i]]
             fn = functions[kind]
-            values[i] = fn(*args, attrs[i]) if i in attrs else fn(*args)  # type: ignore[misc]
+            out = fn(*args, attrs[i]) if i in attrs else fn(*args)  # type: ignore[misc]
+            # A float64 scalar from a reduction is a Python float, as when recorded: numpy treats it as weak.
+            values[i] = float(out) if type(out) is np.float64 else out
         if check:
             _check_finite(tape, i, values[i], "forward")
     return values

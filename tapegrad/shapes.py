@@ -3,10 +3,10 @@
 An array op's attribute (the axes of a ``sum``, the index of a ``getitem``,
 the array of a constant) is stored on the tape like any other attribute, so
 it must compare and hash by content (the optimiser's common-subexpression
-pass keys records on it) and print readably: ``repr`` for listings, ``str``
-as Python source for generated code.  :class:`ArrayAttr` and :class:`Index`
-wrap numpy arrays and numpy indices to do that; the functions below are the
-shape arithmetic the array ops' rules share.
+pass keys records on it) and print readably in listings (generated code
+writes them out exactly, see :mod:`tapegrad.codegen`).  :class:`ArrayAttr`
+and :class:`Index` wrap numpy arrays and numpy indices to do that; the
+functions below are the shape arithmetic the array ops' rules share.
 """
 
 from __future__ import annotations
@@ -70,16 +70,6 @@ class ArrayAttr:
             return np.array2string(self.array, separator=", ").replace("\n", "")
         return f"<{type_text(self.array)}>"
 
-    def __str__(self) -> str:
-        return self.source()
-
-    def source(self) -> str:
-        """Python source that rebuilds the array exactly (floats via repr)."""
-        a = self.array
-        items = ", ".join(repr(x) for x in a.ravel().tolist())
-        dtype = "np.intp" if a.dtype.kind in "iu" else f"np.{a.dtype.name}"
-        return f"np.array([{items}], dtype={dtype}).reshape({a.shape!r})"
-
 
 def _index_item(item: Any) -> Any:
     """One item of an index, checked, in a hashable form."""
@@ -135,7 +125,7 @@ class Index:
             self._hash = hash(self._token())
         return self._hash
 
-    def _text(self, array_text: Any) -> str:
+    def __repr__(self) -> str:
         parts = []
         for item in self.items:
             if isinstance(item, slice):
@@ -144,20 +134,12 @@ class Index:
             elif item is Ellipsis:
                 parts.append("...")
             elif isinstance(item, ArrayAttr):
-                parts.append(array_text(item))
+                parts.append(repr(item))
             else:
                 parts.append(str(item))
-        return ", ".join(parts)
+        return f"[{', '.join(parts)}]"
 
-    def __repr__(self) -> str:
-        return f"[{self._text(repr)}]"
 
-    def __str__(self) -> str:
-        return self.source()
-
-    def source(self) -> str:
-        """The index as Python source inside ``x[...]`` (generated code, ``np.s_[...]``)."""
-        return self._text(lambda item: item.source())
 
 
 # ---------------------------------------------------------------- shape rules

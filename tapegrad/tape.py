@@ -305,9 +305,14 @@ class Tape:
 
         import sympy
 
+        from .errors import SymbolicLimitError
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            exprs = self.to_sympy()
+            try:
+                exprs = self.to_sympy()
+            except SymbolicLimitError:  # arrays too big to write out element by element
+                return text
         exprs = exprs if isinstance(exprs, (tuple, list)) else [exprs]
         formulas = [f"$${sympy.latex(sympy.Symbol(n))} = {sympy.latex(e)}$$" for n, e in zip(self.output_names, exprs)]
         return "\n\n".join(formulas + [text])

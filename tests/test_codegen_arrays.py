@@ -233,7 +233,6 @@ def test_a_float64_scalar_does_not_promote_float32_as_recorded() -> None:
     assert out.dtype == np.float32 and out == 9.0
 
 
-@pytest.mark.xfail(strict=True, reason="core: a float64 scalar slot replays as np.float64, which promotes float32")
 def test_a_float64_scalar_meeting_float32_arrays_replays_as_recorded() -> None:
     x, y = np.arange(3.0), np.ones(3, dtype=np.float32)
     tape = tapegrad.trace(weak_scalar, x, y)
