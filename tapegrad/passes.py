@@ -30,8 +30,9 @@ subnormals.  The passes:
     - ``-(-x)`` becomes ``x``;
     - the strong ``smul(x, 1)``, ``smul(1, x)`` and ``sdiv(x, 1)`` become
       ``x`` (``smul(x, 1)`` is ``x`` when ``x == 0`` and ``x * 1`` otherwise);
-    - ``smul(c, x)`` and ``sdiv(c, x)`` with a constant ``c`` other than zero
-      become ``c * x`` and ``c / x``: the strong zero only acts when ``c == 0``;
+    - ``smul(c, x)`` and ``sdiv(c, x)`` with a constant ``c`` (a number or an
+      array) holding no zero become ``c * x`` and ``c / x``: the strong zero
+      only acts where ``c == 0``;
     - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
       and ``where`` on a constant condition becomes the branch it takes.
 
@@ -124,6 +125,13 @@ def _constant(tape: Tape, slot: int) -> float | None:
     return float(tape.values[slot])
 
 
+def _nonzero_constant(tape: Tape, slot: int) -> bool:
+    """Is ``slot`` a constant (a number or an array) with no zero in it?  Then a strong product is a plain one."""
+    if tape.ops[slot] is not _CONST:
+        return False
+    return bool(np.all(tape.values[slot] != 0.0))
+
+
 def _is(tape: Tape, slot: int, number: float) -> bool:
     """Is ``slot`` the constant ``number``, sign of zero included?"""
     c = _constant(tape, slot)
@@ -165,14 +173,14 @@ def _identity(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value:
             return x
         if _is(new, x, 1.0):
             return y
-        if kind is OpKind.SMUL and _constant(new, x) not in (None, 0.0):
+        if kind is OpKind.SMUL and _nonzero_constant(new, x):
             return (OpKind.MUL, args, None, value)
         if kind is OpKind.MUL and (_is(new, y, -1.0) or _is(new, x, -1.0)):
             return (OpKind.NEG, (x if _is(new, y, -1.0) else y,), None, value)
     elif kind in (OpKind.DIV, OpKind.SDIV):
         if _is(new, args[1], 1.0):
             return args[0]
-        if kind is OpKind.SDIV and _constant(new, args[0]) not in (None, 0.0):
+        if kind is OpKind.SDIV and _nonzero_constant(new, args[0]):
             return (OpKind.DIV, args, None, value)
     elif kind is OpKind.SUB:
         if _is(new, args[1], 0.0):
