@@ -109,7 +109,7 @@ def astype(x: Any, dtype: Any) -> Any:
 
 
 def _reduction(kind: OpKind, x: Any, axis: Any, keepdims: bool) -> Any:
-    axes = normalize_axes(axis, len(_shape(x)), str(kind))
+    axes = normalize_axes(axis, len(_shape(x)), kind)
     return apply(OPS[kind], x, attr=(axes, bool(keepdims)))
 
 

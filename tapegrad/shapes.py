@@ -145,7 +145,7 @@ class Index:
 # ---------------------------------------------------------------- shape rules
 
 
-def normalize_axes(axis: Any, ndim: int, op: str) -> tuple[int, ...] | None:
+def normalize_axes(axis: Any, ndim: int, op: Any) -> tuple[int, ...] | None:
     """``axis`` (None, an int or a sequence) as sorted non-negative ints; ShapeError if out of range."""
     if axis is None:
         return None

@@ -42,6 +42,14 @@ _serials = itertools.count()
 _FLOAT64 = np.dtype(np.float64)
 ARRAY_OPS = frozenset(op.kind for op in OPS if op.scalar is None and op.array is not None)
 """The ops that exist only for arrays (they change shapes)."""
+
+
+def _shape_and_dtype(value: Any) -> tuple[tuple[int, ...], Any]:
+    if type(value) is np.ndarray:
+        return value.shape, value.dtype
+    return np.shape(value), getattr(value, "dtype", _FLOAT64)
+
+
 _REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 
 
@@ -148,11 +156,12 @@ class Tape:
     def note_array(self, slot: int, elementwise: bool, operands: list[Any], value: Any) -> None:
         """Record what the backward pass must know of an array record: did numpy broadcast or promote?"""
         self.array = True
-        shape, dtype = np.shape(value), getattr(value, "dtype", _FLOAT64)
+        shape, dtype = _shape_and_dtype(value)
         if dtype != _FLOAT64:
             self.narrow = True
         for operand in operands:
-            if (elementwise and np.shape(operand) != shape) or getattr(operand, "dtype", _FLOAT64) != dtype:
+            operand_shape, operand_dtype = _shape_and_dtype(operand)
+            if (elementwise and operand_shape != shape) or operand_dtype != dtype:
                 self.broadcasts.add(slot)
                 return
 

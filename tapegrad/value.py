@@ -232,19 +232,13 @@ class Value:
         return (self[i] for i in range(len(self)))
 
     def __getitem__(self, index: Any) -> Value:
-        from .arrays import getitem
-
-        return getitem(self, index)
+        return arrays.getitem(self, index)
 
     def __matmul__(self, other: Any) -> Value:
-        from .arrays import matmul
-
-        return matmul(self, other)
+        return arrays.matmul(self, other)
 
     def __rmatmul__(self, other: Any) -> Value:
-        from .arrays import matmul
-
-        return matmul(other, self)
+        return arrays.matmul(other, self)
 
     @property
     def T(self) -> Value:
@@ -252,49 +246,31 @@ class Value:
         return self.transpose()
 
     def transpose(self, *axes: Any) -> Value:
-        from .arrays import transpose
-
-        return transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None)
+        return arrays.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None)
 
     def reshape(self, *shape: Any) -> Value:
-        from .arrays import reshape
-
-        return reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+        return arrays.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
 
     def astype(self, dtype: Any) -> Value:
-        from .arrays import astype
-
-        return astype(self, dtype)
+        return arrays.astype(self, dtype)
 
     def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
-        from .arrays import sum_over
-
-        return sum_over(self, axis, keepdims)
+        return arrays.sum_over(self, axis, keepdims)
 
     def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
-        from .arrays import mean_over
-
-        return mean_over(self, axis, keepdims)
+        return arrays.mean_over(self, axis, keepdims)
 
     def max(self, axis: Any = None, keepdims: bool = False) -> Value:
-        from .arrays import max_over
-
-        return max_over(self, axis, keepdims)
+        return arrays.max_over(self, axis, keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Value:
-        from .arrays import logsumexp
-
-        return logsumexp(self, axis, keepdims)
+        return arrays.logsumexp(self, axis, keepdims)
 
     def softmax(self, axis: int = -1) -> Value:
-        from .arrays import softmax
-
-        return softmax(self, axis)
+        return arrays.softmax(self, axis)
 
     def log_softmax(self, axis: int = -1) -> Value:
-        from .arrays import log_softmax
-
-        return log_softmax(self, axis)
+        return arrays.log_softmax(self, axis)
 
     def _repr_latex_(self) -> str:
         """Jupyter: the number and its gradient."""
@@ -718,3 +694,7 @@ def maximum(x: Any, y: Any) -> Any:
 def minimum(x: Any, y: Any) -> Any:
     """The smaller of ``x`` and ``y`` (nan if either is); ties split the gradient."""
     return apply(OPS[OpKind.MINIMUM], x, y)
+
+
+# Array operations build on Value and apply, so they are imported last; the methods above use them.
+from . import arrays  # noqa: E402
