@@ -4,6 +4,11 @@ One node per record (slot, op, and the value and adjoint when given),
 edges from operands; inputs and outputs are highlighted and guards drawn as
 diamonds.  A large tape is summarised: its first and last records, with a
 node saying how many were left out.
+
+Array tapes show each record's dtype and shape under its op
+(``matmul`` over ``f64[100,16]``) and its attribute as the listing does
+(``sum axis=1 keepdims``, ``getitem [:, 1:3]``); an array value or
+adjoint is summarised by its type and a few statistics, never spelled out.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from .ops import OpKind
+from .shapes import ArrayAttr, type_text
 from .tape import Tape
 
 __all__ = ["to_dot", "render", "svg"]
@@ -39,9 +47,70 @@ def _number(x: Any) -> str:
     return f"{float(x):.4g}"
 
 
-def to_dot(
-    tape: Tape, values: Sequence[Any] | None = None, grads: Sequence[Any] | None = None, limit: int = 60
-) -> str:
+_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
+_MAX_ATTRIBUTE = 60  # characters of an attribute shown in a box
+
+
+def _summary(x: Any) -> list[str]:
+    """A slot's value or adjoint in a few characters: a number, a short array, or an array's type and statistics.
+
+    Returns the lines of the summary (a large array's type, then its range and mean).
+    """
+    if x is None:
+        return ["-"]
+    if not isinstance(x, np.ndarray) or (x.ndim == 0 and x.dtype.kind in "fiub"):
+        try:
+            return [_number(x)]
+        except (TypeError, ValueError):
+            return [str(x)[:_MAX_ATTRIBUTE]]
+    if x.dtype.kind not in "fiub":
+        return [type_text(x)]
+    if 0 < x.size <= 4:
+        return ["[" + ", ".join(_number(v) for v in x.ravel().tolist()) + "]"]
+    if x.size == 0:
+        return [f"{type_text(x)} (empty)"]
+    finite = np.isfinite(x)
+    lines = [type_text(x)]
+    if finite.any():
+        kept = x if finite.all() else x[finite]
+        with np.errstate(all="ignore"):
+            lines += [
+                f"min {_number(kept.min())}  max {_number(kept.max())}",
+                f"mean {_number(kept.mean(dtype=np.float64))}",
+            ]
+    nans = int(np.isnan(x).sum())
+    infs = int(x.size - finite.sum()) - nans
+    if nans or infs:
+        lines.append(", ".join([f"{nans:,} nan"] * bool(nans) + [f"{infs:,} inf"] * bool(infs)))
+    return lines
+
+
+def _op_text(tape: Tape, i: int) -> str:
+    """The op and its attribute, as the listing words them (``sum axis=1 keepdims``)."""
+    kind, attr = tape.ops[i], tape.attrs.get(i)
+    if attr is None:
+        return str(kind)
+    if kind is OpKind.INPUT:
+        return f"input {attr}"
+    if kind in _REDUCTIONS:
+        axes, keepdims = attr
+        text = "axis=" + ("all" if axes is None else ",".join(map(str, axes))) + (" keepdims" if keepdims else "")
+    elif kind is OpKind.SCATTER:
+        text = f"{attr[0]!r} into {attr[1]}"
+    elif kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
+        text = f"axis={attr}"
+    elif isinstance(attr, str):
+        text = attr
+    elif isinstance(attr, ArrayAttr) and attr.array.size > 6:
+        return str(kind)  # its type is on the next line; its numbers are too many for a box
+    else:
+        text = repr(attr)
+    if len(text) > _MAX_ATTRIBUTE:
+        text = text[: _MAX_ATTRIBUTE - 3] + "..."
+    return f"{kind} {text}"
+
+
+def to_dot(tape: Tape, values: Sequence[Any] | None = None, grads: Sequence[Any] | None = None, limit: int = 60) -> str:
     """DOT source of the tape's graph; ``values``/``grads`` (one per slot) label the boxes.
 
     Tapes longer than ``limit`` records show their first and last ``limit // 2``.
@@ -59,21 +128,17 @@ def to_dot(
     ]
     for i in keep:
         kind = tape.ops[i]
-        op = str(kind)
-        if kind is OpKind.INPUT:
-            op = f"input {tape.attrs[i]}"
-        elif kind is OpKind.CONST:
-            op = f"const {tape.attrs[i]!r}"
-        elif kind is OpKind.POW_CONST:
-            op = f"pow_const {tape.attrs[i]!r}"
-        fields = [f"%{i}", op]
-        if values is not None:
-            fields.append(f"data {_number(values[i])}")
-        if grads is not None:
-            fields.append(f"grad {_number(grads[i])}")
+        op = _label(_op_text(tape, i))
+        if tape.array:  # the type on a second line of the op's field
+            op += "\\n" + _label(tape.type_of(i))
+        fields = [_label(f"%{i}"), op]
+        for name, given in (("data", values), ("grad", grads)):
+            if given is not None:
+                first, *more = _summary(given[i])
+                fields.append("\\n".join(_label(line) for line in [f"{name} {first}", *more]))
         if i in outputs:
-            fields.append(f"output {outputs[i]}")
-        label = " | ".join(_label(f) for f in fields)
+            fields.append(_label(f"output {outputs[i]}"))
+        label = " | ".join(fields)
         style = ""
         if kind is OpKind.INPUT:
             style = ', style=filled, fillcolor="#dbeafe"'

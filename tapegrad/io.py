@@ -1,18 +1,44 @@
 """Tape files: JSON, validated before anything is built.
 
-The format (``"format": "tapegrad.tape"``, ``"version": 1``)::
+The format (``"format": "tapegrad.tape"``)::
 
     {"format": "tapegrad.tape", "version": 1, "name": "f",
      "records": [["input", [], "x"], ["const", [], "2.5"], ["mul", [0, 1]]],
-     "inputs": [0], "example": ["1.0"], "outputs": [2], "output_names": ["out"],
+     "inputs": [0], "example": ["1.0"], "captured": {}, "outputs": [2], "output_names": ["out"],
      "structure": "value", "sites": {"3": "f.py:12"}}
 
 Numbers are written as ``repr`` strings, so every float, ``inf``, ``nan``
 and ``-0.0`` comes back bit for bit.  No pickle: loading runs no code.
-:func:`load` checks every field (known op kinds, arity, operand slots in
-range and earlier than their record, types, sizes) and raises
+
+Version 2 adds arrays.  Wherever a number can stand (a constant, an
+example input, a captured value) an array can too, as
+``{"dtype": "float64", "shape": [2, 3], "data": ["1.0", ...]}`` (data
+flattened in C order; float32 data is written as the float64 of each
+value, so it too is exact).  An array laid out otherwise in memory (a
+transposed constant) adds ``"layout": [1, 0]``, its axes from outermost
+to innermost: numpy's sums and products follow the memory order, so this
+keeps replays bit for bit.  Array ops carry these attributes::
+
+    sum, max, logsumexp             {"axes": [1] or null (all), "keepdims": false}
+    reshape, broadcast_to, sum_to   a shape: [2, 3]
+    transpose                       a permutation: [1, 0]
+    getitem                         an index: a list of items, each an integer, null (a new axis),
+                                    "...", {"slice": [start, stop, step]} or an int64/bool array
+    scatter                         {"index": [...], "shape": [2, 3]}
+    concat                          an axis (and any number of operands, at least one)
+    log_softmax                     an axis
+    astype                          "float32" or "float64"
+
+A tape without arrays is still written as version 1, which older
+tapegrads read.  :func:`load` checks every field (known op kinds, arity,
+operand slots in range and earlier than their record, types, sizes,
+dtypes, shapes, axes, indices), replays the records at the example point
+to check every shape and guard, and raises
 :class:`~tapegrad.errors.TapeFormatError` naming the JSON path of the first
-bad one.
+bad one.  The replay recomputes each record's value as recording does, so
+a loaded tape knows the shape and dtype of every slot; the arrays of all
+slots together may hold at most ``max_elements`` elements, checked before
+each is made, so that a small file cannot ask for a huge array.
 """
 
 from __future__ import annotations
@@ -22,24 +48,94 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .errors import StaleTapeError, TapeFormatError
-from .interpret import forward_float
-from .ops import OPS, OpKind
-from .tape import Attr, Tape
+import numpy as np
 
-__all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS"]
+from .errors import ShapeError, TapeFormatError
+from .ops import OPS, OpKind
+from .shapes import ArrayAttr, Index, type_text
+from .tape import ARRAY_OPS, Attr, Tape
+from .value import array_result
+
+__all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS"]
 
 FORMAT = "tapegrad.tape"
-VERSION = 1
+VERSION = 2
 MAX_BYTES = 512 * 2**20
 MAX_RECORDS = 10_000_000
+MAX_ELEMENTS = 2**28
+"""The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
 _MAX_NAME = 10_000
-_KINDS = {str(op.kind): op for op in OPS}
+_MAX_NDIM = 32
+_MAX_INT = 2**53
 _STRUCTURES = ("value", "tuple", "list")
+_BY_NAME = {op.name: op for op in OPS}
+_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
+_SHAPED = (OpKind.RESHAPE, OpKind.BROADCAST_TO, OpKind.SUM_TO, OpKind.TRANSPOSE)
+_FLOATS = ("float64", "float32")
+_INDEX_DTYPES = ("int64", "bool")
+
+
+# ---------------------------------------------------------------- writing
 
 
 def _number_text(x: Any) -> str | int:
     return x if isinstance(x, int) and not isinstance(x, bool) else repr(float(x))
+
+
+def _array_json(a: np.ndarray) -> dict[str, Any]:
+    if a.dtype.kind == "f":
+        data: list[Any] = [repr(x) for x in a.ravel().tolist()]  # float32 values are exact float64s
+    else:
+        data = a.ravel().tolist()
+    dtype = "int64" if a.dtype.kind in "iu" else a.dtype.name
+    document = {"dtype": dtype, "shape": list(a.shape), "data": data}
+    if not a.flags.c_contiguous:  # a transposed constant: numpy's sums and products follow the memory order
+        document["layout"] = [int(axis) for axis in np.argsort([-stride for stride in a.strides], kind="stable")]
+    return document
+
+
+def _value_json(x: Any) -> Any:
+    """A slot value (an example input, a captured value): a number, or an array."""
+    return _array_json(x) if isinstance(x, np.ndarray) else repr(float(x))
+
+
+def _index_json(index: Index) -> list[Any]:
+    items: list[Any] = []
+    for item in index.items:
+        if isinstance(item, slice):
+            items.append({"slice": [None if p is None else int(p) for p in (item.start, item.stop, item.step)]})
+        elif item is Ellipsis:
+            items.append("...")
+        elif isinstance(item, ArrayAttr):
+            items.append(_array_json(item.array))
+        else:
+            items.append(item)  # an int, or None for a new axis
+    return items
+
+
+def _attr_json(kind: OpKind, attr: Attr) -> Any:
+    if isinstance(attr, (str, bool)):  # an input's name, a guard's truth, a dtype
+        return attr
+    if isinstance(attr, ArrayAttr):
+        return _array_json(attr.array)
+    if kind in _REDUCTIONS:
+        axes, keepdims = attr
+        return {"axes": None if axes is None else [int(a) for a in axes], "keepdims": bool(keepdims)}
+    if kind is OpKind.GETITEM:
+        return _index_json(attr)
+    if kind is OpKind.SCATTER:
+        return {"index": _index_json(attr[0]), "shape": [int(n) for n in attr[1]]}
+    if isinstance(attr, tuple):  # a shape or a permutation
+        return [int(n) for n in attr]
+    return _number_text(attr)
+
+
+def _version_needed(tape: Tape) -> int:
+    """1 for a tape of numbers only (readable by tapegrads before arrays), else 2."""
+    if any(kind in ARRAY_OPS for kind in tape.ops) or any(isinstance(a, ArrayAttr) for a in tape.attrs.values()):
+        return 2
+    inputs = [s for s, kind in enumerate(tape.ops) if kind is OpKind.INPUT]
+    return 2 if any(isinstance(tape.values[s], np.ndarray) for s in inputs) else 1
 
 
 def dumps(tape: Tape) -> str:
@@ -48,24 +144,23 @@ def dumps(tape: Tape) -> str:
     for i, kind in enumerate(tape.ops):
         record: list[Any] = [str(kind), list(tape.args[i])]
         if i in tape.attrs:
-            attr = tape.attrs[i]
-            record.append(attr if isinstance(attr, (str, bool)) else _number_text(attr))
+            record.append(_attr_json(kind, tape.attrs[i]))
         records.append(record)
     extra = [s for s in range(len(tape)) if tape.ops[s] is OpKind.INPUT and s not in tape.input_slots]
     document = {
         "format": FORMAT,
-        "version": VERSION,
+        "version": _version_needed(tape),
         "name": tape.name,
         "records": records,
         "inputs": list(tape.input_slots),
-        "example": [repr(float(tape.values[s])) for s in tape.input_slots],
-        "captured": {str(s): repr(float(tape.values[s])) for s in extra},
+        "example": [_value_json(tape.values[s]) for s in tape.input_slots],
+        "captured": {str(s): _value_json(tape.values[s]) for s in extra},
         "outputs": list(tape.output_slots),
         "output_names": list(tape.output_names),
         "structure": tape.structure,
         "sites": {str(s): site for s, site in tape.sites.items()},
     }
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 def save(tape: Tape, path: str | Path) -> None:
@@ -77,10 +172,25 @@ def save(tape: Tape, path: str | Path) -> None:
 
 
 class _Checker:
-    """Reads a parsed document field by field, failing with the field's JSON path."""
+    """Reads a parsed document field by field, failing with the field's JSON path.
+
+    It also keeps the element budget: every array read or computed is
+    charged before it is made, so a small file cannot ask for a huge one.
+    """
+
+    def __init__(self, max_elements: int = MAX_ELEMENTS, arrays: bool = True) -> None:
+        self.max_elements = self.budget = max_elements
+        self.arrays = arrays  # version 2: arrays may stand where numbers do
 
     def fail(self, path: str, message: str) -> TapeFormatError:
         return TapeFormatError(f"invalid tape file at {path}: {message}")
+
+    def charge(self, count: int, path: str) -> None:
+        if count > self.budget:
+            raise self.fail(
+                path, f"the tape's arrays would hold more than {self.max_elements:,} elements (pass max_elements)"
+            )
+        self.budget -= count
 
     def field(self, document: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str = "") -> Any:
         if key not in document:
@@ -91,14 +201,24 @@ class _Checker:
             raise self.fail(f"{path}{key}", f"expected {names}, got {type(value).__name__}")
         return value
 
+    def keys(self, value: Any, keys: set[str], path: str) -> dict[str, Any]:
+        if not isinstance(value, dict) or set(value) != keys:
+            raise self.fail(path, f"expected an object with the keys {', '.join(sorted(keys))}")
+        return value
+
     def slot(self, value: Any, limit: int, path: str) -> int:
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < limit:
             raise self.fail(path, f"expected a slot from 0 to {limit - 1}, got {str(value)[:40]}")
         return value
 
+    def integer(self, value: Any, path: str, low: int = -_MAX_INT, what: str = "an integer") -> int:
+        if type(value) is not int or not low <= value < _MAX_INT:
+            raise self.fail(path, f"expected {what}, got {str(value)[:40]}")
+        return value
+
     def number(self, value: Any, path: str) -> float | int:
         if isinstance(value, int) and not isinstance(value, bool):
-            if abs(value) >= 2**53:
+            if abs(value) >= _MAX_INT:
                 raise self.fail(path, "integer too large (keep integers below 2**53, or write them as floats)")
             return value
         if not isinstance(value, str) or len(value) > 40:
@@ -113,8 +233,137 @@ class _Checker:
             raise self.fail(path, f"expected a name (a string of at most {_MAX_NAME} characters)")
         return value
 
+    def shape(self, value: Any, path: str, low: int = 0) -> tuple[int, ...]:
+        if not isinstance(value, list) or len(value) > _MAX_NDIM:
+            raise self.fail(path, f"expected a shape: a list of at most {_MAX_NDIM} integers")
+        what = "a size (an integer from 0)" if low == 0 else "a size (an integer from -1)"
+        return tuple(self.integer(n, f"{path}[{k}]", low, what) for k, n in enumerate(value))
 
-def loads(text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS) -> Tape:
+    def floats(self, data: list[Any], path: str) -> np.ndarray:
+        if all(type(x) is str and len(x) <= 40 for x in data):
+            try:
+                return np.array([float(x) for x in data], dtype=np.float64)
+            except ValueError:
+                pass  # the slow path names the bad item
+        return np.array([self.number(x, f"{path}[{k}]") for k, x in enumerate(data)], dtype=np.float64)
+
+    def array(self, value: Any, path: str, dtypes: tuple[str, ...]) -> np.ndarray:
+        keys = {"dtype", "shape", "data"}
+        raw = self.keys(value, keys | {"layout"} if isinstance(value, dict) and "layout" in value else keys, path)
+        dtype = raw["dtype"]
+        if not isinstance(dtype, str) or dtype not in dtypes:
+            raise self.fail(f"{path}.dtype", f"expected {' or '.join(dtypes)}, got {str(dtype)[:40]!r}")
+        shape = self.shape(raw["shape"], f"{path}.shape")
+        data = raw["data"]
+        if not isinstance(data, list):
+            raise self.fail(f"{path}.data", f"expected list, got {type(data).__name__}")
+        count = math.prod(shape)
+        if len(data) != count:
+            raise self.fail(f"{path}.data", f"{len(data):,} numbers, but shape {list(shape)} holds {count:,}")
+        self.charge(count, path)
+        if dtype in _FLOATS:
+            array = self.floats(data, f"{path}.data")
+            if dtype == "float32":
+                with np.errstate(over="ignore"):
+                    narrow = array.astype(np.float32)
+                inexact = (narrow.astype(np.float64) != array) & ~np.isnan(array)
+                if inexact.any():
+                    k = int(np.argmax(inexact))
+                    raise self.fail(f"{path}.data[{k}]", f"{data[k]!r:.40} is not a float32 number")
+                array = narrow
+        else:
+            kind = bool if dtype == "bool" else int
+            for k, x in enumerate(data):
+                if type(x) is not kind or kind is int and not -_MAX_INT < x < _MAX_INT:
+                    raise self.fail(f"{path}.data[{k}]", f"expected {dtype} items, got {str(x)[:40]}")
+            array = np.array(data, dtype=np.intp if kind is int else np.bool_)
+        array = array.reshape(shape)
+        if "layout" not in raw:
+            return array
+        layout = self.shape(raw["layout"], f"{path}.layout")
+        if sorted(layout) != list(range(len(shape))):
+            raise self.fail(f"{path}.layout", f"expected a permutation of the {len(shape)} axes")
+        return np.transpose(np.ascontiguousarray(np.transpose(array, layout)), np.argsort(layout))
+
+    def value(self, value: Any, path: str) -> Any:
+        """A number (a float), or a float array as Values hold them (a 0-d float64 array is a float)."""
+        if not (self.arrays and isinstance(value, dict)):
+            return float(self.number(value, path))
+        array = self.array(value, path, _FLOATS)
+        return float(array) if array.shape == () and array.dtype == np.float64 else array
+
+    def index(self, value: Any, path: str) -> Index:
+        if not isinstance(value, list) or len(value) > _MAX_NDIM:
+            raise self.fail(path, f"expected an index: a list of at most {_MAX_NDIM} items")
+        items: list[Any] = []
+        for k, item in enumerate(value):
+            here = f"{path}[{k}]"
+            if item is None or item == "...":
+                items.append(None if item is None else Ellipsis)
+            elif type(item) is int:
+                items.append(self.integer(item, here))
+            elif isinstance(item, dict) and "slice" in item:
+                bounds = self.keys(item, {"slice"}, here)["slice"]
+                if not isinstance(bounds, list) or len(bounds) != 3:
+                    raise self.fail(f"{here}.slice", "expected [start, stop, step]")
+                parts = [None if b is None else self.integer(b, f"{here}.slice[{j}]") for j, b in enumerate(bounds)]
+                if parts[2] == 0:
+                    raise self.fail(f"{here}.slice[2]", "a slice's step cannot be zero")
+                items.append(slice(*parts))
+            elif isinstance(item, dict):
+                array = self.array(item, here, _INDEX_DTYPES)
+                if array.dtype == np.bool_ and array.ndim == 0:
+                    raise self.fail(here, "a boolean index array needs at least one axis")
+                items.append(array)
+            else:
+                raise self.fail(
+                    here,
+                    'expected an index item: an integer, null, "...", {"slice": [start, stop, step]} '
+                    "or an int64/bool array",
+                )
+        return Index(tuple(items))
+
+    def attribute(self, kind: OpKind, raw: Any, path: str) -> Attr:
+        """A record's attribute, as far as it can be checked without the operands' shapes."""
+        if kind is OpKind.INPUT:
+            return self.name(raw, path)
+        if kind is OpKind.GUARD:
+            if not isinstance(raw, bool):
+                raise self.fail(path, "a guard's attribute is true or false")
+            return raw
+        if kind is OpKind.CONST and self.arrays and isinstance(raw, dict):
+            data = self.value(raw, path)
+            return ArrayAttr(data) if isinstance(data, np.ndarray) else data
+        if kind in _REDUCTIONS:
+            raw = self.keys(raw, {"axes", "keepdims"}, path)
+            axes = None if raw["axes"] is None else self.shape(raw["axes"], f"{path}.axes")
+            if axes is not None and list(axes) != sorted(set(axes)):
+                raise self.fail(f"{path}.axes", "expected axes in increasing order, each once")
+            if not isinstance(raw["keepdims"], bool):
+                raise self.fail(f"{path}.keepdims", "expected true or false")
+            return (axes, raw["keepdims"])
+        if kind in _SHAPED:
+            shape = self.shape(raw, path, -1 if kind is OpKind.RESHAPE else 0)
+            if shape.count(-1) > 1:
+                raise self.fail(path, "at most one size of a reshape can be -1")
+            return shape
+        if kind is OpKind.GETITEM:
+            return self.index(raw, path)
+        if kind is OpKind.SCATTER:
+            raw = self.keys(raw, {"index", "shape"}, path)
+            return (self.index(raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
+        if kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
+            return self.integer(raw, path, 0, "an axis (an integer from 0)")
+        if kind is OpKind.ASTYPE:
+            if raw not in _FLOATS:
+                raise self.fail(path, f"expected 'float64' or 'float32', got {str(raw)[:40]!r}")
+            return raw
+        return self.number(raw, path)  # a constant, an exponent
+
+
+def loads(
+    text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+) -> Tape:
     """A tape from JSON text, after checking all of it."""
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
@@ -127,32 +376,37 @@ def loads(text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_
         raise TapeFormatError("invalid tape file: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise TapeFormatError(f"invalid tape file: not JSON ({str(error)[:80]})") from None
-    return _build(document, max_records)
+    return _build(document, max_records, max_elements)
 
 
-def load(path: str | Path, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS) -> Tape:
+def load(
+    path: str | Path, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+) -> Tape:
     """A tape from a file written by :func:`save`, validated before it is built."""
     target = Path(path)
     size = target.stat().st_size
     if size > max_bytes:
         raise TapeFormatError(f"{target} is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
-    return loads(target.read_bytes(), max_bytes, max_records)
+    return loads(target.read_bytes(), max_bytes, max_records, max_elements)
 
 
 def _refuse_constant(name: str) -> Any:
     raise TapeFormatError(f"invalid tape file: bare {name} is not allowed (numbers are strings)")
 
 
-def _build(document: Any, max_records: int) -> Tape:
-    c = _Checker()
+def _build(document: Any, max_records: int, max_elements: int) -> Tape:
+    c = _Checker(max_elements)
     if not isinstance(document, dict):
         raise c.fail("$", "expected a JSON object")
     if document.get("format") != FORMAT:
         raise c.fail("format", f"expected {FORMAT!r}, got {str(document.get('format'))[:40]!r}")
     version = c.field(document, "version", int)
-    if version != VERSION:
+    if not 1 <= version <= VERSION:
         newer = "a newer" if version > VERSION else "an older"
-        raise c.fail("version", f"format version {version} is from {newer} tapegrad; this one reads version {VERSION}")
+        raise c.fail(
+            "version", f"format version {version} is from {newer} tapegrad; this one reads versions 1 to {VERSION}"
+        )
+    c.arrays = version >= 2
     records = c.field(document, "records", list)
     if len(records) > max_records:
         raise c.fail("records", f"{len(records):,} records; the limit is {max_records:,} (pass max_records)")
@@ -163,24 +417,19 @@ def _build(document: Any, max_records: int) -> Tape:
         path = f"records[{i}]"
         if not isinstance(record, list) or len(record) not in (2, 3):
             raise c.fail(path, "expected [op, operands] or [op, operands, attribute]")
-        if not isinstance(record[0], str) or record[0] not in _KINDS:
+        if not isinstance(record[0], str) or record[0] not in _BY_NAME:
             raise c.fail(f"{path}[0]", f"unknown op {str(record[0])[:40]!r}")
-        op = _KINDS[record[0]]
-        if not isinstance(record[1], list) or len(record[1]) != op.arity:
-            raise c.fail(f"{path}[1]", f"{op.name} takes {op.arity} operand(s)")
-        args = tuple(c.slot(a, i, f"{path}[1][{k}]") for k, a in enumerate(record[1]))
+        op = _BY_NAME[record[0]]
+        operands = record[1]
+        if not isinstance(operands, list) or (len(operands) != op.arity if op.arity >= 0 else not operands):
+            raise c.fail(f"{path}[1]", f"{op.name} takes {op.arity if op.arity >= 0 else 'one or more'} operand(s)")
+        if op.kind in ARRAY_OPS and version < 2:
+            raise c.fail(f"{path}[0]", f"{op.name} is an array op; array ops need format version 2")
+        args = tuple(c.slot(a, i, f"{path}[1][{k}]") for k, a in enumerate(operands))
         if op.has_attr != (len(record) == 3):
             raise c.fail(path, f"{op.name} {'needs' if op.has_attr else 'takes no'} attribute")
         if op.has_attr:
-            attr = record[2]
-            if op.kind is OpKind.INPUT:
-                attrs[i] = c.name(attr, f"{path}[2]")
-            elif op.kind is OpKind.GUARD:
-                if not isinstance(attr, bool):
-                    raise c.fail(f"{path}[2]", "a guard's attribute is true or false")
-                attrs[i] = attr
-            else:
-                attrs[i] = c.number(attr, f"{path}[2]")
+            attrs[i] = c.attribute(op.kind, record[2], f"{path}[2]")
         ops.append(op.kind)
         argss.append(args)
     count = len(ops)
@@ -191,7 +440,7 @@ def _build(document: Any, max_records: int) -> Tape:
     example = c.field(document, "example", list)
     if len(example) != len(inputs):
         raise c.fail("example", "expected one example value per input")
-    values = [float(c.number(x, f"example[{k}]")) for k, x in enumerate(example)]
+    given = {s: c.value(x, f"example[{k}]") for k, (s, x) in enumerate(zip(inputs, example))}
     captured = c.field(document, "captured", dict)
     outputs = [c.slot(s, count, f"outputs[{k}]") for k, s in enumerate(c.field(document, "outputs", list))]
     names = [c.name(n, f"output_names[{k}]") for k, n in enumerate(c.field(document, "output_names", list))]
@@ -201,29 +450,28 @@ def _build(document: Any, max_records: int) -> Tape:
     if structure not in _STRUCTURES or (structure == "value" and len(outputs) != 1):
         raise c.fail("structure", f"expected one of {', '.join(_STRUCTURES)} ('value' for one output)")
     sites = c.field(document, "sites", dict)
-
     tape = Tape(c.name(c.field(document, "name", str), "name"), traced=True)
-    tape.ops, tape.args, tape.attrs = ops, argss, attrs
-    recorded = [math.nan] * count
-    for s, x in zip(inputs, values):
-        recorded[s] = x
     for key, x in captured.items():
         s = _key_slot(c, key, count, "captured")
         if ops[s] is not OpKind.INPUT or s in inputs:
             raise c.fail(f"captured.{key}", "must name an input record that is not a declared input")
-        recorded[s] = float(c.number(x, f"captured.{key}"))
+        given[s] = c.value(x, f"captured.{key}")
     for s in range(count):
-        if ops[s] is OpKind.INPUT and s not in inputs and str(s) not in captured:
+        if ops[s] is OpKind.INPUT and s not in given:
             raise c.fail(f"records[{s}]", "an input that is neither declared nor captured")
-        if ops[s] is OpKind.CONST:
-            recorded[s] = float(c.number(records[s][2], f"records[{s}][2]"))
-    tape.values = recorded
-    tape.input_slots, tape.output_slots, tape.output_names, tape.structure = inputs, outputs, names, structure
     tape.sites = {_key_slot(c, k, count, "sites"): c.name(v, f"sites.{k}") for k, v in sites.items()}
-    try:
-        tape.values = forward_float(tape, values)  # the recorded point, so the file's guards must hold there
-    except StaleTapeError as error:
-        raise c.fail("example", f"the example point does not satisfy the tape's guards ({str(error)[:80]})") from None
+    for i, (kind, args) in enumerate(zip(ops, argss)):
+        attr: Any = attrs.get(i)
+        if kind is OpKind.INPUT:
+            value = given[i]
+        elif kind is OpKind.CONST:
+            value = attr.array if isinstance(attr, ArrayAttr) else float(attr)
+        elif kind is OpKind.GUARD:
+            value = _guard(c, tape, i, args[0], attr)
+        else:
+            value = _compute(c, tape, i, kind, args, attr)
+        tape.append(kind, args, attr, value)
+    tape.input_slots, tape.output_slots, tape.output_names, tape.structure = inputs, outputs, names, structure
     tape.sealed = True
     return tape
 
@@ -233,3 +481,116 @@ def _key_slot(c: _Checker, key: str, count: int, where: str) -> int:
         raise c.fail(f"{where}.{key[:20]}", "expected a slot number as the key")
     return c.slot(int(key), count, f"{where}.{key}")
 
+
+# ---------------------------------------------------------------- replaying at the example point
+
+
+def _guard(c: _Checker, tape: Tape, slot: int, condition: int, recorded: bool) -> Any:
+    """A guard's value is its condition's, which must hold at the example point as it did when recorded."""
+    value = tape.values[condition]
+    if np.size(value) != 1:
+        raise c.fail(f"records[{slot}][1][0]", f"a guard's condition is one number, not {type_text(value)}")
+    if bool(np.asarray(value) != 0.0) != recorded:
+        raise c.fail(
+            "example",
+            f"the example point does not satisfy the tape's guards (the guard at records[{slot}] "
+            f"recorded {recorded}, but its condition is {not recorded} there)",
+        )
+    return value
+
+
+def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, ...], attr: Attr) -> Any:
+    """A record's value at the example point, as recording computes it, after checking its shapes."""
+    op = OPS[kind]
+    operands = [tape.values[a] for a in args]
+    if op.scalar is not None and all(type(x) is float for x in operands):
+        return op.scalar(*operands, attr) if op.has_attr else op.scalar(*operands)
+    path = f"records[{slot}]"
+    shapes = [np.shape(x) for x in operands]
+    try:
+        size = _result_size(kind, shapes, attr, c.budget)
+    except (ValueError, IndexError) as error:
+        operand_types = " and ".join(type_text(x) for x in operands)
+        raise c.fail(path, f"{op.name}: operands {operand_types} do not fit: {str(error)[:200]}") from None
+    c.charge(size, path)
+    try:
+        value = array_result(op, operands, attr)
+    except ShapeError as error:
+        raise c.fail(path, str(error)[:300]) from None
+    if isinstance(value, np.ndarray) and value.dtype.name not in _FLOATS:
+        raise c.fail(path, f"{op.name} gives {value.dtype} values; a tape holds float64 or float32")
+    return value
+
+
+def _result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget: int) -> int:
+    """The size of the op's result (at least), found before numpy makes it.
+
+    Raises ValueError when the operands' shapes and the attribute are not
+    ones the array ops record (axes in range, matrices for matmul...).
+    """
+    x = shapes[0]
+    if OPS[kind].elementwise:
+        return math.prod(np.broadcast_shapes(*shapes))
+    if kind is OpKind.MATMUL:
+        y = shapes[1]
+        if len(x) < 2 or len(y) < 2 or x[-1] != y[-2]:
+            raise ValueError("matmul records matrices (or stacks of them) whose inner sizes agree")
+        return math.prod(np.broadcast_shapes(x[:-2], y[:-2])) * x[-2] * y[-1]
+    if kind in _REDUCTIONS:
+        axes = range(len(x)) if attr[0] is None else attr[0]
+        if axes and axes[-1] >= len(x):
+            raise ValueError(f"axis {axes[-1]} is out of range for {len(x)} axes")
+        return math.prod(n for d, n in enumerate(x) if d not in axes)
+    if kind is OpKind.TRANSPOSE and sorted(attr) != list(range(len(x))):
+        raise ValueError(f"{list(attr)} is not a permutation of {len(x)} axes")
+    if kind is OpKind.SUM_TO:
+        lead = len(x) - len(attr)
+        if lead < 0 or any(n not in (1, m) for n, m in zip(attr, x[lead:])):
+            raise ValueError(f"{list(attr)} does not broadcast to {list(x)}")
+        return math.prod(attr)
+    if kind is OpKind.BROADCAST_TO:
+        return math.prod(attr)
+    if kind is OpKind.GETITEM:
+        if not x:
+            raise ValueError("a scalar has no items")
+        return _index_size(attr, x)
+    if kind is OpKind.SCATTER:
+        index, shape = attr
+        if _index_size(index, shape) > budget:
+            return _index_size(index, shape)
+        picked = np.broadcast_to(np.empty((), np.uint8), shape)[index.key].shape
+        if picked != x:
+            raise ValueError(f"{index!r} of an array of shape {list(shape)} has shape {list(picked)}, not {list(x)}")
+        return math.prod(shape)
+    if (kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX) and not 0 <= attr < len(x):
+        raise ValueError(f"axis {attr} is out of range for {len(x)} axes")
+    if kind is OpKind.CONCAT:
+        return sum(math.prod(s) for s in shapes)
+    return math.prod(x)
+
+
+def _index_size(index: Index, shape: tuple[int, ...]) -> int:
+    """At least the size of ``x[index]`` for ``x`` of ``shape``: numpy's rules, without making it."""
+    arrays = [item.array for item in index.items if isinstance(item, ArrayAttr)]
+    if not arrays:
+        return math.prod(shape)  # ints, slices and new axes never make an array larger
+    picks = [a.shape if a.dtype != np.bool_ else (int(np.count_nonzero(a)),) for a in arrays]
+    count = math.prod(np.broadcast_shapes(*picks))
+
+    def width(item: Any) -> int:
+        if item is None:
+            return 0
+        return item.array.ndim if isinstance(item, ArrayAttr) and item.array.dtype == np.bool_ else 1
+
+    rest = len(shape) - sum(width(item) for item in index.items if item is not Ellipsis)
+    if rest < 0:
+        raise IndexError(f"too many indices for an array of {len(shape)} axes")
+    axis, picked = 0, set[int]()
+    for item in index.items:
+        if item is Ellipsis:
+            axis += rest
+            continue
+        if isinstance(item, ArrayAttr):
+            picked.update(range(axis, axis + width(item)))
+        axis += width(item)
+    return count * math.prod(n for d, n in enumerate(shape) if d not in picked)
