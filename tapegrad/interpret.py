@@ -106,7 +106,10 @@ def _array_is_zero(g: Any) -> bool:
 
 
 def _array_const(c: Any) -> Any:
-    return c.array if isinstance(c, ArrayAttr) else float(c)
+    """A constant's attribute, or a recorded input's value, as array-domain data."""
+    if isinstance(c, ArrayAttr):
+        return c.array
+    return c if isinstance(c, np.ndarray) else float(c)
 
 
 ARRAY = make_domain(

@@ -49,7 +49,7 @@ class ArrayAttr:
     __slots__ = ("array", "_key")
 
     def __init__(self, array: np.ndarray) -> None:
-        array = np.array(array, copy=True)
+        array = np.array(array, copy=True, order="C")  # results must not depend on the layout given
         array.flags.writeable = False
         self.array = array
         self._key: tuple[Any, ...] | None = None
