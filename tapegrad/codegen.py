@@ -365,6 +365,8 @@ def _check_scalar(tape: Tape) -> None:
 
 def _array_input(x, name, shape, dtype):
     """An input as the tape recorded it: the same shape, converted to its dtype (a float64 scalar is a float)."""
+    if type(x) is np.ndarray and x.shape == shape and x.dtype == dtype and shape:
+        return x  # the usual call, checked in three comparisons
     x = np.asarray(x)
     if x.shape != shape:
         raise ValueError(f"input {name} has shape {x.shape}, but this code was generated for shape {shape}; "
