@@ -354,7 +354,10 @@ def _sum_to(x: Any, shape: tuple[int, ...]) -> Any:
     lead = len(xshape) - len(shape)
     axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and xshape[lead + i] != 1)
     if lead and len(axes) == lead and type(x) is np.ndarray and x.dtype.kind == "f":
-        # Leading axes only (a bias's gradient): a matrix-vector product is several times faster than np.sum.
+        # Leading axes only (a bias's gradient): one reduction, or for big arrays a matrix-vector
+        # product, several times faster than np.sum's strided loop.
+        if x.size < 4096:
+            return np.add.reduce(x, axis=axes)
         rows, columns = int(np.prod(xshape[:lead])), int(np.prod(shape))
         return np.reshape(np.ones(rows, dtype=x.dtype) @ np.reshape(x, (rows, columns)), shape)
     total = np.sum(x, axis=axes, keepdims=True) if axes else x
