@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from support import FD_STEP, FD_TOLERANCE, assert_close_to, numerical_gradients
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
@@ -35,43 +36,13 @@ from tapegrad.ops import OPS, OpKind
 from tapegrad.shapes import Index
 from tapegrad.value import apply
 
-# Central differences in float64 with step 1e-6 are accurate to about 1e-9 on
-# these smooth functions of O(1) inputs; 1e-7, relative to the gradient's
-# largest entry (at least 1), leaves a margin of 100.
-FD_STEP = 1e-6
-FD_TOLERANCE = 1e-7
+# FD_STEP and FD_TOLERANCE, for first derivatives, are support.py's.
 # Second derivatives are central differences of gradients: same step, a
 # looser tolerance (the gradients themselves carry rounding of 1e-16 / 1e-6).
 FD2_TOLERANCE = 1e-6
 
 
 # ---------------------------------------------------------------- helpers
-
-
-def numerical_gradients(f: Callable[..., float], xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    """d f / d each of ``xs`` by central differences (float64)."""
-    grads = []
-    for k, x in enumerate(xs):
-        grad = np.zeros(np.shape(x))
-        for index in np.ndindex(np.shape(x)):
-            up = [np.array(a, dtype=np.float64, copy=True) for a in xs]
-            down = [np.array(a, dtype=np.float64, copy=True) for a in xs]
-            up[k][index] += FD_STEP
-            down[k][index] -= FD_STEP
-            grad[index] = (f(*up) - f(*down)) / (2 * FD_STEP)
-        grads.append(grad)
-    return grads
-
-
-def assert_close_to(actual: Sequence[Any], expected: Sequence[np.ndarray], tolerance: float) -> None:
-    """Each gradient has its input's shape and is within ``tolerance`` of the expected one (relative to its scale)."""
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        a = np.asarray(a)
-        assert a.shape == e.shape, (a.shape, e.shape)
-        scale = 1.0 + np.max(np.abs(e), initial=0.0)
-        error = np.max(np.abs(a - e), initial=0.0)
-        assert error <= tolerance * scale, f"error {error:.3g} > {tolerance * scale:.3g}\n{a}\n{e}"
 
 
 def assert_identical(actual: Sequence[Any], expected: Sequence[Any]) -> None:

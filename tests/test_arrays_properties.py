@@ -20,14 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from support import assert_close_to, numerical_gradients
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
 from tapegrad.errors import ShapeError
-
-# Central differences with step 1e-6 are accurate to ~1e-9 here; see test_arrays.py.
-FD_STEP = 1e-6
-FD_TOLERANCE = 1e-7
 
 EXAMPLES = settings(max_examples=40, deadline=None)
 FEW_EXAMPLES = settings(max_examples=25, deadline=None)
@@ -35,30 +32,6 @@ FEW_EXAMPLES = settings(max_examples=25, deadline=None)
 seeds = st.integers(0, 2**32 - 1)
 small_shapes = hnp.array_shapes(min_dims=0, max_dims=3, min_side=0, max_side=3)
 nonempty_shapes = hnp.array_shapes(min_dims=1, max_dims=3, min_side=1, max_side=4)
-
-
-def numerical_gradients(f: Callable[..., float], xs: Sequence[np.ndarray]) -> list[np.ndarray]:
-    grads = []
-    for k, x in enumerate(xs):
-        grad = np.zeros(np.shape(x))
-        for index in np.ndindex(np.shape(x)):
-            up = [np.array(a, dtype=np.float64, copy=True) for a in xs]
-            down = [np.array(a, dtype=np.float64, copy=True) for a in xs]
-            up[k][index] += FD_STEP
-            down[k][index] -= FD_STEP
-            grad[index] = (f(*up) - f(*down)) / (2 * FD_STEP)
-        grads.append(grad)
-    return grads
-
-
-def assert_close_to(actual: Sequence[Any], expected: Sequence[np.ndarray], tolerance: float = FD_TOLERANCE) -> None:
-    assert len(actual) == len(expected)
-    for a, e in zip(actual, expected):
-        a = np.asarray(a)
-        assert a.shape == e.shape, (a.shape, e.shape)
-        scale = 1.0 + np.max(np.abs(e), initial=0.0)
-        error = np.max(np.abs(a - e), initial=0.0)
-        assert error <= tolerance * scale, f"error {error:.3g}\n{a}\n{e}"
 
 
 def check_against_numpy(

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import importlib.util
 import inspect
 import io
 import itertools
@@ -52,6 +51,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import load_module
 
 import tapegrad
 from tapegrad import codegen, maximum, minimum, where
@@ -214,16 +214,7 @@ def gradient_tape(tape: tapegrad.Tape) -> tapegrad.Tape:
     return tapegrad.optimize(tapegrad.grad_tape(tape))
 
 
-_modules = itertools.count()
-
-
-def load(path: Path) -> ModuleType:
-    """Import the file at ``path`` as a fresh module."""
-    spec = importlib.util.spec_from_file_location(f"exported_{next(_modules)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+_programs = itertools.count()
 
 
 def names_outside_strings(source: str) -> list[str]:
@@ -335,7 +326,7 @@ def test_exported_module_agrees_with_the_interpreter(
 ) -> None:
     program, points = case
     tape = trace_program(program, points[0])
-    module = load(tapegrad.export(tape, export_dir / f"program_{next(_modules)}.py"))
+    module = load_module(tapegrad.export(tape, export_dir / f"program_{next(_programs)}.py"))
     for point in points:
         expected_value, expected_grads = tape.value_and_gradient(*point)
         assert same(expected_value, module.program_function(*point)), f"value at {point}"
@@ -587,7 +578,7 @@ def test_source_is_identical_across_interpreter_runs(tmp_path: Path) -> None:
         )
         assert result.returncode == 0, result.stderr[-2000:]
         sources.append(result.stdout)
-    tape = load(program).tape
+    tape = load_module(program).tape
     here = to_source(tape, "loss") + to_source(gradient_tape(tape), "loss_grad", "numpy")
     assert sources[0] == sources[1] == here
 
@@ -763,7 +754,7 @@ def test_hostile_export_names(name: str, tmp_path: Path) -> None:
     }
     assert functions == {safe, f"{safe}_grad", f"{safe}_value_and_grad"}
     assert not PWNED & set(names_outside_strings(source))
-    module = load(path)
+    module = load_module(path)
     assert getattr(module, f"{safe}_value_and_grad")(3.0, 2.0) == tape.value_and_gradient(3.0, 2.0)
 
 
@@ -776,7 +767,7 @@ def test_hostile_names_in_an_export_with_tests(tmp_path: Path) -> None:
         assert not PWNED & set(names_outside_strings(source))
         assert "tapegrad" not in " ".join(imports_of(source))
     assert imports_of(path.read_text(encoding="utf-8")) == ["import math"]
-    module = load(path)
+    module = load_module(path)
     point = [0.01 * (k + 1) for k in range(len(HOSTILE))]
     assert module.f_value_and_grad(*point) == tape.value_and_gradient(*point)
     result = run_written_tests(tmp_path / "test_hostile.py", ["tapegrad", "numpy"])
@@ -850,7 +841,7 @@ def test_export_writes_value_gradient_and_both(backend: str, tmp_path: Path) -> 
     assert "tapegrad" not in names_outside_strings(source)
     if backend == "numpy":
         assert "math" not in names_outside_strings(source)
-    module = load(path)
+    module = load_module(path)
     tape = tapegrad.trace(rosenbrock, 1.0, 1.0)
     if backend == "math":
         for point in POINTS:
@@ -871,15 +862,16 @@ def test_export_names_default_to_the_function_or_tape(tmp_path: Path) -> None:
     def public(module: ModuleType) -> set[str]:
         return {n for n, v in vars(module).items() if callable(v) and not n.startswith("_")}
 
-    assert public(load(tapegrad.export(rosenbrock, tmp_path / "a.py"))) == {
+    assert public(load_module(tapegrad.export(rosenbrock, tmp_path / "a.py"))) == {
         "rosenbrock",
         "rosenbrock_grad",
         "rosenbrock_value_and_grad",
     }
-    assert public(load(tapegrad.export(lambda x: x * x, tmp_path / "b.py"))) == {"f", "f_grad", "f_value_and_grad"}
+    square = load_module(tapegrad.export(lambda x: x * x, tmp_path / "b.py"))
+    assert public(square) == {"f", "f_grad", "f_value_and_grad"}
     tape = tapegrad.trace(rosenbrock, 1.0, 2.0)
-    assert "rosenbrock_grad" in public(load(tapegrad.export(tape, tmp_path / "c.py")))
-    assert "energy_grad" in public(load(tapegrad.export(tape, tmp_path / "d.py", name="energy")))
+    assert "rosenbrock_grad" in public(load_module(tapegrad.export(tape, tmp_path / "c.py")))
+    assert "energy_grad" in public(load_module(tapegrad.export(tape, tmp_path / "d.py", name="energy")))
 
 
 @pytest.mark.parametrize("structure", ["tuple", "list"])
@@ -891,7 +883,7 @@ def test_export_keeps_the_output_structure(structure: str, tmp_path: Path) -> No
         return (y,) if structure == "tuple" else [y]
 
     tape = tapegrad.trace(boxed, 1.0)
-    module = load(tapegrad.export(tape, tmp_path / f"boxed_{structure}.py"))
+    module = load_module(tapegrad.export(tape, tmp_path / f"boxed_{structure}.py"))
     assert module.boxed(2.0) == tape(2.0)
     assert module.boxed_grad(2.0) == tape.gradient(2.0)
     assert module.boxed_value_and_grad(2.0) == tape.value_and_gradient(2.0)
@@ -1040,7 +1032,7 @@ def test_guard_on_a_truth_value() -> None:
 
 
 def test_exported_functions_check_guards(tmp_path: Path) -> None:
-    module = load(tapegrad.export(branchy, tmp_path / "branchy.py"))
+    module = load_module(tapegrad.export(branchy, tmp_path / "branchy.py"))
     assert module.branchy_value_and_grad(2.0, 5.0) == (10.0, (5.0, 2.0))
     for function in (module.branchy, module.branchy_grad, module.branchy_value_and_grad):
         with pytest.raises(ValueError, match=re.escape("x > 0")):
@@ -1161,7 +1153,7 @@ def test_parts_give_the_same_results(size: int, backend: str, part_size: Callabl
 
 def test_exported_parts(part_size: Callable[[int], None], tmp_path: Path) -> None:
     part_size(10)
-    module = load(tapegrad.export(rosenbrock, tmp_path / "parts.py"))
+    module = load_module(tapegrad.export(rosenbrock, tmp_path / "parts.py"))
     assert any(name.startswith("_rosenbrock_value_and_grad_part") for name in vars(module))
     tape = tapegrad.trace(rosenbrock, 1.0, 1.0)
     for point in POINTS:

@@ -23,18 +23,16 @@ The specification, section by section:
 from __future__ import annotations
 
 import ast
-import importlib.util
-import itertools
 import json
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
+from support import load_module
 
 import tapegrad
 from tapegrad.codegen import array_source, tape_hash, to_source
@@ -107,17 +105,6 @@ def assert_close(expected: Any, got: Any, rtol: float = 1e-15) -> None:
     assert np.shape(expected) == np.shape(got)
     np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=rtol,
                                atol=rtol * float(np.max(np.abs(expected), initial=1.0)))  # fmt: skip
-
-
-_modules = itertools.count()
-
-
-def load(path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"exported_arrays_{next(_modules)}", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def gradient_code(tape: tapegrad.Tape) -> tuple[tapegrad.Tape, Callable[..., Any]]:
@@ -390,7 +377,7 @@ def test_exported_module_runs_without_tapegrad(tmp_path: Path) -> None:
     for e, g, h in zip(expected_grads, grads, grads_too):
         assert_close(e, np.array(g))
         assert g == h
-    module = load(path)
+    module = load_module(path)
     assert all(identical(e, g) for e, g in zip(module.makemore_grad(*args), tapegrad.optimize(
         tapegrad.transforms.select_outputs(tapegrad.grad_tape(tape), range(1, 6)))(*args)))  # fmt: skip
 
