@@ -23,21 +23,17 @@ becomes a read-only module constant ``_c0, _c1...``, built once on import.
 
 Safety: nothing a user typed reaches the source except as a sanitised
 identifier, a float literal, or escaped text inside a comment, a docstring or
-an error message's string literal.
+an error message's string literal (``tapegrad.literals`` writes those).
+``export(..., tests=True)`` writes its tests file with ``tapegrad.exported_tests``.
 """
 
 from __future__ import annotations
 
 import ast
-import builtins
 import hashlib
 import inspect
-import keyword
 import linecache
-import math
 import re
-import textwrap
-import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,8 +41,11 @@ from typing import Any
 import numpy as np
 
 from . import __version__, ops
-from .errors import InputTypeError, NonScalarOutputError, UnknownNameError, UnsupportedOpError
+from .errors import NonScalarOutputError, UnknownNameError, UnsupportedOpError
+from .exported_tests import write_tests
 from .functional import as_tape
+from .literals import TEMPORARY, Attribute, Constants, docstring_text, identifiers, literal, printable
+from .literals import array_source as array_source  # re-exported: the array source of a constant
 from .ops import OPS, OpKind
 from .passes import dead_code, optimize
 from .shapes import ArrayAttr, Index
@@ -58,64 +57,12 @@ __all__ = ["to_source", "compile_tape", "export", "identifiers", "BACKENDS"]
 BACKENDS = ("math", "numpy")
 _MODULES = {"math": "import math", "numpy": "import numpy as np"}
 _HELPER_CALL = re.compile(r"\b(_[a-z][a-z_]*)\(")
-_TEMPORARY = re.compile(r"t[0-9]+")
-_RESERVED = set(keyword.kwlist) | set(keyword.softkwlist) | set(dir(builtins)) | {"math", "np", "numpy"}
 # Past this many statements a function is split into parts, which keeps
 # CPython's compiler fast and within its limits on huge tapes.
 _PART_SIZE = 20_000
 
 
-# ---------------------------------------------------------------- names and literals
-
-
-def identifiers(names: Sequence[str]) -> list[str]:
-    """A safe, unique Python identifier for each name, in order.
-
-    Keywords, builtins and module names get a trailing ``_``, characters that
-    cannot be in an identifier become ``_``, a leading digit gets ``x_``,
-    names like the temporaries (``t3``) or helpers (``_log``) are changed,
-    and repeats get ``_2``, ``_3``...
-    """
-    taken: set[str] = set()
-    result = []
-    for name in names:
-        base = unicodedata.normalize("NFKC", str(name))  # as Python itself reads identifiers
-        base = "".join(ch if ch == "_" or ch.isalnum() else "_" for ch in base) or "x"
-        if base[0].isdigit():
-            base = "x_" + base
-        if not base.isidentifier():
-            base = "x"
-        if base.startswith("_"):
-            base = "v" + base
-        if base in _RESERVED or _TEMPORARY.fullmatch(base):
-            base += "_"
-        unique, k = base, 2
-        while unique in taken:
-            unique, k = f"{base}_{k}", k + 1
-        taken.add(unique)
-        result.append(unique)
-    return result
-
-
-def _printable(text: str) -> str:
-    """Text safe in a comment: anything that could end the line is escaped."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
-def _docstring_text(text: str) -> str:
-    """Text safe in a docstring: no backslash or double quote survives unescaped."""
-    return _printable(text.replace("\\", "\\\\").replace('"', '\\"'))
-
-
-def literal(x: Any, backend: str) -> str:
-    """A float as source that reads back exactly (``repr``), ``inf`` and ``nan`` included."""
-    x = float(x)
-    module = "math" if backend == "math" else "np"
-    if x != x:
-        return f"{module}.nan"
-    if math.isinf(x):
-        return f"{module}.inf" if x > 0 else f"-{module}.inf"
-    return repr(x)
+# ---------------------------------------------------------------- fingerprints
 
 
 def tape_hash(tape: Tape) -> str:
@@ -144,121 +91,18 @@ def _arrays_in(attr: Any) -> list[np.ndarray]:
 # ---------------------------------------------------------------- statements
 
 
-class _Constants:
-    """The array constants of one generated module, each built once, as ``_c0, _c1...``.
-
-    Equal arrays (by dtype, shape and bytes) share one name, also across the
-    functions of an exported module.
-    """
-
-    def __init__(self) -> None:
-        self.names: dict[ArrayAttr, str] = {}
-
-    def name(self, array: ArrayAttr) -> str:
-        if array not in self.names:
-            self.names[array] = f"_c{len(self.names)}"
-        return self.names[array]
-
-    def lines(self) -> list[str]:
-        return [f"{name} = _frozen({array_source(a.array)})" for a, name in self.names.items()]
-
-
 _FLOAT64 = np.dtype(np.float64)
-_DTYPES = {"f": "np.float{bits}", "i": "np.intp", "u": "np.intp", "b": "np.bool_"}
-
-
-def array_source(array: np.ndarray, indent: str = "") -> str:
-    """Source that rebuilds ``array`` exactly: its dtype, its shape, every element (inf and nan too).
-
-    An array of one repeated element is written as ``np.full``; a long one
-    on wrapped lines, indented by ``indent`` more than the line it starts on.
-    """
-    kind = array.dtype.kind
-    if kind not in _DTYPES:
-        raise UnsupportedOpError(f"cannot write an array of dtype {array.dtype} as source")
-    dtype = _DTYPES[kind].format(bits=array.dtype.itemsize * 8)
-    element = (lambda x: literal(x, "numpy")) if kind == "f" else repr
-    items = [element(x) for x in array.ravel().tolist()]
-    if array.size > 1 and array.tobytes() == np.full_like(array, array.flat[0]).tobytes():
-        return f"np.full({array.shape!r}, {items[0]}, dtype={dtype})"
-    text = ", ".join(items)
-    if len(text) > 60:  # a long list of elements: wrapped lines
-        text = "\n" + textwrap.indent(textwrap.fill(text, 96 - len(indent)), indent + "    ") + "\n" + indent
-    return f"np.array([{text}], dtype={dtype}).reshape({array.shape!r})"
-
-
-def _source(attr: Any, constants: _Constants) -> str:
-    """An array op's attribute as exact Python source."""
-    if attr is None or isinstance(attr, str):  # a dtype's name: a quoted literal
-        return repr(attr)
-    if isinstance(attr, (bool, np.bool_)):
-        return repr(bool(attr))
-    if isinstance(attr, (int, np.integer)):
-        return str(int(attr))
-    if isinstance(attr, (float, np.floating)):
-        return literal(attr, "numpy")
-    if isinstance(attr, ArrayAttr):
-        return constants.name(attr)
-    if isinstance(attr, Index):
-        return _index_source(attr, constants)
-    if isinstance(attr, tuple):
-        parts = [_source(part, constants) for part in attr]
-        return f"({', '.join(parts)}{',' if len(parts) == 1 else ''})"
-    raise UnsupportedOpError(f"cannot write the attribute {attr!r} ({type(attr).__name__}) as source")
-
-
-def _index_source(index: Index, constants: _Constants) -> str:
-    """The text inside ``x[...]``; index arrays are module constants."""
-    parts = []
-    for item in index.items:
-        if isinstance(item, slice):
-            bounds = ["" if p is None else str(int(p)) for p in (item.start, item.stop, item.step)]
-            parts.append(":".join(bounds if item.step is not None else bounds[:2]))
-        elif item is Ellipsis:
-            parts.append("...")
-        else:
-            parts.append(_source(item, constants))
-    return ", ".join(parts) if parts else "()"
-
-
-class _Attribute:
-    """A record's attribute as an op's code template sees it: ``{c}``, ``{c[0]}``, ``{c[0].has_arrays}``.
-
-    Formatting it gives exact source (see :func:`_source`); indexing and
-    attribute access reach inside it.
-    """
-
-    __slots__ = ("value", "constants")
-
-    def __init__(self, value: Any, constants: _Constants) -> None:
-        self.value = value
-        self.constants = constants
-
-    def __getitem__(self, key: Any) -> _Attribute:
-        return _Attribute(self.value[key], self.constants)
-
-    def __getattr__(self, name: str) -> _Attribute:
-        return _Attribute(getattr(self.value, name), self.constants)
-
-    def __format__(self, spec: str) -> str:
-        return _source(self.value, self.constants)
-
-    def __str__(self) -> str:
-        return _source(self.value, self.constants)
-
-    def __repr__(self) -> str:  # ``{c!r}`` in a template: the same source (a name is already a quoted literal)
-        return _source(self.value, self.constants)
 
 
 class _Function:
     """The statements of one generated function, before they are laid out."""
 
-    def __init__(self, tape: Tape, backend: str, constants: _Constants | None = None) -> None:
+    def __init__(self, tape: Tape, backend: str, constants: Constants | None = None) -> None:
         if backend not in BACKENDS:
             raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
         self.tape = dead_code(tape)
         self.backend = backend
-        self.constants = _Constants() if constants is None else constants
+        self.constants = Constants() if constants is None else constants
         if backend == "math":
             _check_scalar(self.tape)
         self.params = identifiers(self.tape.inputs)
@@ -294,7 +138,7 @@ class _Function:
                 if i in tape.attrs and op.elementwise:
                     attr = literal(tape.attrs[i], backend)
                 elif i in tape.attrs:
-                    attr = _Attribute(tape.attrs[i], self.constants)
+                    attr = Attribute(tape.attrs[i], self.constants)
                 operands = self._weak_scalars(i, args) if tape.array else args
                 code = template.replace("{*}", ", ".join(operands)).format(*operands, c=attr)
                 self.helpers.update(_HELPER_CALL.findall(code))
@@ -315,7 +159,7 @@ class _Function:
         if not OPS[tape.ops[slot]].elementwise or getattr(tape.values[slot], "dtype", _FLOAT64) == _FLOAT64:
             return args
         return [
-            f"float({a})" if _TEMPORARY.fullmatch(a) and type(tape.values[s]) is float else a
+            f"float({a})" if TEMPORARY.fullmatch(a) and type(tape.values[s]) is float else a
             for a, s in zip(args, tape.args[slot])
         ]
 
@@ -421,12 +265,12 @@ def _without_annotations(text: str) -> str:
 
 
 def _docstring(summary: str, inputs: Sequence[str], params: Sequence[str], outputs: Sequence[str]) -> list[str]:
-    lines = [f'"""{_docstring_text(summary)}', "", f"Inputs: {', '.join(params) or 'none'}"]
-    lines.append(f"Outputs: {', '.join(_docstring_text(o) for o in outputs)}")
+    lines = [f'"""{docstring_text(summary)}', "", f"Inputs: {', '.join(params) or 'none'}"]
+    lines.append(f"Outputs: {', '.join(docstring_text(o) for o in outputs)}")
     renamed = [(n, p) for n, p in zip(inputs, params) if n != p]
     if renamed:
         lines += ["", "Input names as recorded, and their names here:"]
-        lines += [f"    {_docstring_text(repr(n))} -> {p}" for n, p in renamed]
+        lines += [f"    {docstring_text(repr(n))} -> {p}" for n, p in renamed]
     return lines + ['"""']
 
 
@@ -532,7 +376,7 @@ def _render_parts(
 
 
 def _order(name: str) -> tuple[int, str]:
-    return (int(name[1:]), "") if _TEMPORARY.fullmatch(name) else (-1, name)
+    return (int(name[1:]), "") if TEMPORARY.fullmatch(name) else (-1, name)
 
 
 def _structured(tape: Tape) -> Callable[[list[str]], str]:
@@ -552,8 +396,8 @@ def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: s
     if constants:
         helpers.add("_frozen")
     lines = [
-        f"# {_printable(title)}",
-        f"# Generated by tapegrad {__version__} ({backend} backend) from tape {_printable(repr(tape.name))}, "
+        f"# {printable(title)}",
+        f"# Generated by tapegrad {__version__} ({backend} backend) from tape {printable(repr(tape.name))}, "
         f"hash {tape_hash(tape)}. Do not edit: regenerate.",
         "",
         _MODULES[backend],
@@ -648,7 +492,7 @@ def export(
         (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).",
          _value_and_grads(tape.structure)),  # fmt: skip
     ]
-    functions, constants = [], _Constants()
+    functions, constants = [], Constants()
     for part_tape, part_name, summary, returns in parts:
         function = _Function(part_tape, backend, constants)
         functions.append((function, _render(function, part_name, summary, returns)))
@@ -656,7 +500,7 @@ def export(
     target = Path(path)
     target.write_text(_module(functions, backend, title, tape), encoding="utf-8")
     if tests:
-        _write_tests(tape, target, base, backend)
+        write_tests(tape, target, base)
     return target
 
 
@@ -667,155 +511,3 @@ def _value_and_grads(structure: str) -> Callable[[list[str]], str]:
         return f"return {value}, ({', '.join(grads)}{',' if len(grads) == 1 else ''})"
 
     return returns
-
-
-def _write_tests(tape: Tape, module: Path, base: str, backend: str) -> None:
-    """A pytest file checking the export at a few points, using only the exported module."""
-    if tape.array:
-        _write_array_tests(tape, module, base)
-        return
-    import random
-
-    rng = random.Random(0)
-    points = [[round(rng.uniform(0.2, 1.5), 3) for _ in tape.inputs] for _ in range(3)]
-    rows = []
-    for point in points:
-        value, grads = tape.value_and_gradient(*point)
-        scalar = value if tape.structure == "value" else value[0]
-        if not all(math.isfinite(v) for v in (scalar, *grads)):
-            raise InputTypeError("the function is not finite at the test points; export without tests=True")
-        rows.append(f"    ([{', '.join(map(repr, point))}], {scalar!r}, [{', '.join(map(repr, grads))}])")
-    first = "" if tape.structure == "value" else "[0]"
-    (test_name,) = identifiers([f"test_{module.stem}"])
-    recorded = ",\n".join(rows)
-    text = f'''# Tests of the exported module {_printable(repr(module.name))}, written by tapegrad {__version__}.
-# They use only the exported module, loaded from the file beside this one.
-import importlib.util
-import math
-import pathlib
-
-import pytest
-
-_PATH = pathlib.Path(__file__).resolve().parent / {module.name!r}
-_SPEC = importlib.util.spec_from_file_location("exported_{base}", _PATH)
-exported = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(exported)
-
-# (inputs, value, gradient) recorded when the module was exported
-RECORDED = [
-{recorded},
-]
-
-
-@pytest.mark.parametrize("point, value, gradient", RECORDED)
-def test_recorded_values(point, value, gradient):
-    assert exported.{base}(*point){first} == pytest.approx(value, rel=1e-12)
-    assert list(exported.{base}_grad(*point)) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
-    got_value, got_gradient = exported.{base}_value_and_grad(*point)
-    assert got_value{first} == pytest.approx(value, rel=1e-12)
-    assert list(got_gradient) == pytest.approx(gradient, rel=1e-12, abs=1e-300)
-
-
-@pytest.mark.parametrize("point, value, gradient", RECORDED)
-def test_gradient_against_central_differences(point, value, gradient):
-    for i in range(len(point)):
-        h = 1e-6 * max(1.0, abs(point[i]))
-        up, down = list(point), list(point)
-        up[i] += h
-        down[i] -= h
-        estimate = (exported.{base}(*up){first} - exported.{base}(*down){first}) / (2 * h)
-        assert float(exported.{base}_grad(*point)[i]) == pytest.approx(estimate, rel=1e-5, abs=1e-7)
-'''
-    (module.parent / f"{test_name}.py").write_text(text, encoding="utf-8")
-
-
-def _write_array_tests(tape: Tape, module: Path, base: str) -> None:
-    """:func:`_write_tests` for an array tape: inputs of the recorded shapes and dtypes, array gradients."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for _ in range(3):
-        point = [_random_like(tape.values[s], rng) for s in tape.input_slots]
-        value, grads = tape.value_and_gradient(*point)
-        scalar = value if tape.structure == "value" else value[0]
-        if not all(np.all(np.isfinite(v)) for v in (scalar, *grads)):
-            raise InputTypeError("the function is not finite at the test points; export without tests=True")
-        inputs = "".join(f"            {_data_source(x)},\n" for x in point)
-        gradient = "".join(f"            {_data_source(g)},\n" for g in grads)
-        rows.append(_ROW.format(inputs=inputs, value=_data_source(scalar), gradient=gradient))
-    first = "" if tape.structure == "value" else "[0]"
-    (test_name,) = identifiers([f"test_{module.stem}"])
-    recorded = "\n".join(rows)
-    text = f'''# Tests of the exported module {_printable(repr(module.name))}, written by tapegrad {__version__}.
-# They use only the exported module, loaded from the file beside this one, and numpy.
-import importlib.util
-import pathlib
-
-import numpy as np
-import pytest
-
-_PATH = pathlib.Path(__file__).resolve().parent / {module.name!r}
-_SPEC = importlib.util.spec_from_file_location("exported_{base}", _PATH)
-exported = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(exported)
-
-# (inputs, value, gradient) recorded when the module was exported
-RECORDED = [
-{recorded}
-]
-
-
-def assert_close(got, expected, rtol):
-    assert np.shape(got) == np.shape(expected)
-    np.testing.assert_allclose(np.asarray(got, dtype=np.float64), np.asarray(expected, dtype=np.float64), rtol=rtol)
-
-
-@pytest.mark.parametrize("point, value, gradient", RECORDED)
-def test_recorded_values(point, value, gradient):
-    assert_close(exported.{base}(*point){first}, value, rtol=1e-12)
-    got_value, got_gradient = exported.{base}_value_and_grad(*point)
-    assert_close(got_value{first}, value, rtol=1e-12)
-    for got, grad, also in zip(exported.{base}_grad(*point), gradient, got_gradient):
-        assert_close(got, grad, rtol=1e-12)
-        assert_close(also, grad, rtol=1e-12)
-
-
-@pytest.mark.parametrize("point, value, gradient", RECORDED)
-def test_gradient_against_central_differences(point, value, gradient):
-    for i, x in enumerate(point):
-        x = np.asarray(x)
-        single = x.dtype == np.float32
-        for k in sorted({{0, x.size // 2, x.size - 1}} if x.size else set()):
-            up, down = [np.array(p, copy=True) for p in point], [np.array(p, copy=True) for p in point]
-            h = (1e-3 if single else 1e-6) * max(1.0, abs(float(x.flat[k])))
-            up[i].flat[k] += h
-            down[i].flat[k] -= h
-            step = float(up[i].flat[k]) - float(down[i].flat[k])
-            estimate = (float(exported.{base}(*up){first}) - float(exported.{base}(*down){first})) / step
-            tolerance = dict(rel=1e-2, abs=1e-3) if single else dict(rel=1e-5, abs=1e-7)
-            assert float(np.asarray(gradient[i]).flat[k]) == pytest.approx(estimate, **tolerance)
-'''
-    (module.parent / f"{test_name}.py").write_text(text, encoding="utf-8")
-
-
-_ROW = """\
-    (
-        [
-{inputs}        ],
-        {value},
-        [
-{gradient}        ],
-    ),"""
-
-
-def _random_like(recorded: Any, rng: np.random.Generator) -> Any:
-    """A random point of the recorded input's shape and dtype, in [0.2, 1.5] (away from the kinks at 0)."""
-    if not isinstance(recorded, np.ndarray):
-        return round(float(rng.uniform(0.2, 1.5)), 3)
-    return np.round(rng.uniform(0.2, 1.5, size=recorded.shape), 3).astype(recorded.dtype)
-
-
-def _data_source(x: Any) -> str:
-    """A recorded number or array as source for the written tests."""
-    if isinstance(x, (np.ndarray, np.generic)):
-        return array_source(np.asarray(x), "            ")
-    return literal(x, "numpy")
