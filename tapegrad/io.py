@@ -38,21 +38,32 @@ to check every shape and guard, and raises
 bad one.  The replay recomputes each record's value as recording does, so
 a loaded tape knows the shape and dtype of every slot; the arrays of all
 slots together may hold at most ``max_elements`` elements, checked before
-each is made, so that a small file cannot ask for a huge array.
+each is made, so that a small file cannot ask for a huge array.  The array documents, indices and
+size estimates are :mod:`tapegrad.io_arrays`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .errors import ShapeError, TapeFormatError
+from .io_arrays import (
+    FLOATS,
+    MAX_INT,
+    MAX_NDIM,
+    REDUCTIONS,
+    array_json,
+    index_json,
+    read_array,
+    read_index,
+    result_size,
+)
 from .ops import OPS, OpKind
-from .shapes import ArrayAttr, Index, type_text
+from .shapes import ArrayAttr, type_text
 from .tape import ARRAY_OPS, Attr, Tape
 from .value import array_result
 
@@ -65,14 +76,9 @@ MAX_RECORDS = 10_000_000
 MAX_ELEMENTS = 2**28
 """The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
 _MAX_NAME = 10_000
-_MAX_NDIM = 32
-_MAX_INT = 2**53
 _STRUCTURES = ("value", "tuple", "list")
 _BY_NAME = {op.name: op for op in OPS}
-_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 _SHAPED = (OpKind.RESHAPE, OpKind.BROADCAST_TO, OpKind.SUM_TO, OpKind.TRANSPOSE)
-_FLOATS = ("float64", "float32")
-_INDEX_DTYPES = ("int64", "bool")
 
 
 # ---------------------------------------------------------------- writing
@@ -82,49 +88,23 @@ def _number_text(x: Any) -> str | int:
     return x if isinstance(x, int) and not isinstance(x, bool) else repr(float(x))
 
 
-def _array_json(a: np.ndarray) -> dict[str, Any]:
-    if a.dtype.kind == "f":
-        data: list[Any] = [repr(x) for x in a.ravel().tolist()]  # float32 values are exact float64s
-    else:
-        data = a.ravel().tolist()
-    dtype = "int64" if a.dtype.kind in "iu" else a.dtype.name
-    document = {"dtype": dtype, "shape": list(a.shape), "data": data}
-    if not a.flags.c_contiguous:  # a transposed constant: numpy's sums and products follow the memory order
-        document["layout"] = [int(axis) for axis in np.argsort([-stride for stride in a.strides], kind="stable")]
-    return document
-
-
 def _value_json(x: Any) -> Any:
     """A slot value (an example input, a captured value): a number, or an array."""
-    return _array_json(x) if isinstance(x, np.ndarray) else repr(float(x))
-
-
-def _index_json(index: Index) -> list[Any]:
-    items: list[Any] = []
-    for item in index.items:
-        if isinstance(item, slice):
-            items.append({"slice": [None if p is None else int(p) for p in (item.start, item.stop, item.step)]})
-        elif item is Ellipsis:
-            items.append("...")
-        elif isinstance(item, ArrayAttr):
-            items.append(_array_json(item.array))
-        else:
-            items.append(item)  # an int, or None for a new axis
-    return items
+    return array_json(x) if isinstance(x, np.ndarray) else repr(float(x))
 
 
 def _attr_json(kind: OpKind, attr: Attr) -> Any:
     if isinstance(attr, (str, bool)):  # an input's name, a guard's truth, a dtype
         return attr
     if isinstance(attr, ArrayAttr):
-        return _array_json(attr.array)
-    if kind in _REDUCTIONS:
+        return array_json(attr.array)
+    if kind in REDUCTIONS:
         axes, keepdims = attr
         return {"axes": None if axes is None else [int(a) for a in axes], "keepdims": bool(keepdims)}
     if kind is OpKind.GETITEM:
-        return _index_json(attr)
+        return index_json(attr)
     if kind is OpKind.SCATTER:
-        return {"index": _index_json(attr[0]), "shape": [int(n) for n in attr[1]]}
+        return {"index": index_json(attr[0]), "shape": [int(n) for n in attr[1]]}
     if isinstance(attr, tuple):  # a shape or a permutation
         return [int(n) for n in attr]
     return _number_text(attr)
@@ -211,14 +191,14 @@ class _Checker:
             raise self.fail(path, f"expected a slot from 0 to {limit - 1}, got {str(value)[:40]}")
         return value
 
-    def integer(self, value: Any, path: str, low: int = -_MAX_INT, what: str = "an integer") -> int:
-        if type(value) is not int or not low <= value < _MAX_INT:
+    def integer(self, value: Any, path: str, low: int = -MAX_INT, what: str = "an integer") -> int:
+        if type(value) is not int or not low <= value < MAX_INT:
             raise self.fail(path, f"expected {what}, got {str(value)[:40]}")
         return value
 
     def number(self, value: Any, path: str) -> float | int:
         if isinstance(value, int) and not isinstance(value, bool):
-            if abs(value) >= _MAX_INT:
+            if abs(value) >= MAX_INT:
                 raise self.fail(path, "integer too large (keep integers below 2**53, or write them as floats)")
             return value
         if not isinstance(value, str) or len(value) > 40:
@@ -234,94 +214,17 @@ class _Checker:
         return value
 
     def shape(self, value: Any, path: str, low: int = 0) -> tuple[int, ...]:
-        if not isinstance(value, list) or len(value) > _MAX_NDIM:
-            raise self.fail(path, f"expected a shape: a list of at most {_MAX_NDIM} integers")
+        if not isinstance(value, list) or len(value) > MAX_NDIM:
+            raise self.fail(path, f"expected a shape: a list of at most {MAX_NDIM} integers")
         what = "a size (an integer from 0)" if low == 0 else "a size (an integer from -1)"
         return tuple(self.integer(n, f"{path}[{k}]", low, what) for k, n in enumerate(value))
-
-    def floats(self, data: list[Any], path: str) -> np.ndarray:
-        if all(type(x) is str and len(x) <= 40 for x in data):
-            try:
-                return np.array([float(x) for x in data], dtype=np.float64)
-            except ValueError:
-                pass  # the slow path names the bad item
-        return np.array([self.number(x, f"{path}[{k}]") for k, x in enumerate(data)], dtype=np.float64)
-
-    def array(self, value: Any, path: str, dtypes: tuple[str, ...]) -> np.ndarray:
-        keys = {"dtype", "shape", "data"}
-        raw = self.keys(value, keys | {"layout"} if isinstance(value, dict) and "layout" in value else keys, path)
-        dtype = raw["dtype"]
-        if not isinstance(dtype, str) or dtype not in dtypes:
-            raise self.fail(f"{path}.dtype", f"expected {' or '.join(dtypes)}, got {str(dtype)[:40]!r}")
-        shape = self.shape(raw["shape"], f"{path}.shape")
-        data = raw["data"]
-        if not isinstance(data, list):
-            raise self.fail(f"{path}.data", f"expected list, got {type(data).__name__}")
-        count = math.prod(shape)
-        if len(data) != count:
-            raise self.fail(f"{path}.data", f"{len(data):,} numbers, but shape {list(shape)} holds {count:,}")
-        self.charge(count, path)
-        if dtype in _FLOATS:
-            array = self.floats(data, f"{path}.data")
-            if dtype == "float32":
-                with np.errstate(over="ignore"):
-                    narrow = array.astype(np.float32)
-                inexact = (narrow.astype(np.float64) != array) & ~np.isnan(array)
-                if inexact.any():
-                    k = int(np.argmax(inexact))
-                    raise self.fail(f"{path}.data[{k}]", f"{data[k]!r:.40} is not a float32 number")
-                array = narrow
-        else:
-            kind = bool if dtype == "bool" else int
-            for k, x in enumerate(data):
-                if type(x) is not kind or kind is int and not -_MAX_INT < x < _MAX_INT:
-                    raise self.fail(f"{path}.data[{k}]", f"expected {dtype} items, got {str(x)[:40]}")
-            array = np.array(data, dtype=np.intp if kind is int else np.bool_)
-        array = array.reshape(shape)
-        if "layout" not in raw:
-            return array
-        layout = self.shape(raw["layout"], f"{path}.layout")
-        if sorted(layout) != list(range(len(shape))):
-            raise self.fail(f"{path}.layout", f"expected a permutation of the {len(shape)} axes")
-        return np.transpose(np.ascontiguousarray(np.transpose(array, layout)), np.argsort(layout))
 
     def value(self, value: Any, path: str) -> Any:
         """A number (a float), or a float array as Values hold them (a 0-d float64 array is a float)."""
         if not (self.arrays and isinstance(value, dict)):
             return float(self.number(value, path))
-        array = self.array(value, path, _FLOATS)
+        array = read_array(self, value, path, FLOATS)
         return float(array) if array.shape == () and array.dtype == np.float64 else array
-
-    def index(self, value: Any, path: str) -> Index:
-        if not isinstance(value, list) or len(value) > _MAX_NDIM:
-            raise self.fail(path, f"expected an index: a list of at most {_MAX_NDIM} items")
-        items: list[Any] = []
-        for k, item in enumerate(value):
-            here = f"{path}[{k}]"
-            if item is None or item == "...":
-                items.append(None if item is None else Ellipsis)
-            elif type(item) is int:
-                items.append(self.integer(item, here))
-            elif isinstance(item, dict) and "slice" in item:
-                bounds = self.keys(item, {"slice"}, here)["slice"]
-                if not isinstance(bounds, list) or len(bounds) != 3:
-                    raise self.fail(f"{here}.slice", "expected [start, stop, step]")
-                parts = [None if b is None else self.integer(b, f"{here}.slice[{j}]") for j, b in enumerate(bounds)]
-                if parts[2] == 0:
-                    raise self.fail(f"{here}.slice[2]", "a slice's step cannot be zero")
-                items.append(slice(*parts))
-            elif isinstance(item, dict):
-                array = self.array(item, here, _INDEX_DTYPES)
-                if array.dtype == np.bool_ and array.ndim == 0:
-                    raise self.fail(here, "a boolean index array needs at least one axis")
-                items.append(array)
-            else:
-                raise self.fail(
-                    here,
-                    'expected an index item: an integer, null, "...", {"slice": [start, stop, step]} '
-                    "or an int64/bool array",
-                )
-        return Index(tuple(items))
 
     def attribute(self, kind: OpKind, raw: Any, path: str) -> Attr:
         """A record's attribute, as far as it can be checked without the operands' shapes."""
@@ -334,7 +237,7 @@ class _Checker:
         if kind is OpKind.CONST and self.arrays and isinstance(raw, dict):
             data = self.value(raw, path)
             return ArrayAttr(data) if isinstance(data, np.ndarray) else data
-        if kind in _REDUCTIONS:
+        if kind in REDUCTIONS:
             raw = self.keys(raw, {"axes", "keepdims"}, path)
             axes = None if raw["axes"] is None else self.shape(raw["axes"], f"{path}.axes")
             if axes is not None and list(axes) != sorted(set(axes)):
@@ -348,14 +251,14 @@ class _Checker:
                 raise self.fail(path, "at most one size of a reshape can be -1")
             return shape
         if kind is OpKind.GETITEM:
-            return self.index(raw, path)
+            return read_index(self, raw, path)
         if kind is OpKind.SCATTER:
             raw = self.keys(raw, {"index", "shape"}, path)
-            return (self.index(raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
+            return (read_index(self, raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
         if kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
             return self.integer(raw, path, 0, "an axis (an integer from 0)")
         if kind is OpKind.ASTYPE:
-            if raw not in _FLOATS:
+            if raw not in FLOATS:
                 raise self.fail(path, f"expected 'float64' or 'float32', got {str(raw)[:40]!r}")
             return raw
         return self.number(raw, path)  # a constant, an exponent
@@ -508,7 +411,7 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
     path = f"records[{slot}]"
     shapes = [np.shape(x) for x in operands]
     try:
-        size = _result_size(kind, shapes, attr, c.budget)
+        size = result_size(kind, shapes, attr, c.budget)
     except (ValueError, IndexError) as error:
         operand_types = " and ".join(type_text(x) for x in operands)
         raise c.fail(path, f"{op.name}: operands {operand_types} do not fit: {str(error)[:200]}") from None
@@ -517,80 +420,6 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
         value = array_result(op, operands, attr)
     except ShapeError as error:
         raise c.fail(path, str(error)[:300]) from None
-    if isinstance(value, np.ndarray) and value.dtype.name not in _FLOATS:
+    if isinstance(value, np.ndarray) and value.dtype.name not in FLOATS:
         raise c.fail(path, f"{op.name} gives {value.dtype} values; a tape holds float64 or float32")
     return value
-
-
-def _result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget: int) -> int:
-    """The size of the op's result (at least), found before numpy makes it.
-
-    Raises ValueError when the operands' shapes and the attribute are not
-    ones the array ops record (axes in range, matrices for matmul...).
-    """
-    x = shapes[0]
-    if OPS[kind].elementwise:
-        return math.prod(np.broadcast_shapes(*shapes))
-    if kind is OpKind.MATMUL:
-        y = shapes[1]
-        if len(x) < 2 or len(y) < 2 or x[-1] != y[-2]:
-            raise ValueError("matmul records matrices (or stacks of them) whose inner sizes agree")
-        return math.prod(np.broadcast_shapes(x[:-2], y[:-2])) * x[-2] * y[-1]
-    if kind in _REDUCTIONS:
-        axes = range(len(x)) if attr[0] is None else attr[0]
-        if axes and axes[-1] >= len(x):
-            raise ValueError(f"axis {axes[-1]} is out of range for {len(x)} axes")
-        return math.prod(n for d, n in enumerate(x) if d not in axes)
-    if kind is OpKind.TRANSPOSE and sorted(attr) != list(range(len(x))):
-        raise ValueError(f"{list(attr)} is not a permutation of {len(x)} axes")
-    if kind is OpKind.SUM_TO:
-        lead = len(x) - len(attr)
-        if lead < 0 or any(n not in (1, m) for n, m in zip(attr, x[lead:])):
-            raise ValueError(f"{list(attr)} does not broadcast to {list(x)}")
-        return math.prod(attr)
-    if kind is OpKind.BROADCAST_TO:
-        return math.prod(attr)
-    if kind is OpKind.GETITEM:
-        if not x:
-            raise ValueError("a scalar has no items")
-        return _index_size(attr, x)
-    if kind is OpKind.SCATTER:
-        index, shape = attr
-        if _index_size(index, shape) > budget:
-            return _index_size(index, shape)
-        picked = np.broadcast_to(np.empty((), np.uint8), shape)[index.key].shape
-        if picked != x:
-            raise ValueError(f"{index!r} of an array of shape {list(shape)} has shape {list(picked)}, not {list(x)}")
-        return math.prod(shape)
-    if (kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX) and not 0 <= attr < len(x):
-        raise ValueError(f"axis {attr} is out of range for {len(x)} axes")
-    if kind is OpKind.CONCAT:
-        return sum(math.prod(s) for s in shapes)
-    return math.prod(x)
-
-
-def _index_size(index: Index, shape: tuple[int, ...]) -> int:
-    """At least the size of ``x[index]`` for ``x`` of ``shape``: numpy's rules, without making it."""
-    arrays = [item.array for item in index.items if isinstance(item, ArrayAttr)]
-    if not arrays:
-        return math.prod(shape)  # ints, slices and new axes never make an array larger
-    picks = [a.shape if a.dtype != np.bool_ else (int(np.count_nonzero(a)),) for a in arrays]
-    count = math.prod(np.broadcast_shapes(*picks))
-
-    def width(item: Any) -> int:
-        if item is None:
-            return 0
-        return item.array.ndim if isinstance(item, ArrayAttr) and item.array.dtype == np.bool_ else 1
-
-    rest = len(shape) - sum(width(item) for item in index.items if item is not Ellipsis)
-    if rest < 0:
-        raise IndexError(f"too many indices for an array of {len(shape)} axes")
-    axis, picked = 0, set[int]()
-    for item in index.items:
-        if item is Ellipsis:
-            axis += rest
-            continue
-        if isinstance(item, ArrayAttr):
-            picked.update(range(axis, axis + width(item)))
-        axis += width(item)
-    return count * math.prod(n for d, n in enumerate(shape) if d not in picked)
