@@ -1,0 +1,357 @@
+"""Recording: how an operation on Values becomes a record on the tape.
+
+:class:`~tapegrad.value.Value`'s operators call :func:`_unary`,
+:func:`_binary` and :func:`_record`; each finds the tape being recorded
+(the innermost trace, else this thread's eager tape), puts the operands on
+it (a leaf, a Value of another tape or a number becomes an input or a
+constant record), computes the result with the op table's rule and appends
+one record.  :func:`apply` is an op's forward rule in whatever domain its
+operands live: recorded for Values, computed for numbers and numpy arrays.
+
+``_unary`` and ``_binary`` are the scalar engine's hottest code: they
+inline what ``_record`` does, and must behave exactly as it does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .errors import LeakedValueError, NonFiniteError, ShapeError
+from .ops import OPS, Op, OpKind
+from .shapes import ArrayAttr, type_text
+from .state import STATE
+from .tape import Tape
+from .value import Value, _user_site, as_data, as_float
+
+# An eager tape longer than this is closed and a new one started, so a loop
+# that never calls backward() (inference) keeps a bounded tape alive.
+EAGER_TAPE_LIMIT = 1 << 18
+
+_INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
+
+
+# ---------------------------------------------------------------- recording
+
+
+def _new_value(data: Any, tape: Tape, slot: int) -> Value:
+    """A result Value; it has no ``_name`` or ``_grad`` of its own (see Value.name, Value.grad)."""
+    v = _object_new(Value)
+    v.data = data
+    v._tape = tape
+    v._slot = slot
+    return v
+
+
+_object_new = object.__new__
+
+
+def _current_tape() -> Tape:
+    """The innermost active trace, else this thread's open eager tape."""
+    state = STATE
+    tape = state.current
+    if tape is None:
+        tape = state.eager = state.current = Tape("eager")
+    return tape
+
+
+def _check_size(tape: Tape) -> None:
+    """Close a long eager tape, so a loop that never calls backward() stays bounded.
+
+    Called where leaves and constants join a tape, which every new
+    computation does; Values of the closed tape stay usable through links.
+    """
+    if not tape.traced and len(tape.ops) >= EAGER_TAPE_LIMIT:
+        STATE.close_eager(tape)
+
+
+def _const_slot(tape: Tape, x: Any) -> int:
+    """The slot of constant ``x`` on ``tape``, reusing an equal constant of the same type.
+
+    A numpy array is copied onto the tape (changing it later cannot change
+    what was recorded); equal arrays are not looked up.
+    """
+    _check_size(tape)
+    kind = type(x)
+    if kind is ArrayAttr:  # a recorded array constant, replayed
+        return tape.append(_CONST, (), x, x.array)
+    if kind is np.ndarray or kind is list or kind is tuple:
+        data = as_data(x, "an operand")
+        if type(data) is np.ndarray:
+            constant = ArrayAttr(data)
+            return tape.append(_CONST, (), constant, constant.array)
+        x, kind = data, float
+    # Equal ints are exact and equal nonzero floats bit-identical; zeros keep their sign.
+    key = (kind, x) if kind is int or (kind is float and x != 0.0) else None
+    if key is not None:
+        slot = tape.const_slots.get(key)
+        if slot is not None:
+            return slot
+    number = as_float(x, "an operand")
+    attr = x if isinstance(x, int) and not isinstance(x, bool) and abs(x) < 2**53 else number
+    slot = tape.append(_CONST, (), attr, number)
+    if key is not None:
+        tape.const_slots[key] = slot
+    return slot
+
+
+def _bring(tape: Tape, v: Value) -> int:
+    """The slot on ``tape`` standing for a Value recorded elsewhere.
+
+    A leaf, or a result of an earlier eager tape, becomes an input record of
+    an eager tape, linked back so that ``backward()`` reaches it; inside a
+    trace it is a constant (as JAX treats closed-over arrays).  A Value of an
+    enclosing trace becomes a captured input.
+    """
+    source = v._tape
+    if source is None and not tape.traced:  # a leaf: bind it afresh whenever its data has changed
+        slot = tape.source_slots.get(id(v))
+        if slot is None or tape.values[slot] is not v.data:
+            _check_size(tape)
+            slot = tape.append(_INPUT, (), v.name or "leaf", v.data)
+            tape.sources[slot] = v
+            tape.source_slots[id(v)] = slot
+        return slot
+    if source is not None and source.traced:
+        if source.sealed:
+            raise LeakedValueError(
+                f"a Value recorded inside tapegrad.trace of {source.name!r} was used after that trace ended "
+                "(a leaked Value). Return it from the traced function, or pass it in as an argument."
+            )
+        if not (tape.traced and source in STATE.traces):
+            raise LeakedValueError(
+                f"a Value being recorded by the trace of {source.name!r} was used outside it "
+                "(from another thread, or after the trace). Pass its .data instead."
+            )
+        slot = tape.source_slots.get(id(v))
+        if slot is None:
+            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v.data)
+            tape.captures.append((slot, v))
+            tape.source_slots[id(v)] = slot
+        return slot
+    if tape.traced or source is None:
+        return _const_slot(tape, v.data)
+    key = (source.serial, v._slot)
+    slot = tape.source_slots.get(key)
+    if slot is None:
+        slot = tape.append(_INPUT, (), v.name or f"%{v._slot}@{source.serial}", source.values[v._slot])
+        tape.sources[slot] = (source, v._slot)
+        tape.source_slots[key] = slot
+    return slot
+
+
+def _operand(tape: Tape, x: Any) -> int:
+    if isinstance(x, Value):
+        return x._slot if x._tape is tape else _bring(tape, x)
+    return _const_slot(tape, x)
+
+
+def _check(tape: Tape, slot: int, out: Any) -> None:
+    """What ``debug_nans`` and site recording ask of each new record."""
+    if STATE.record_sites:
+        tape.sites.setdefault(slot, _user_site())
+    if STATE.debug_nans and not np.all(np.isfinite(out)):
+        raise NonFiniteError(f"record {tape.format_record(slot)} produced {out!r} (recorded at {_user_site()})")
+
+
+def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
+    """Compute ``op`` on ``operands`` (Values, numbers or arrays) and record it."""
+    tape = _current_tape()
+    return _record_slots(op, tape, tuple([_operand(tape, x) for x in operands]), attr)
+
+
+def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) -> Value:
+    """:func:`_record` once the operands are on ``tape``."""
+    values = tape.values
+    args = [values[s] for s in slots]
+    if op.scalar is None or any(type(a) is not float for a in args):
+        return _record_array(op, tape, slots, args, attr)
+    out = op.scalar(*args, attr) if op.has_attr else op.scalar(*args)
+    slot = tape.append(op.kind, slots, attr, out)
+    if STATE.checks:
+        _check(tape, slot, out)
+    return _new_value(out, tape, slot)
+
+
+_FLOAT64 = np.dtype(np.float64)
+_QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
+
+
+def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], attr: Any) -> Value:
+    """:func:`_record_slots` for arrays: ``Tape.append`` inlined, as the eager hot path of array programs."""
+    out = array_result(op, args, attr)
+    slot = len(tape.ops)
+    tape.ops.append(op.kind)
+    tape.args.append(slots)
+    if attr is not None:
+        tape.attrs[slot] = attr
+    tape.values.append(out)
+    tape.note_array(slot, op.scalar is not None, args, out)
+    if STATE.checks:
+        _check(tape, slot, out)
+    v = _object_new(Value)
+    v.data = out
+    v._tape = tape
+    v._slot = slot
+    return v
+
+
+def array_result(op: Op, args: list[Any], attr: Any) -> Any:
+    """``op``'s numpy rule on ``args``, as slot data: a float for a float64 scalar, else an array.
+
+    numpy's errors about shapes become :class:`ShapeError`, naming the op
+    and the shapes, when the op is recorded.
+    """
+    try:
+        if op.kind in _QUIET:
+            out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+        else:
+            with np.errstate(all="ignore"):
+                out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+    except (ValueError, IndexError, TypeError) as error:
+        shapes = " and ".join(type_text(a) for a in args)
+        raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
+    if type(out) is np.ndarray and (out.ndim or out.dtype != _FLOAT64):
+        return out
+    if getattr(out, "dtype", _FLOAT64) == _FLOAT64:
+        return float(out)
+    return np.asarray(out)
+
+
+def _unary(op: Op, x: Value) -> Value:
+    """The hot path of ``_record`` for one operand; same behaviour."""
+    state = STATE
+    tape = state.current
+    if tape is None:
+        tape = _current_tape()
+    s = x._slot if x._tape is tape else _bring(tape, x)
+    values = tape.values
+    a = values[s]
+    if type(a) is not float:
+        return _record_slots(op, tape, (s,))
+    out = op.scalar(a)  # type: ignore[misc]
+    slot = len(values)
+    tape.ops.append(op.kind)
+    tape.args.append((s,))
+    values.append(out)
+    if state.checks:
+        _check(tape, slot, out)
+    return _new_value(out, tape, slot)
+
+
+def _binary(op: Op, x: Any, y: Any) -> Value:
+    """The hot path of ``_record`` for two operands; same behaviour."""
+    state = STATE
+    tape = state.current
+    if tape is None:
+        tape = _current_tape()
+    if type(x) is Value:
+        sx = x._slot if x._tape is tape else _bring(tape, x)
+    else:
+        sx = _operand(tape, x)
+    if type(y) is Value:
+        sy = y._slot if y._tape is tape else _bring(tape, y)
+    else:
+        sy = _operand(tape, y)
+    values = tape.values
+    a, b = values[sx], values[sy]
+    if type(a) is not float or type(b) is not float:
+        return _record_slots(op, tape, (sx, sy))
+    out = op.scalar(a, b)  # type: ignore[misc]
+    slot = len(values)
+    tape.ops.append(op.kind)
+    tape.args.append((sx, sy))
+    values.append(out)
+    if state.checks:
+        _check(tape, slot, out)
+    v = _object_new(Value)  # _new_value, inlined on the hottest path
+    v.data = out
+    v._tape = tape
+    v._slot = slot
+    return v
+
+
+def _compare(op: Op, x: Any, y: Any) -> Value:
+    out = _binary(op, x, y)
+    tape = out._tape
+    if tape is not None and tape.traced:
+        tape.sites[out._slot] = _user_site()
+    return out
+
+
+def truth(v: Any, site: str | None = None) -> bool:
+    """Python asks whether ``v`` is true: for a traced Value, record a guard.
+
+    The guard remembers ``site`` (default: the user's line asking) so that a
+    replay taking the other branch can say where the branch was written.
+    """
+    if not isinstance(v, Value):
+        return bool(v)
+    if np.size(v.data) != 1:
+        raise ShapeError(
+            f"the truth of an array Value of shape {v.shape} is ambiguous: Python asked for one bool "
+            "(an if, and, or, not). Reduce it first, e.g. (x > 0).sum() > 0, or use tapegrad.where(cond, a, b)"
+        )
+    result = bool(v.data)
+    tape = v._tape
+    if tape is not None and tape.traced and not tape.sealed:
+        slot = tape.append(_GUARD, (v._slot,), result, v.data)
+        tape.sites[slot] = site or _user_site()
+    return result
+
+
+# ---------------------------------------------------------------- any domain
+
+
+def apply(op: Op, *operands: Any, attr: Any = None) -> Any:
+    """``op`` on Values (recorded), numpy arrays (elementwise) or numbers.
+
+    This is the forward rule of the op table in the domain its operands
+    belong to; the backward rules call it through ``m`` when they run over
+    recording Values.
+    """
+    for x in operands:
+        if isinstance(x, Value):
+            if attr is None and len(operands) == 2:
+                return _binary(op, *operands)
+            if attr is None and len(operands) == 1:
+                return _unary(op, x)
+            return _record(op, operands, attr)
+    extra = (attr,) if op.has_attr else ()
+    if op.scalar is None or any(isinstance(x, np.ndarray) for x in operands):
+        with np.errstate(all="ignore"):
+            return op.array(*operands, *extra)  # type: ignore[misc]
+    return op.scalar(*[as_float(x, "an operand") for x in operands], *extra)
+
+
+def constant(x: Any) -> Value:
+    """``x`` as a constant record on the tape being recorded.
+
+    Replaying a tape over Values records its constants this way, so that
+    ``log(2)`` in a recorded gradient stays an op on the constant 2 (exact
+    for symbolic export) until the optimiser folds it.
+    """
+    tape = _current_tape()
+    slot = _const_slot(tape, x)
+    return _new_value(tape.values[slot], tape, slot)
+
+
+def where(condition: Any, x: Any, y: Any) -> Any:
+    """``x`` where ``condition`` holds, else ``y``: a conditional with no guard.
+
+    The branch not taken contributes exactly nothing to the gradient, so
+    ``where(x > 0, sqrt(x), 0.0)`` has gradient 0 at ``x = -1`` (not nan).
+    Works on Values, numbers and numpy arrays.
+    """
+    return apply(OPS[OpKind.WHERE], condition, x, y)
+
+
+def maximum(x: Any, y: Any) -> Any:
+    """The larger of ``x`` and ``y`` (nan if either is); ties split the gradient."""
+    return apply(OPS[OpKind.MAXIMUM], x, y)
+
+
+def minimum(x: Any, y: Any) -> Any:
+    """The smaller of ``x`` and ``y`` (nan if either is); ties split the gradient."""
+    return apply(OPS[OpKind.MINIMUM], x, y)
