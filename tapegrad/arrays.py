@@ -36,6 +36,7 @@ __all__ = [
     "concatenate",
     "stack",
     "cross_entropy",
+    "take",
 ]
 
 
@@ -78,7 +79,26 @@ def getitem(x: Any, index: Any) -> Any:
     """``x[index]``: integers, slices, None, ``...`` and integer or boolean arrays, as numpy indexes."""
     if not _shape(x):
         raise ShapeError(f"cannot index a scalar ({type_text(_data(x))}); only arrays have items")
+    if isinstance(index, Value):
+        return take(x, index)
     return apply(OPS[OpKind.GETITEM], x, attr=Index(index))
+
+
+def take(x: Any, idx: Value) -> Any:
+    """``x[idx]`` for indices held by a Value: rows of ``x``, picked by numbers the tape can be replayed with.
+
+    Indexing with a numpy array records the indices as an attribute, fixed
+    for every replay; a Value (an input of a traced training step, say)
+    keeps them an operand, so a tape or generated code takes a new
+    minibatch each call.  The indices must be whole numbers in range.
+    """
+    rows, picks = _shape(x)[0], np.asarray(idx.data)
+    if picks.size and (np.any(picks != np.floor(picks)) or picks.min() < -rows or picks.max() >= rows):
+        raise ShapeError(
+            f"take: indices must be whole numbers in [{-rows}, {rows}) for {type_text(_data(x))}, "
+            f"got values from {picks.min()} to {picks.max()}"
+        )
+    return apply(OPS[OpKind.TAKE], x, idx)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
@@ -180,6 +200,8 @@ def cross_entropy(logits: Any, targets: Any) -> Any:
     """The mean negative log-likelihood of integer ``targets`` (N,) under ``logits`` (N, C)."""
     shape = _shape(logits)
     labels = np.asarray(_data(targets))
+    if isinstance(targets, Value) and labels.dtype.kind == "f" and np.all(labels == np.floor(labels)):
+        labels = labels.astype(np.intp)  # checked below; the Value keeps them an operand of the tape
     if len(shape) != 2:
         raise ShapeError(f"cross_entropy: logits must be (batch, classes), got {type_text(_data(logits))}")
     if labels.shape != shape[:1] or labels.dtype.kind not in "iu":
@@ -191,5 +213,8 @@ def cross_entropy(logits: Any, targets: Any) -> Any:
         raise ShapeError(
             f"cross_entropy: targets must lie in [0, {shape[1]}), got values from {labels.min()} to {labels.max()}"
         )
+    if isinstance(targets, Value):  # pick from the flattened log-probabilities: row * classes + target
+        flat = reshape(log_softmax(logits, -1), (shape[0] * shape[1],))
+        return -mean_over(take(flat, targets + np.arange(shape[0]) * float(shape[1])))
     picked = getitem(log_softmax(logits, -1), (np.arange(shape[0]), labels))
     return -mean_over(picked)

@@ -283,6 +283,8 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
     if op.kind in LINEAR_OPS:
         filled = [np.zeros(np.shape(x)) if t is None else t for x, t in zip(operands, tangents)]
         return forward(*filled, *extra)
+    if op.kind is OpKind.TAKE or op.kind is OpKind.TAKE_GRAD:  # linear in the first operand; indices stay
+        return forward(tangents[0], operands[1], *extra) if tangents[0] is not None else None
     if op.kind is OpKind.MATMUL:
         (x, y), (tx, ty) = operands, tangents
         terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]

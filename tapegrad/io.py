@@ -257,6 +257,8 @@ class _Checker:
             return (read_index(self, raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
         if kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
             return self.integer(raw, path, 0, "an axis (an integer from 0)")
+        if kind is OpKind.TAKE_GRAD:
+            return self.integer(raw, path, 0, "a number of rows (an integer from 0)")
         if kind is OpKind.ASTYPE:
             if raw not in FLOATS:
                 raise self.fail(path, f"expected 'float64' or 'float32', got {str(raw)[:40]!r}")

@@ -197,6 +197,14 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
         raise ValueError(f"axis {attr} is out of range for {len(x)} axes")
     if kind is OpKind.CONCAT:
         return sum(math.prod(s) for s in shapes)
+    if kind is OpKind.TAKE:
+        if not x:
+            raise ValueError("a scalar has no rows")
+        return math.prod(shapes[1]) * math.prod(x[1:])
+    if kind is OpKind.TAKE_GRAD:
+        if x[: len(shapes[1])] != shapes[1]:
+            raise ValueError(f"rows of shape {list(x)} cannot come from indices of shape {list(shapes[1])}")
+        return attr * math.prod(x[len(shapes[1]) :])
     return math.prod(x)
 
 

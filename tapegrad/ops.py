@@ -92,6 +92,8 @@ class OpKind(IntEnum):
     ASTYPE = 41
     GATE = 42
     LOG_SOFTMAX = 43
+    TAKE = 44
+    TAKE_GRAD = 45
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -400,6 +402,35 @@ def _object_log_softmax(sp: Any, x: Any, axis: int) -> Any:
     return x - np.vectorize(sp.log, otypes=[object])(total)
 
 
+def _rows(idx: Any) -> Any:
+    """Row numbers given as numbers (a tape input carries them as floats), as numpy indices."""
+    rows = np.asarray(idx).astype(np.intp)
+    if rows.size and np.any(rows != idx):
+        raise ValueError("row indices must be whole numbers")
+    return rows
+
+
+def _take(x: Any, idx: Any) -> Any:
+    """The rows ``idx`` of ``x`` (``x[idx]`` with indices that are an operand, not an attribute)."""
+    return np.take(x, _rows(idx), axis=0)
+
+
+def _take_grad(g: Any, idx: Any, rows: int) -> Any:
+    """Zeros of ``rows`` rows with each row of ``g`` added at its index: the backward of take (repeats add)."""
+    out = np.zeros((rows, *np.shape(g)[np.ndim(idx) :]), dtype=getattr(g, "dtype", np.float64))
+    np.add.at(out, _rows(idx), g)
+    return out
+
+
+def _no_formula(sp: Any, *args: Any) -> Any:
+    from .errors import UnsupportedOpError
+
+    raise UnsupportedOpError(
+        "take picks rows by indices that are inputs of the tape; a formula cannot index by a symbol. "
+        "Export a tape recorded with constant indices (index with a numpy array), or generate numpy code"
+    )
+
+
 def _concat(*args: Any) -> Any:
     return np.concatenate(args[:-1], axis=args[-1])
 
@@ -581,6 +612,11 @@ _TABLE = [
        python="{0} if {1} > 0.0 else 0.0", numpy="np.where({1} > 0.0, {0}, 0.0)"),
     _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, "_log_softmax({0}, {c})",
               symbolic=_object_log_softmax),
+    # x[idx] where idx is a Value (a tape input: the minibatch of a training step), and its backward.
+    _array_op(OpKind.TAKE, 2, _take, lambda m, g, out, x, idx: (m.take_grad(g, idx, np.shape(x)[0]), None),
+              "_take({0}, {1})", symbolic=_no_formula, has_attr=False),
+    _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx), None),
+              "_take_grad({0}, {1}, {c})", symbolic=_no_formula),
 ]
 # fmt: on
 

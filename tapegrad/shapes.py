@@ -86,7 +86,8 @@ def _index_item(item: Any) -> Any:
 
     if isinstance(item, Value):
         raise InputTypeError(
-            "an index cannot be a Value (indexing is not differentiable in its index); index with its .data"
+            "a Value must be the whole index, x[idx] (it picks rows, and a tape replays with new ones); "
+            "inside a tuple, or to fix the indices, index with its .data"
         )
     array = np.asarray(item)
     if array.dtype.kind not in "iub" or (array.dtype.kind == "b" and array.ndim == 0):

@@ -241,6 +241,12 @@ ARRAY_CASES: list[Case] = [
          lambda x: -np.mean(_np_log_softmax(x)[np.arange(5), TARGETS]), ((5, 4),)),
     Case("cross_entropy[list targets]", lambda x: tapegrad.cross_entropy(x, [2, 2]),
          lambda x: -np.mean(_np_log_softmax(x)[np.arange(2), [2, 2]]), ((2, 3),)),
+    # Indices held by a Value stay an operand (take), so a tape replays with new ones.
+    Case("take[Value ids, repeated rows]", lambda x: x[Value(EMBED.astype(float))], lambda x: x[EMBED], ((3, 4),)),
+    Case("take[Value 2d ids, negative]", lambda x: x[Value(np.array([[0.0, -1.0], [2.0, 0.0]]))],
+         lambda x: x[np.array([[0, -1], [2, 0]])], ((3, 2),)),
+    Case("cross_entropy[Value targets]", lambda x: tapegrad.cross_entropy(x, Value(TARGETS.astype(float))),
+         lambda x: -np.mean(_np_log_softmax(x)[np.arange(5), TARGETS]), ((5, 4),)),
     Case("astype[float64]", lambda x: x.astype(np.float64), lambda x: x.astype(np.float64), ((3, 4),)),
     Case("astype[float64 of a product]", lambda x: (x * x).astype("float64"), lambda x: x * x, ((3,),)),
 ]
@@ -255,6 +261,8 @@ DIRECT_CASES: list[Case] = [
          lambda g: _scatter_reference(g, EMBED, (3, 4)), ((5, 4),)),
     Case("scatter[slice]", lambda g: apply(OPS[OpKind.SCATTER], g, attr=(Index((slice(None), slice(1, 3))), (3, 4))),
          lambda g: _scatter_reference(g, (slice(None), slice(1, 3)), (3, 4)), ((3, 2),)),
+    Case("take_grad[repeated rows]", lambda g: apply(OPS[OpKind.TAKE_GRAD], g, Value(EMBED.astype(float)), attr=3),
+         lambda g: _scatter_reference(g, EMBED, (3, 4)), ((5, 4),)),
 ]
 
 # Every elementwise op of the table, applied to arrays with broadcasting.
@@ -992,12 +1000,15 @@ def test_replaying_an_array_tape_at_another_shape_is_refused() -> None:
         tape.gradient(np.ones((3, 2)), 1.0)
 
 
-def test_an_index_cannot_be_a_value() -> None:
+def test_a_value_index_picks_rows_and_must_be_the_whole_index() -> None:
     x = Value(np.arange(4.0))
-    with pytest.raises(InputTypeError, match=r"an index cannot be a Value.*index with its \.data"):
-        x[Value(1.0)]
-    with pytest.raises(InputTypeError, match="cannot be a Value"):
-        x[Value(np.array([0.0, 1.0]))]
+    assert x[Value(1.0)].data == 1.0 and list(x[Value(np.array([3.0, 3.0]))].data) == [3.0, 3.0]
+    with pytest.raises(InputTypeError, match=r"a Value must be the whole index.*index with its \.data"):
+        Value(np.ones((2, 2)))[Value(1.0), 0]
+    with pytest.raises(ShapeError, match=r"take: indices must be whole numbers in \[-4, 4\)"):
+        x[Value(np.array([0.5]))]
+    with pytest.raises(ShapeError, match=r"got values from 4.0 to 4.0"):
+        x[Value(4.0)]
     with pytest.raises(InputTypeError, match="integers or booleans, got dtype float64"):
         x[np.array([0.0, 1.0])]
     with pytest.raises(InputTypeError, match="not a bool"):
