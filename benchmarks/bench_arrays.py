@@ -371,9 +371,9 @@ class TapegradReplay:
     """The loss traced once as a function of the parameters, and each step a replay of its value and gradient.
 
     The moons data are constants of the tape (every step sees the same full
-    batch).  makemore's minibatch changes every step, and integer indices
-    cannot be tape inputs, so its traced loss takes the minibatch as one-hot
-    float inputs (``one_hot @ C`` is the embedding lookup).
+    batch).  makemore's minibatch changes every step, so its contexts and
+    targets are inputs of the tape: indexing with a Value records ``take``,
+    whose indices are an operand, not a recorded attribute.
     """
 
     name = "tapegrad replay (trace once, tape.value_and_gradient)"
@@ -389,7 +389,7 @@ class TapegradReplay:
             X, y = self.batch
             self.tape = tapegrad.trace(lambda *params: moons_loss(params, X, y), *work.params)
         else:
-            self.tape = tapegrad.trace(makemore_one_hot_loss, *work.params, *one_hot_batch(work.batches[0]))
+            self.tape = tapegrad.trace(makemore_batch_loss, *work.params, *work.batches[0])
         self.run = self.tape.value_and_gradient
 
     def gradients(self) -> list[np.ndarray]:
@@ -403,7 +403,7 @@ class TapegradReplay:
             assert batch is self.batch, "the moons data are constants of the traced tape"
             value, grads = self.run(*self.params)
         else:
-            value, grads = self.run(*self.params, *one_hot_batch(batch))
+            value, grads = self.run(*self.params, *batch)
         self.grads = list(grads[: len(self.params)])
         self.params = [p - self.rate * g for p, g in zip(self.params, self.grads)]
         return float(value)
@@ -425,24 +425,9 @@ class TapegradCompiled(TapegradReplay):
         self.run = run
 
 
-def one_hot_batch(batch: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """A makemore minibatch as one-hot floats: contexts (n * BLOCK, VOCAB) and targets (n, VOCAB)."""
-    contexts, targets = batch
-    flat = contexts.ravel()
-    context_hot = np.zeros((flat.size, VOCAB))
-    context_hot[np.arange(flat.size), flat] = 1.0
-    target_hot = np.zeros((targets.size, VOCAB))
-    target_hot[np.arange(targets.size), targets] = 1.0
-    return context_hot, target_hot
-
-
-def makemore_one_hot_loss(C: Any, W1: Any, b1: Any, W2: Any, b2: Any, context_hot: Any, target_hot: Any) -> Any:
-    """:func:`makemore_loss` with the minibatch as one-hot floats, so that it can be a traced tape's input."""
-    n = target_hot.shape[0]
-    emb = (context_hot @ C).reshape(n, BLOCK * EMBED)
-    h = (emb @ W1 + b1).tanh()
-    logits = h @ W2 + b2
-    return -(logits.log_softmax(axis=-1) * target_hot).sum() / n
+def makemore_batch_loss(C: Any, W1: Any, b1: Any, W2: Any, b2: Any, contexts: Any, targets: Any) -> Any:
+    """:func:`makemore_loss` with the minibatch as arguments, so that a traced tape takes a new one each step."""
+    return makemore_loss((C, W1, b1, W2, b2), contexts, targets)
 
 
 class Torch:
