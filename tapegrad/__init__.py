@@ -19,7 +19,7 @@ from .passes import optimize
 from .state import debug_nans
 from .tape import Record, Tape
 from .transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
-from .value import Value, maximum, minimum, where
+from .value import Value, equal, maximum, minimum, not_equal, where
 
 
 def __getattr__(name: str) -> object:
@@ -50,6 +50,8 @@ __all__ = [
     "symbolic",
     "from_sympy",
     "where",
+    "equal",
+    "not_equal",
     "matmul",
     "concatenate",
     "stack",

@@ -122,7 +122,10 @@ def reshape(x: Any, shape: Any) -> Any:
 
 def astype(x: Any, dtype: Any) -> Any:
     """``x`` converted to float32 or float64."""
-    name = np.dtype(dtype).name
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        raise InputTypeError(f"astype: {dtype!r} is not a numpy dtype; Values hold float32 or float64") from None
     if name not in ("float32", "float64"):
         raise InputTypeError(f"astype: Values hold float32 or float64, not {name}")
     return apply(OPS[OpKind.ASTYPE], x, attr=name)
@@ -158,6 +161,8 @@ def logsumexp(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def log_softmax(x: Any, axis: int = -1) -> Any:
     """``x - logsumexp(x)`` along ``axis``: log-probabilities, stable for large logits (one op)."""
+    if not isinstance(axis, (int, np.integer)):
+        raise InputTypeError(f"log_softmax: axis must be one int, got {axis!r}")
     (axis,) = normalize_axes(axis, len(_shape(x)), "log_softmax") or (0,)
     return apply(OPS[OpKind.LOG_SOFTMAX], x, attr=axis)
 

@@ -261,8 +261,18 @@ def _minimum_array(x: Any, y: Any) -> Any:
     return np.where((x < y) | (x != x), x, y)
 
 
+def _truth_array(condition: Any, left: Any, right: Any) -> Any:
+    """A comparison's truth as 1.0 or 0.0, in the float type numpy gives its operands (float32 stays float32)."""
+    dtype = np.result_type(getattr(left, "dtype", left), getattr(right, "dtype", right))
+    if dtype.kind != "f":
+        dtype = np.dtype(np.float64)
+    if not hasattr(condition, "astype"):
+        condition = np.asarray(condition)
+    return condition.astype(dtype)
+
+
 def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
-    return lambda x, y: ufunc(x, y).astype(np.float64)
+    return lambda x, y: _truth_array(ufunc(x, y), x, y)
 
 
 def _smul_array(g: Any, y: Any) -> Any:
@@ -341,7 +351,7 @@ def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any
         infix=infix,
         symbolic=lambda sp, x, y: getattr(sp, relation)(x, y),
         python=f"1.0 if {{0}} {infix} {{1}} else 0.0",
-        numpy=f"np.where({{0}} {infix} {{1}}, 1.0, 0.0)",
+        numpy=f"_truth_array({{0}} {infix} {{1}}, {{0}}, {{1}})",
     )
 
 

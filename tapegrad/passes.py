@@ -16,7 +16,10 @@ subnormals.  The passes:
     is ``0.0``.
 ``fold_constants``
     Evaluates records whose operands are all constants; drops guards on
-    constants (they held when recorded, so they always hold).
+    constants (they held when recorded, so they always hold).  Array
+    records are folded only when the result is no bigger than their
+    operands and is not a view (a reshape, transpose or broadcast of a
+    constant stays one: numpy makes it without copying).
 ``identities``
     Rewrites, each exact for every input ``x`` (nan, inf, -0.0, subnormal):
 
@@ -64,6 +67,7 @@ replacement record (op, args, attr, value) for the rules after it, or None
 to pass the record on unchanged."""
 
 _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
+_VIEWS = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO}  # numpy makes these without copying
 _COMMUTATIVE = {OpKind.ADD, OpKind.MUL, OpKind.EQ, OpKind.NE}
 _HAS_IDENTITIES = {
     OpKind.MUL, OpKind.SMUL, OpKind.DIV, OpKind.SDIV, OpKind.SUB, OpKind.ADD,
@@ -156,6 +160,8 @@ def _fold(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any
         return None
     operands = [new.values[a] for a in args]
     if op.scalar is None or any(isinstance(x, np.ndarray) for x in operands):
+        if kind in _VIEWS or np.size(value) > sum(np.size(x) for x in operands):
+            return None  # a constant copy of a view, or a broadcast: more memory, and other bits from matmul
         folded = array_result(op, operands, attr)
         return (_CONST, (), ArrayAttr(folded) if isinstance(folded, np.ndarray) else folded, folded)
     operands = [float(x) for x in operands]

@@ -347,6 +347,16 @@ def where(condition: Any, x: Any, y: Any) -> Any:
     return apply(OPS[OpKind.WHERE], condition, x, y)
 
 
+def equal(x: Any, y: Any) -> Any:
+    """1.0 where ``x == y``, else 0.0, recorded (on Values ``==`` keeps Python's identity meaning)."""
+    return apply(OPS[OpKind.EQ], x, y)
+
+
+def not_equal(x: Any, y: Any) -> Any:
+    """1.0 where ``x != y``, else 0.0, recorded."""
+    return apply(OPS[OpKind.NE], x, y)
+
+
 def maximum(x: Any, y: Any) -> Any:
     """The larger of ``x`` and ``y`` (nan if either is); ties split the gradient."""
     return apply(OPS[OpKind.MAXIMUM], x, y)

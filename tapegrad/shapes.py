@@ -90,6 +90,8 @@ def _index_item(item: Any) -> Any:
             "inside a tuple, or to fix the indices, index with its .data"
         )
     array = np.asarray(item)
+    if array.size == 0 and array.dtype.kind == "f":  # x[[]]: an empty selection, as numpy gives
+        array = array.astype(np.intp)
     if array.dtype.kind not in "iub" or (array.dtype.kind == "b" and array.ndim == 0):
         raise InputTypeError(f"index arrays must hold integers or booleans, got dtype {array.dtype}")
     return ArrayAttr(array.astype(np.intp) if array.dtype.kind in "iu" else array)
@@ -150,6 +152,8 @@ def normalize_axes(axis: Any, ndim: int, op: Any) -> tuple[int, ...] | None:
     """``axis`` (None, an int or a sequence) as sorted non-negative ints; ShapeError if out of range."""
     if axis is None:
         return None
+    if not isinstance(axis, (int, np.integer, tuple, list)):
+        raise InputTypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
     axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
     result = []
     for a in axes:

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConcretizationError, InputTypeError
+from .errors import ConcretizationError, InputTypeError, ShapeError
 from .ops import OPS, OpKind
 from .shapes import type_text
 from .tape import Tape
 
-__all__ = ["Value", "where", "maximum", "minimum", "as_float", "apply", "truth", "constant"]
+__all__ = ["Value", "where", "maximum", "minimum", "equal", "not_equal", "as_float", "apply", "truth", "constant"]
 
 _FLOAT64 = np.dtype(np.float64)
 
@@ -74,7 +74,10 @@ def as_data(x: Any, what: str = "a Value's data") -> Any:
     float, so scalars are always plain Python floats.
     """
     if isinstance(x, (list, tuple)):
-        x = np.asarray(x)
+        try:
+            x = np.asarray(x)
+        except ValueError as error:  # ragged nesting
+            raise InputTypeError(f"{what} must be a number or a rectangular array: {error}") from None
     if isinstance(x, np.ndarray) and (x.ndim or x.dtype == np.float32):
         if x.dtype.kind not in "fiub":
             raise InputTypeError(f"{what} must hold real numbers, got an array of dtype {x.dtype}")
@@ -82,6 +85,11 @@ def as_data(x: Any, what: str = "a Value's data") -> Any:
     if isinstance(x, np.float32):
         return np.asarray(x)
     return as_float(x, what)
+
+
+def _no_out(what: str, dtype: Any, out: Any) -> None:
+    if dtype is not None or out is not None:
+        raise InputTypeError(f"{what}: the result is a new Value; dtype= and out= are not supported (use .astype)")
 
 
 def _user_site() -> str:
@@ -185,11 +193,22 @@ class Value:
 
     def __float__(self) -> float:
         self._check_concrete("float()")
-        return self.data
+        return float(self._one_number("float()"))
 
     def __int__(self) -> int:
         self._check_concrete("int()")
-        return int(self.data)
+        return int(self._one_number("int()"))
+
+    def _one_number(self, what: str) -> Any:
+        if np.size(self.data) != 1:
+            raise ShapeError(f"{what} of a Value of shape {self.shape}: it is not one number; reduce it first")
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        raise InputTypeError(
+            "numpy was asked to turn a Value into an array (np.array(v), np.sum(v)...), which would lose its "
+            "tape; use the Value's methods (v.sum()), or v.data for the numbers"
+        )
 
     def __bool__(self) -> bool:
         return truth(self)
@@ -250,13 +269,17 @@ class Value:
     def astype(self, dtype: Any) -> Value:
         return arrays.astype(self, dtype)
 
-    def sum(self, axis: Any = None, keepdims: bool = False) -> Value:
+    # dtype= and out= are what np.sum(v), np.mean(v) and np.max(v) pass on; only their defaults fit a tape.
+    def sum(self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None, out: Any = None) -> Value:
+        _no_out("sum", dtype, out)
         return arrays.sum_over(self, axis, keepdims)
 
-    def mean(self, axis: Any = None, keepdims: bool = False) -> Value:
+    def mean(self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None, out: Any = None) -> Value:
+        _no_out("mean", dtype, out)
         return arrays.mean_over(self, axis, keepdims)
 
-    def max(self, axis: Any = None, keepdims: bool = False) -> Value:
+    def max(self, axis: Any = None, keepdims: bool = False, *, out: Any = None) -> Value:
+        _no_out("max", None, out)
         return arrays.max_over(self, axis, keepdims)
 
     def logsumexp(self, axis: Any = None, keepdims: bool = False) -> Value:
@@ -319,7 +342,8 @@ class Value:
 
     # Comparisons record a condition (1.0 or 0.0).  It becomes a guard only
     # when Python asks for its truth, so inside where() it records no guard.
-    # == and != keep Python's identity meaning, so Values stay hashable.
+    # == and != keep Python's identity meaning, so Values stay hashable, as
+    # in micrograd; tapegrad.equal and not_equal record the comparison.
     def __gt__(self, other: Any) -> Value:
         return _compare(_GT, self, other)
 
@@ -370,7 +394,20 @@ _SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.C
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
 from . import arrays  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
-from .record import _binary, _compare, _record, _unary, apply, constant, maximum, minimum, truth, where  # noqa: E402
+from .record import (  # noqa: E402  # noqa: E402
+    _binary,
+    _compare,
+    _record,
+    _unary,
+    apply,
+    constant,
+    equal,
+    maximum,
+    minimum,
+    not_equal,
+    truth,
+    where,
+)
 from .record import _new_value as _new_value  # noqa: E402  (tapegrad.functional)
 from .record import _operand as _operand  # noqa: E402  (tapegrad.functional)
 from .record import array_result as array_result  # noqa: E402  (tapegrad.io, tapegrad.passes)
