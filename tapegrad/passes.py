@@ -39,6 +39,11 @@ subnormals.  The passes:
     - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
       and ``where`` on a constant condition becomes the branch it takes.
 
+    - an elementwise record on arrays reads through a ``broadcast_to`` (or a
+      reshape of one number) of an operand when numpy's broadcasting gives
+      the same shape and dtype: elementwise results do not depend on how an
+      operand is laid out.
+
     Never applied: ``x * 0 -> 0`` (wrong for inf and nan), ``x + 0 -> x``
     (wrong for -0.0), ``x - x -> 0`` (wrong for inf and nan), ``x / x -> 1``.
 """
@@ -130,7 +135,12 @@ def _constant(tape: Tape, slot: int) -> float | None:
 
 
 def _nonzero_constant(tape: Tape, slot: int) -> bool:
-    """Is ``slot`` a constant (a number or an array) with no zero in it?  Then a strong product is a plain one."""
+    """Is ``slot`` a constant (a number or an array, or a view of one) with no zero in it?
+
+    Then a strong product is a plain one.
+    """
+    while tape.ops[slot] in _VIEWS:
+        (slot,) = tape.args[slot]
     if tape.ops[slot] is not _CONST:
         return False
     return bool(np.all(tape.values[slot] != 0.0))
@@ -171,6 +181,38 @@ def _fold(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any
 
 def _identity(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
     """Apply an exact identity (see the module docstring), if one fits."""
+    unviewed = _unviewed(new, kind, args, value)
+    result = _algebra(new, kind, unviewed or args, attr, value)
+    if result is None and unviewed is not None:
+        return (kind, unviewed, attr, value)
+    return result
+
+
+# Operands that decide an elementwise record's dtype: not where's condition, not gate's x.
+_TYPED_OPERANDS = {OpKind.WHERE: slice(1, None), OpKind.GATE: slice(0, 1)}
+
+
+def _unviewed(new: Tape, kind: OpKind, args: tuple[int, ...], value: Any) -> tuple[int, ...] | None:
+    """The operands of an elementwise array record with broadcasts (and reshapes of one number) looked
+    through, when numpy's broadcasting gives the same shape and dtype without them; else None."""
+    if type(value) is not np.ndarray or not OPS[kind].elementwise:
+        return None
+    result, changed = list(args), False
+    typed = _TYPED_OPERANDS.get(kind, slice(None))
+    for k in range(len(result)):
+        a = result[k]
+        while new.ops[a] is OpKind.BROADCAST_TO or (new.ops[a] is OpKind.RESHAPE and np.size(new.values[a]) == 1):
+            trial = [*result[:k], new.args[a][0], *result[k + 1 :]]
+            operands = [new.values[t] for t in trial]
+            dtype = np.result_type(*[getattr(x, "dtype", x) for x in operands[typed]])
+            if np.broadcast_shapes(*[np.shape(x) for x in operands]) != value.shape or dtype != value.dtype:
+                break
+            a, result, changed = trial[k], trial, True
+    return tuple(result) if changed else None
+
+
+def _algebra(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int | Replacement | None:
+    """The identities that rewrite a record in terms of its operands."""
     if kind not in _HAS_IDENTITIES:
         return None
     if kind in (OpKind.MUL, OpKind.SMUL):
