@@ -8,15 +8,10 @@ symbolic differentiation happens here, so programs far beyond the size
 sympy's ``diff`` can handle are fine, and ``cse=True`` keeps every shared
 slot of the tape shared, so the result grows linearly with the tape.
 
-Array tapes export too, while they are small (:data:`ELEMENT_LIMIT`): a
-slot holding an array holds a numpy array of sympy expressions (dtype
-object), elementwise rules run on each element, and the array ops run their
-numpy rules on those object arrays.  An input array ``W`` of shape (2, 3)
-becomes the symbols ``W_0_0, W_0_1, ..., W_1_2`` (element ``(i, j)`` is
-``W_i_j``; a vector ``x`` gives ``x_0, x_1...``); 1-d and 2-d outputs come
-back as ``sympy.Matrix`` (a vector as a column), 0-d ones as expressions,
-and arrays of more axes as ``sympy.Array``.  Float32 arrays export as the
-exact formulas, like float64 ones.
+Array tapes export too, while they are small (:data:`ELEMENT_LIMIT`): an
+input array ``W`` becomes the symbols ``W_0_0, W_0_1, ...`` and an array
+output a ``sympy.Matrix``; :mod:`tapegrad.symbolic_arrays` holds how (and
+the exact sympy numbers both kinds of tape are made of).
 
 Import (:func:`from_sympy`) walks an expression and emits one record per
 distinct subexpression, so a formula from sympy gets tapegrad's gradient
@@ -51,23 +46,26 @@ from .interpret import Domain, forward, make_domain
 from .ops import OPS, Op, OpKind
 from .passes import optimize
 from .replay import restructure
-from .shapes import ArrayAttr, type_text
+from .symbolic_arrays import (
+    CONDITIONS,
+    ELEMENT_LIMIT,
+    array_rule,
+    check_size,
+    constant,
+    element_names,
+    element_work,
+    elementwise,
+    flat,
+    given,
+    number,
+    object_array_of,
+    output,
+    slot_constant,
+)
 from .tape import Tape
 from .transforms import gradient_tape, input_positions, select_outputs
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
-
-ELEMENT_LIMIT = 20_000
-"""The most element operations an array tape may take to export (see :func:`element_work`).
-
-sympy builds one expression per element, thousands of times slower than
-numpy computes one, so a bigger tape is refused with a
-:class:`~tapegrad.errors.SymbolicLimitError`; trace the function at smaller
-shapes to read its formula.
-"""
-
-# Conditions (not Symbols, which sympy also counts as Boolean).
-_CONDITIONS = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, sp.logic.boolalg.BooleanAtom)
 
 # A single-use subexpression is written inline up to this depth; deeper, it
 # gets a name too, so a long chain neither nests past sympy's recursion
@@ -75,85 +73,22 @@ _CONDITIONS = (sp.core.relational.Relational, sp.logic.boolalg.BooleanFunction, 
 _INLINE_DEPTH = 8
 
 
-def constant(x: Any) -> Any:
-    """A Python number as an exact sympy number: integers stay Integers, inf is oo."""
-    if isinstance(x, sp.Basic):
-        return x
-    if isinstance(x, bool):
-        return sp.Integer(int(x))
-    if isinstance(x, int):
-        return sp.Integer(x)
-    x = float(x)
-    if x != x:
-        return sp.nan
-    if x in (float("inf"), float("-inf")):
-        return sp.oo if x > 0 else -sp.oo
-    if x.is_integer() and abs(x) < 2**53:
-        return sp.Integer(int(x))
-    return sp.Float(x, precision=53)  # every bit of the float
-
-
-def _number(x: Any) -> Any:
-    """An operand for arithmetic: a condition used as a number is 1 or 0."""
-    if isinstance(x, _CONDITIONS):
-        return sp.Piecewise((1, x), (0, True))
-    return constant(x)
-
-
 def _sympy_function(op: Op) -> Callable[..., Any] | None:
     rule = op.symbolic
     if rule is None:
         return None
     if not op.elementwise:
-        return lambda *args: _array_rule(rule, op, args)
+        return lambda *args: array_rule(rule, op, args)
 
     def scalar(*args: Any) -> Any:
         if op.kind is OpKind.WHERE:
             c, x, y = args
-            return rule(sp, c if isinstance(c, _CONDITIONS) else constant(c), _number(x), _number(y))
-        return rule(sp, *[_number(a) for a in args])
+            return rule(sp, c if isinstance(c, CONDITIONS) else constant(c), number(x), number(y))
+        return rule(sp, *[number(a) for a in args])
 
     if op.has_attr:
-        return lambda *args: _elementwise(scalar, args[:-1], args[-1:])
-    return lambda *args: _elementwise(scalar, args, ())
-
-
-def _elementwise(scalar: Callable[..., Any], operands: Sequence[Any], attr: Sequence[Any]) -> Any:
-    """An elementwise rule on expressions, or on each element of object arrays (broadcasting as numpy does)."""
-    if not any(isinstance(x, np.ndarray) for x in operands):
-        return scalar(*operands, *attr)
-    return _scalar_if_0d(np.vectorize(lambda *xs: scalar(*xs, *attr), otypes=[object])(*operands))
-
-
-def _array_rule(rule: Callable[..., Any], op: Op, args: Sequence[Any]) -> Any:
-    """An array op's numpy rule, run on object arrays of expressions."""
-    operands, attr = (args[:-1], args[-1:]) if op.has_attr else (args, ())
-    return _scalar_if_0d(rule(sp, *[_object_array(x) for x in operands], *attr))
-
-
-def _object_array(x: Any) -> np.ndarray:
-    """``x`` as a numpy array of sympy objects (a scalar as a 0-d one), conditions as the numbers 1 or 0."""
-    if not isinstance(x, np.ndarray):
-        x = _object_array_of([x], ())
-    if x.dtype != object:
-        x = x.astype(object)
-    if any(isinstance(e, _CONDITIONS) for e in x.flat):
-        x = np.vectorize(_number, otypes=[object])(x)
-    return x
-
-
-def _scalar_if_0d(x: Any) -> Any:
-    """Slots hold expressions for scalars and object arrays of one or more axes."""
-    return x[()] if isinstance(x, np.ndarray) and x.ndim == 0 else x
-
-
-def _slot_constant(x: Any) -> Any:
-    """A recorded constant of a tape: a number, or an array of them (as exact sympy numbers)."""
-    if isinstance(x, ArrayAttr):
-        x = x.array
-    if isinstance(x, np.ndarray):
-        return _scalar_if_0d(_object_array_of([constant(e) for e in x.ravel().tolist()], x.shape))
-    return constant(x)
+        return lambda *args: elementwise(scalar, args[:-1], args[-1:])
+    return lambda *args: elementwise(scalar, args, ())
 
 
 def _is_zero(g: Any) -> bool:
@@ -163,7 +98,7 @@ def _is_zero(g: Any) -> bool:
 SYMPY: Domain = make_domain(
     "sympy",
     _sympy_function,
-    const=_slot_constant,
+    const=slot_constant,
     is_zero=_is_zero,
     truth=lambda c, site: None,  # a symbolic condition cannot be decided: export the recorded branch
 )
@@ -189,106 +124,22 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
                 f"symbols gives {len(chosen)} symbols for the {len(names)} inputs of tape {tape.name!r} "
                 f"({', '.join(names)}); give one per input"
             )
-        return [_given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
+        return [given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
     known = list(tape.symbols or [])[: len(names)]
     taken = {str(s) for s in known}
     fresh = []
     for name, shape in zip(names[len(known) :], shapes[len(known) :]):
         unique, k = name, 1
-        while unique in taken or not taken.isdisjoint(_element_names(unique, shape)):
+        while unique in taken or not taken.isdisjoint(element_names(unique, shape)):
             unique, k = f"{name}_{k}", k + 1
         taken.add(unique)
         if shape:
-            elements = _element_names(unique, shape)
+            elements = element_names(unique, shape)
             taken.update(elements)
-            fresh.append(_object_array_of([sp.Symbol(e) for e in elements], shape))
+            fresh.append(object_array_of([sp.Symbol(e) for e in elements], shape))
         else:
             fresh.append(sp.Symbol(unique))
     return known + fresh
-
-
-def _element_names(name: str, shape: tuple[int, ...]) -> list[str]:
-    """``W_0_0, W_0_1, ...``: the names of an array input's elements, in row-major order."""
-    return [f"{name}_{'_'.join(map(str, index))}" for index in np.ndindex(shape)] if shape else []
-
-
-def _object_array_of(items: Sequence[Any], shape: tuple[int, ...]) -> np.ndarray:
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array.reshape(shape)
-
-
-def _given(tape: Tape, symbol: Any, name: str, shape: tuple[int, ...]) -> Any:
-    """A symbol the user gave for an input; for an array input, anything holding one per element.
-
-    A ``sympy.Matrix``, ``MatrixSymbol``, ``sympy.Array``, numpy array or
-    nested list, read in row-major order.
-    """
-    if not shape:
-        return constant(symbol)
-    if isinstance(symbol, sp.MatrixExpr) and not isinstance(symbol, sp.MatrixBase):
-        symbol = symbol.as_explicit()
-    if isinstance(symbol, (sp.MatrixBase, sp.NDimArray)):
-        items = list(sp.flatten(symbol.tolist()))
-    else:
-        items = list(np.asarray(symbol, dtype=object).ravel())
-    size = int(np.prod(shape))
-    if len(items) != size:
-        raise InputTypeError(
-            f"symbols for input {name!r} of tape {tape.name!r} hold {len(items)} elements, but the input is an "
-            f"array of shape {shape}; give {size} (a sympy.Matrix, a MatrixSymbol or a nested list)"
-        )
-    return _object_array_of([constant(item) for item in items], shape)
-
-
-def element_work(tape: Tape) -> int:
-    """How many element operations exporting ``tape`` takes, roughly: what :data:`ELEMENT_LIMIT` bounds.
-
-    A record costs the larger of its result's size and its operands' sizes
-    (a sum reads every element); a matrix product ``(n, k) @ (k, m)`` costs
-    ``n * m * k``, one term per element and inner index.
-    """
-    total = 0
-    for i, args in enumerate(tape.args):
-        out = np.size(tape.values[i])
-        operands = [np.shape(tape.values[a]) for a in args]
-        if tape.ops[i] is OpKind.MATMUL:
-            total += out * operands[0][-1]
-        else:
-            total += max(out, sum(int(np.prod(shape)) for shape in operands))
-    return total
-
-
-def _check_size(tape: Tape) -> None:
-    """SymbolicLimitError for an array tape too big to export element by element."""
-    if not tape.array:
-        return
-    work = element_work(tape)
-    if work > ELEMENT_LIMIT:
-        inputs = ", ".join(f"{n}: {type_text(tape.values[s])}" for n, s in zip(tape.inputs, tape.input_slots))
-        raise SymbolicLimitError(
-            f"tape {tape.name!r} (inputs {inputs or 'none'}) takes about {work:,} element operations to export, "
-            f"more than symbolic export takes on (ELEMENT_LIMIT = {ELEMENT_LIMIT:,}): sympy builds an expression "
-            "for each element. Trace the function at smaller shapes (fewer rows, narrower layers) to read its "
-            'formula; tapegrad.codegen writes numpy code (backend="numpy") at any size'
-        )
-
-
-def _output(x: Any) -> Any:
-    """An output slot as the user gets it: an expression, or a Matrix (1-d, 2-d) or Array of expressions."""
-    if not isinstance(x, np.ndarray):
-        return _number(x)
-    items = [_number(e) for e in x.ravel()]
-    if x.ndim == 1:
-        return sp.Matrix(x.shape[0], 1, items)
-    if x.ndim == 2:
-        return sp.Matrix(x.shape[0], x.shape[1], items)
-    return sp.Array(items, x.shape)
-
-
-def _flat(x: Any) -> list[Any]:
-    """An exported output's elements in row-major order."""
-    return list(sp.flatten(x.tolist())) if isinstance(x, (sp.MatrixBase, sp.NDimArray)) else [x]
 
 
 def _warn_guards(tape: Tape) -> None:
@@ -338,10 +189,10 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
     for i, kind in enumerate(tape.ops):
         args = tape.args[i]
         if kind is OpKind.INPUT:
-            exprs[i] = inputs.get(i, _slot_constant(tape.values[i]))
+            exprs[i] = inputs.get(i, slot_constant(tape.values[i]))
             continue
         if kind is OpKind.CONST:
-            exprs[i] = _slot_constant(tape.attrs[i])
+            exprs[i] = slot_constant(tape.attrs[i])
             continue
         if kind is OpKind.GUARD:
             exprs[i] = exprs[args[0]]
@@ -354,18 +205,18 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
         if isinstance(expr, np.ndarray):
             if uses[i] > 1 or d > _INLINE_DEPTH or copied[i]:
                 named = [_named(e, names, replacements) for e in expr.ravel()]
-                expr, d = _object_array_of(named, expr.shape), 0
+                expr, d = object_array_of(named, expr.shape), 0
         elif uses[i] > 1 or d > _INLINE_DEPTH:
             expr = _named(expr, names, replacements)
             d = 0 if expr.is_Symbol else d
         exprs[i], depth[i] = expr, d
-    return replacements, [_output(exprs[s]) for s in tape.output_slots]
+    return replacements, [output(exprs[s]) for s in tape.output_slots]
 
 
 def _named(expr: Any, names: Iterator[Any], replacements: list[tuple[Any, Any]]) -> Any:
     """A fresh name standing for ``expr`` (added to ``replacements``), unless it is an atom or a condition."""
     expr = constant(expr)
-    if expr.is_Atom or isinstance(expr, _CONDITIONS):
+    if expr.is_Atom or isinstance(expr, CONDITIONS):
         return expr
     name = next(names)
     replacements.append((name, expr))
@@ -392,7 +243,7 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
         >>> tapegrad.trace(lambda W, x: (W @ x).tanh(), np.ones((2, 2)), np.ones(2)).to_sympy()
         Matrix([[tanh(W_0_0*x_0 + W_0_1*x_1)], [tanh(W_1_0*x_0 + W_1_1*x_1)]])
     """
-    _check_size(tape)
+    check_size(tape)
     chosen = _symbols(tape, symbols)
     _warn_guards(tape)
     if cse:
@@ -402,7 +253,7 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
         return replacements, exprs
     try:
         values = forward(tape, chosen, SYMPY)
-        outputs = [_output(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
+        outputs = [output(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
     except RecursionError:
         raise SymbolicLimitError(
             f"tape {tape.name!r} ({len(tape):,} records) nests too deeply for sympy to build one expression; "
@@ -439,7 +290,7 @@ def gradient(
     for a vector).
     """
     tape = as_tape(f_or_tape)
-    _check_size(tape)  # before recording a gradient tape of it
+    check_size(tape)  # before recording a gradient tape of it
     g = _gradient_tape(tape, wrt)
     result = to_sympy(g, symbols, cse=cse, simplify=simplify)
     return (result[0], list(result[1])) if cse else list(result)
@@ -466,7 +317,7 @@ def hessian(
 
 def _array_hessian(tape: Tape, symbols: Sequence[Any] | None, simplify: bool) -> Any:
     """The Hessian of an array tape: one row per element of the gradient, from a tape of that element."""
-    _check_size(tape)
+    check_size(tape)
     g = _gradient_tape(tape, None)
     example = [g.values[s] for s in g.input_slots]
     rows = []
@@ -475,7 +326,7 @@ def _array_hessian(tape: Tape, symbols: Sequence[Any] | None, simplify: bool) ->
             element = trace(lambda *xs, k=k, index=index: g(*xs)[k][index], *example, names=g.inputs)
             element.name = f"{g.name}[{k}][{','.join(map(str, index))}]"
             second = to_sympy(_gradient_tape(element, None), symbols, simplify=simplify)
-            rows.append([e for part in second for e in _flat(part)])
+            rows.append([e for part in second for e in flat(part)])
     return sp.Matrix(rows)
 
 
@@ -491,7 +342,7 @@ def latex(
     named ``t_0, t_1, ...`` first, all in one ``aligned`` block.
     """
     tape = as_tape(f_or_tape)
-    _check_size(tape)
+    check_size(tape)
     g = _gradient_tape(tape, wrt)
     chosen = _symbols(g, symbols)
     replacements, exprs = to_sympy(g, chosen, cse=True)
