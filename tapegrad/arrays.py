@@ -84,21 +84,25 @@ def getitem(x: Any, index: Any) -> Any:
     return apply(OPS[OpKind.GETITEM], x, attr=Index(index))
 
 
-def take(x: Any, idx: Value) -> Any:
+def take(x: Any, idx: Value, bound: int | None = None) -> Any:
     """``x[idx]`` for indices held by a Value: rows of ``x``, picked by numbers the tape can be replayed with.
 
     Indexing with a numpy array records the indices as an attribute, fixed
     for every replay; a Value (an input of a traced training step, say)
     keeps them an operand, so a tape or generated code takes a new
-    minibatch each call.  The indices must be whole numbers in range.
+    minibatch each call.  The indices must be whole numbers in
+    ``[0, bound)`` (default: the rows of ``x``), checked again on every
+    replay.
     """
-    rows, picks = _shape(x)[0], np.asarray(idx.data)
-    if picks.size and (np.any(picks != np.floor(picks)) or picks.min() < -rows or picks.max() >= rows):
+    rows = _shape(x)[0]
+    bound = rows if bound is None else bound
+    picks = np.asarray(idx.data)
+    if picks.size and (np.any(picks != np.floor(picks)) or picks.min() < 0 or picks.max() >= bound):
         raise ShapeError(
-            f"take: indices must be whole numbers in [{-rows}, {rows}) for {type_text(_data(x))}, "
+            f"take: indices must be whole numbers in [0, {bound}) for {type_text(_data(x))}, "
             f"got values from {picks.min()} to {picks.max()}"
         )
-    return apply(OPS[OpKind.TAKE], x, idx)
+    return apply(OPS[OpKind.TAKE], x, idx, attr=bound)
 
 
 def transpose(x: Any, axes: Sequence[int] | None = None) -> Any:
@@ -219,7 +223,9 @@ def cross_entropy(logits: Any, targets: Any) -> Any:
             f"cross_entropy: targets must lie in [0, {shape[1]}), got values from {labels.min()} to {labels.max()}"
         )
     if isinstance(targets, Value):  # pick from the flattened log-probabilities: row * classes + target
+        # Taking the targets from 0, 1, ..., C - 1 checks, on every replay too, that each is a class.
+        classes = take(np.arange(float(shape[1])), targets)
         flat = reshape(log_softmax(logits, -1), (shape[0] * shape[1],))
-        return -mean_over(take(flat, targets + np.arange(shape[0]) * float(shape[1])))
+        return -mean_over(take(flat, classes + np.arange(shape[0]) * float(shape[1])))
     picked = getitem(log_softmax(logits, -1), (np.arange(shape[0]), labels))
     return -mean_over(picked)

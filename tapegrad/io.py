@@ -257,7 +257,7 @@ class _Checker:
             return (read_index(self, raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
         if kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
             return self.integer(raw, path, 0, "an axis (an integer from 0)")
-        if kind is OpKind.TAKE_GRAD:
+        if kind is OpKind.TAKE_GRAD or kind is OpKind.TAKE:
             return self.integer(raw, path, 0, "a number of rows (an integer from 0)")
         if kind is OpKind.ASTYPE:
             if raw not in FLOATS:

@@ -412,23 +412,27 @@ def _object_log_softmax(sp: Any, x: Any, axis: int) -> Any:
     return x - np.vectorize(sp.log, otypes=[object])(total)
 
 
-def _rows(idx: Any) -> Any:
-    """Row numbers given as numbers (a tape input carries them as floats), as numpy indices."""
+def _rows(idx: Any, bound: int) -> Any:
+    """Row numbers given as numbers (a tape input carries them as floats), checked to be in [0, bound)."""
     rows = np.asarray(idx).astype(np.intp)
-    if rows.size and np.any(rows != idx):
-        raise ValueError("row indices must be whole numbers")
+    if rows.size and (np.any(rows != idx) or rows.min() < 0 or rows.max() >= bound):
+        raise ValueError(f"indices must be whole numbers in [0, {bound}); got {np.min(idx)} to {np.max(idx)}")
     return rows
 
 
-def _take(x: Any, idx: Any) -> Any:
-    """The rows ``idx`` of ``x`` (``x[idx]`` with indices that are an operand, not an attribute)."""
-    return np.take(x, _rows(idx), axis=0)
+def _take(x: Any, idx: Any, bound: int) -> Any:
+    """The rows ``idx`` of ``x`` (``x[idx]`` with indices that are an operand, not an attribute).
+
+    ``bound`` is how many index values are valid: the rows of ``x``, or
+    fewer (cross_entropy checks its targets against the classes this way).
+    """
+    return np.take(x, _rows(idx, bound), axis=0)
 
 
 def _take_grad(g: Any, idx: Any, rows: int) -> Any:
     """Zeros of ``rows`` rows with each row of ``g`` added at its index: the backward of take (repeats add)."""
     out = np.zeros((rows, *np.shape(g)[np.ndim(idx) :]), dtype=getattr(g, "dtype", np.float64))
-    np.add.at(out, _rows(idx), g)
+    np.add.at(out, _rows(idx, rows), g)
     return out
 
 
@@ -623,9 +627,9 @@ _TABLE = [
     _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, "_log_softmax({0}, {c})",
               symbolic=_object_log_softmax),
     # x[idx] where idx is a Value (a tape input: the minibatch of a training step), and its backward.
-    _array_op(OpKind.TAKE, 2, _take, lambda m, g, out, x, idx: (m.take_grad(g, idx, np.shape(x)[0]), None),
-              "_take({0}, {1})", symbolic=_no_formula, has_attr=False),
-    _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx), None),
+    _array_op(OpKind.TAKE, 2, _take, lambda m, g, out, x, idx, c: (m.take_grad(g, idx, np.shape(x)[0]), None),
+              "_take({0}, {1}, {c})", symbolic=_no_formula),
+    _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx, rows), None),
               "_take_grad({0}, {1}, {c})", symbolic=_no_formula),
 ]
 # fmt: on

@@ -243,8 +243,8 @@ ARRAY_CASES: list[Case] = [
          lambda x: -np.mean(_np_log_softmax(x)[np.arange(2), [2, 2]]), ((2, 3),)),
     # Indices held by a Value stay an operand (take), so a tape replays with new ones.
     Case("take[Value ids, repeated rows]", lambda x: x[Value(EMBED.astype(float))], lambda x: x[EMBED], ((3, 4),)),
-    Case("take[Value 2d ids, negative]", lambda x: x[Value(np.array([[0.0, -1.0], [2.0, 0.0]]))],
-         lambda x: x[np.array([[0, -1], [2, 0]])], ((3, 2),)),
+    Case("take[Value 2d ids]", lambda x: x[Value(np.array([[0.0, 2.0], [2.0, 0.0]]))],
+         lambda x: x[np.array([[0, 2], [2, 0]])], ((3, 2),)),
     Case("cross_entropy[Value targets]", lambda x: tapegrad.cross_entropy(x, Value(TARGETS.astype(float))),
          lambda x: -np.mean(_np_log_softmax(x)[np.arange(5), TARGETS]), ((5, 4),)),
     Case("astype[float64]", lambda x: x.astype(np.float64), lambda x: x.astype(np.float64), ((3, 4),)),
@@ -1005,7 +1005,7 @@ def test_a_value_index_picks_rows_and_must_be_the_whole_index() -> None:
     assert x[Value(1.0)].data == 1.0 and list(x[Value(np.array([3.0, 3.0]))].data) == [3.0, 3.0]
     with pytest.raises(InputTypeError, match=r"a Value must be the whole index.*index with its \.data"):
         Value(np.ones((2, 2)))[Value(1.0), 0]
-    with pytest.raises(ShapeError, match=r"take: indices must be whole numbers in \[-4, 4\)"):
+    with pytest.raises(ShapeError, match=r"take: indices must be whole numbers in \[0, 4\)"):
         x[Value(np.array([0.5]))]
     with pytest.raises(ShapeError, match=r"got values from 4.0 to 4.0"):
         x[Value(4.0)]

@@ -36,7 +36,7 @@ def eager(X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
 
 def test_the_tape_records_take_with_the_indices_as_inputs() -> None:
     tape = tapegrad.trace(loss, C, W, *BATCHES[0])
-    assert tape.stats()["take"] == 2 and "getitem" not in tape.stats()
+    assert tape.stats()["take"] == 3 and "getitem" not in tape.stats()  # embedding, target check, pick
     assert "%4: f64[8,3,4] = take %0 %2" in str(tape)
 
 
@@ -93,8 +93,23 @@ def test_second_order_and_forward_mode_go_through_take() -> None:
 def test_replaying_with_fractional_indices_is_refused() -> None:
     tape = tapegrad.trace(lambda x, i: x[i].sum(), np.arange(3.0), np.array([0, 2]))
     assert tape(np.arange(3.0), np.array([1, 1])) == 2.0
-    with pytest.raises(ValueError, match="row indices must be whole numbers"):
+    with pytest.raises(ValueError, match=r"indices must be whole numbers in \[0, 3\)"):
         tape(np.arange(3.0), np.array([0.5, 1.0]))
+    with pytest.raises(ValueError, match=r"indices must be whole numbers in \[0, 3\); got -1"):
+        tape(np.arange(3.0), np.array([-1, 1]))
+
+
+def test_replaying_with_a_target_that_is_no_class_is_refused() -> None:
+    """A target of 27 with 27 classes would pick the next row's first log-probability if it were not checked."""
+    tape = tapegrad.trace(loss, C, W, *BATCHES[0])
+    X, Y = BATCHES[1]
+    bad = Y.copy()
+    bad[0] = 27
+    with pytest.raises(ValueError, match=r"indices must be whole numbers in \[0, 27\)"):
+        tape(C, W, X, bad)
+    step = tapegrad.optimize(tapegrad.grad_tape(tape, wrt=("C", "W"))).compile("numpy")
+    with pytest.raises(ValueError, match=r"in \[0, 27\)"):
+        step(C, W, X, bad)
 
 
 def test_a_formula_cannot_index_by_a_symbol() -> None:
