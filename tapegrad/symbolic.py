@@ -13,8 +13,9 @@ input array ``W`` becomes the symbols ``W_0_0, W_0_1, ...`` and an array
 output a ``sympy.Matrix``; :mod:`tapegrad.symbolic_arrays` holds how (and
 the exact sympy numbers both kinds of tape are made of).
 
-Import (:func:`from_sympy`) walks an expression and emits one record per
-distinct subexpression, so a formula from sympy gets tapegrad's gradient
+Import (:func:`from_sympy`, re-exported here) lives in
+:mod:`tapegrad.symbolic_import`: it walks an expression and emits one record
+per distinct subexpression, so a formula from sympy gets tapegrad's gradient
 tapes, optimiser and interpreters.
 
 Nothing here turns a user's text into sympy: names become ``sympy.Symbol``
@@ -35,11 +36,8 @@ import sympy as sp
 from .errors import (
     ArgumentCountError,
     GuardWarning,
-    InputTypeError,
     NonScalarOutputError,
     SymbolicLimitError,
-    UnknownNameError,
-    UnsupportedOpError,
 )
 from .functional import as_tape, trace
 from .interpret import Domain, forward, make_domain
@@ -62,6 +60,7 @@ from .symbolic_arrays import (
     output,
     slot_constant,
 )
+from .symbolic_import import from_sympy
 from .tape import Tape
 from .transforms import gradient_tape, input_positions, select_outputs
 
@@ -357,196 +356,3 @@ def latex(
         wrt_text = sp.latex(sp.Symbol(tape.inputs[position]) if isinstance(symbol, np.ndarray) else symbol)
         lines.append(rf"\frac{{\partial {out}}}{{\partial {wrt_text}}} &= {sp.latex(expr)}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
-
-
-# ---------------------------------------------------------------- import
-
-_RELATIONS = {
-    sp.StrictGreaterThan: OpKind.GT,
-    sp.GreaterThan: OpKind.GE,
-    sp.StrictLessThan: OpKind.LT,
-    sp.LessThan: OpKind.LE,
-    sp.Equality: OpKind.EQ,
-    sp.Unequality: OpKind.NE,
-}
-_UNARY = {sp.exp: OpKind.EXP, sp.tanh: OpKind.TANH, sp.sin: OpKind.SIN, sp.cos: OpKind.COS, sp.Abs: OpKind.ABS}
-_SUPPORTED = (
-    "numbers, the input symbols, +, *, ** (powers), exp, log, sin, cos, tanh, sqrt, Abs, Max, Min, Piecewise, "
-    "relations (<, <=, >, >=, ==, !=), And, Or, Not"
-)
-
-
-class _Importer:
-    """Emits records for sympy nodes, one per distinct node."""
-
-    def __init__(self, tape: Tape, point: float = 1.0) -> None:
-        self.tape = tape
-        self.slots: dict[Any, int] = {}
-        self.point = point
-
-    def emit(self, kind: OpKind, args: Sequence[int], attr: Any = None) -> int:
-        op = OPS[kind]
-        values = [self.tape.values[a] for a in args]
-        if kind is OpKind.CONST:
-            value = float(attr)
-        else:
-            assert op.scalar is not None
-            value = op.scalar(*values, attr) if op.has_attr else op.scalar(*values)
-        return self.tape.append(kind, tuple(args), attr, value)
-
-    def chain(self, kind: OpKind, slots: Sequence[int]) -> int:
-        result = slots[0]
-        for s in slots[1:]:
-            result = self.emit(kind, (result, s))
-        return result
-
-    def number(self, node: Any) -> int:
-        if node.is_Integer and abs(int(node)) < 2**53:
-            return self.emit(OpKind.CONST, (), int(node))
-        if node is sp.nan or node.is_extended_real:
-            return self.emit(OpKind.CONST, (), float(node))
-        raise UnsupportedOpError(f"the number {node} is not real; tapes hold real float64 numbers only")
-
-    def children(self, node: Any) -> list[Any]:
-        """The nodes ``node``'s record reads (a product's ``b**-1`` factors as ``b``)."""
-        if node.is_Atom:
-            return []
-        if isinstance(node, sp.Piecewise):
-            return [part for pair in node.args for part in pair.args]
-        if node.is_Mul:
-            factors = list(node.args[1:]) if node.args[0] == -1 else list(node.args)
-            return [a.base if a.is_Pow and a.exp == -1 else a for a in factors]
-        if node.is_Pow and node.exp.is_Number:
-            return [node.base]
-        return list(node.args)
-
-    def node(self, node: Any) -> int:
-        """The slot of ``node``, whose children already have slots."""
-        s = self.slots
-        if node.is_Symbol:
-            raise UnknownNameError(
-                f"symbol {node} is not one of the inputs; add it to inputs (inputs give the tape's arguments in order)"
-            )
-        if node.is_Number or isinstance(node, sp.NumberSymbol):
-            return self.number(node)
-        if node in (sp.true, sp.false):
-            return self.emit(OpKind.CONST, (), 1 if node is sp.true else 0)
-        if node.is_Add:
-            return self.chain(OpKind.ADD, [s[a] for a in node.args])
-        if node.is_Mul:
-            return self.product(node)
-        if node.is_Pow:
-            return self.power(node)
-        if node.func in _UNARY:
-            return self.emit(_UNARY[node.func], (s[node.args[0]],))
-        if isinstance(node, sp.log):
-            logs = [self.emit(OpKind.LOG, (s[a],)) for a in node.args]
-            return logs[0] if len(logs) == 1 else self.emit(OpKind.DIV, (logs[0], logs[1]))
-        if isinstance(node, sp.Max):
-            return self.chain(OpKind.MAXIMUM, [s[a] for a in node.args])
-        if isinstance(node, sp.Min):
-            return self.chain(OpKind.MINIMUM, [s[a] for a in node.args])
-        if isinstance(node, sp.Piecewise):
-            return self.piecewise(node)
-        if type(node) in _RELATIONS:
-            return self.emit(_RELATIONS[type(node)], (s[node.lhs], s[node.rhs]))
-        if isinstance(node, sp.And):
-            return self.chain(OpKind.MUL, [s[a] for a in node.args])
-        if isinstance(node, sp.Or):
-            return self.chain(OpKind.MAXIMUM, [s[a] for a in node.args])
-        if isinstance(node, sp.Not):
-            return self.emit(OpKind.EQ, (s[node.args[0]], self.number(sp.Integer(0))))
-        raise UnsupportedOpError(
-            f"sympy function {type(node).__name__} (in {str(node)[:60]}) has no tapegrad op; supported: {_SUPPORTED}"
-        )
-
-    def product(self, node: Any) -> int:
-        """A product, with factors ``b**-1`` as a division (as the tape recorded ``x / b``)."""
-        s = self.slots
-        top = [a for a in node.args if not (a.is_Pow and a.exp == -1)]
-        bottom = [a.base for a in node.args if a.is_Pow and a.exp == -1]
-        negate = bool(top) and top[0] == -1
-        if negate:
-            top = top[1:]
-        if top:
-            result = self.chain(OpKind.MUL, [s[a] for a in top])
-        if bottom:
-            numerator = result if top else self.number(sp.Integer(1))
-            result = self.emit(OpKind.DIV, (numerator, self.chain(OpKind.MUL, [s[b] for b in bottom])))
-        return self.emit(OpKind.NEG, (result,)) if negate else result
-
-    def power(self, node: Any) -> int:
-        base, exponent = self.slots[node.base], node.exp
-        if exponent == sp.Rational(1, 2):
-            return self.emit(OpKind.SQRT, (base,))
-        if exponent == -1:
-            return self.emit(OpKind.DIV, (self.number(sp.Integer(1)), base))
-        if exponent == sp.Rational(-1, 2):
-            return self.emit(OpKind.DIV, (self.number(sp.Integer(1)), self.emit(OpKind.SQRT, (base,))))
-        if exponent.is_Number:
-            attr = int(exponent) if exponent.is_Integer else float(exponent)
-            return self.emit(OpKind.POW_CONST, (base,), attr)
-        return self.emit(OpKind.POW, (base, self.slots[exponent]))
-
-    def piecewise(self, node: Any) -> int:
-        s = self.slots
-        pieces = list(node.args)
-        if pieces[-1].cond is sp.true:
-            result = s[pieces.pop().expr]
-        else:
-            result = self.number(sp.nan)  # undefined where no condition holds
-        for piece in reversed(pieces):
-            result = self.emit(OpKind.WHERE, (s[piece.cond], s[piece.expr], result))
-        return result
-
-    def walk(self, root: Any) -> int:
-        """Emit ``root`` and everything under it, children first, without recursion."""
-        stack: list[tuple[Any, bool]] = [(root, False)]
-        while stack:
-            node, ready = stack.pop()
-            if node in self.slots:
-                continue
-            if ready:
-                self.slots[node] = self.node(node)
-                continue
-            stack.append((node, True))
-            for child in reversed(self.children(node)):
-                if child not in self.slots:
-                    stack.append((child, False))
-        return self.slots[root]
-
-
-def from_sympy(exprs: Any, inputs: Sequence[Any], name: str = "sympy") -> Tape:
-    """A tape computing sympy expression(s) ``exprs`` of the symbols ``inputs``.
-
-    Repeated subexpressions share one record.  The tape keeps your symbols
-    (with their assumptions), so its exports come back in them::
-
-        >>> x, y = sympy.symbols("x y", positive=True)
-        >>> tape = tapegrad.from_sympy(sympy.log(x * y) + x**2, [x, y])
-        >>> tapegrad.symbolic.gradient(tape)
-        [2*x + 1/x, 1/y]
-    """
-    single = isinstance(exprs, sp.Basic)
-    items = [exprs] if single else list(exprs)
-    symbols = list(inputs)
-    for sym in symbols:
-        if not isinstance(sym, sp.Symbol):
-            raise InputTypeError(f"inputs must be sympy Symbols, got {type(sym).__name__} {sym!r}")
-    if len(set(symbols)) != len(symbols):
-        raise InputTypeError(f"inputs name the same symbol twice: {symbols}")
-    tape = Tape(name=name, traced=True)
-    importer = _Importer(tape)
-    for sym in symbols:
-        slot = tape.append(OpKind.INPUT, (), str(sym), importer.point)
-        tape.input_slots.append(slot)
-        importer.slots[sym] = slot
-    for item in items:
-        if not isinstance(item, sp.Basic):
-            item = constant(item)
-        tape.output_slots.append(importer.walk(item))
-    tape.structure = "value" if single else ("list" if isinstance(exprs, list) else "tuple")
-    tape.output_names = ["out"] if single else [f"out{i}" for i in range(len(items))]
-    tape.symbols = symbols
-    tape.sealed = True
-    return tape
