@@ -48,7 +48,7 @@ from .literals import TEMPORARY, Attribute, Constants, docstring_text, identifie
 from .literals import array_source as array_source  # re-exported: the array source of a constant
 from .ops import OPS, OpKind
 from .passes import dead_code, optimize
-from .shapes import ArrayAttr, Index
+from .shapes import FLOAT64, ArrayAttr, Index, dtype_of
 from .tape import Tape
 from .transforms import grad_tape, select_outputs
 
@@ -91,7 +91,6 @@ def _arrays_in(attr: Any) -> list[np.ndarray]:
 # ---------------------------------------------------------------- statements
 
 
-_FLOAT64 = np.dtype(np.float64)
 
 
 class _Function:
@@ -156,7 +155,7 @@ class _Function:
         would make it float64.  Only a record whose result is not float64 can tell.
         """
         tape = self.tape
-        if not OPS[tape.ops[slot]].elementwise or getattr(tape.values[slot], "dtype", _FLOAT64) == _FLOAT64:
+        if not OPS[tape.ops[slot]].elementwise or dtype_of(tape.values[slot]) == FLOAT64:
             return args
         return [
             f"float({a})" if TEMPORARY.fullmatch(a) and type(tape.values[s]) is float else a
@@ -185,7 +184,7 @@ class _Function:
         lines = []
         for param, slot in zip(self.params, self.tape.input_slots):
             recorded = self.tape.values[slot]
-            dtype = getattr(recorded, "dtype", np.dtype(np.float64)).name
+            dtype = dtype_of(recorded).name
             lines.append(f'{param} = _array_input({param}, "{param}", {np.shape(recorded)!r}, np.{dtype})')
         return lines
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from .errors import NonFiniteError, StaleTapeError, UnsupportedOpError
 from .ops import OPS, Op, OpKind
-from .shapes import ArrayAttr
+from .shapes import ArrayAttr, dtype_of
 from .state import STATE
 from .value import Value, apply, constant, truth
 
@@ -215,13 +215,10 @@ def fit(m: SimpleNamespace, c: Any, operand: Any) -> Any:
     shape = np.shape(operand)
     if np.shape(c) != shape:
         c = m.sum_to(c, shape)
-    dtype = getattr(operand, "dtype", _FLOAT64)
-    if getattr(c, "dtype", _FLOAT64) != dtype:
+    dtype = dtype_of(operand)
+    if dtype_of(c) != dtype:
         c = m.astype(c, dtype.name)
     return c
-
-
-_FLOAT64 = np.dtype(np.float64)
 
 
 def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any], domain: Domain) -> list[Any]:

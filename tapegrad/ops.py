@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .shapes import Index, inverse_permutation, kept_shape, transpose_last
+from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
 __all__ = ["OpKind", "Op", "OPS", "op_named"]
 
@@ -449,12 +449,6 @@ def _concat(*args: Any) -> Any:
     return np.concatenate(args[:-1], axis=args[-1])
 
 
-def _dtype_name(x: Any) -> str:
-    """The dtype of a slot value (Python floats are float64)."""
-    dtype = getattr(x, "dtype", None)
-    return "float64" if dtype is None else str(dtype)
-
-
 def _object_max(sp: Any, x: Any, attr: tuple[Any, bool]) -> Any:
     """``max`` over an object array of sympy expressions."""
     axes, keepdims = attr
@@ -618,7 +612,7 @@ _TABLE = [
               symbolic=lambda sp, g, c: _scatter(np.asarray(g, dtype=object), c[0].key, c[1], True)),
     _array_op(OpKind.CONCAT, -1, _concat, _concat_vjp, "np.concatenate([{*}], axis={c})"),
     _array_op(OpKind.ASTYPE, 1, lambda x, c: np.asarray(x).astype(c),
-              lambda m, g, out, x, c: (m.astype(g, _dtype_name(x)),), "np.asarray({0}).astype({c!r})",
+              lambda m, g, out, x, c: (m.astype(g, dtype_of(x).name),), "np.asarray({0}).astype({c!r})",
               symbolic=lambda sp, x, c: x),
     # relu's backward rule, as one op: g where x > 0, else 0 (one pass over arrays, where where(gt) takes four).
     Op(OpKind.GATE, 2, _gate, lambda g, x: np.where(x > 0.0, g, 0.0),

@@ -58,7 +58,7 @@ import numpy as np
 
 from .errors import UnknownNameError
 from .ops import OPS, OpKind
-from .shapes import ArrayAttr, Index
+from .shapes import ArrayAttr, Index, dtype_of
 from .tape import Attr, Tape, cyclic_gc_paused
 from .value import array_result
 
@@ -121,10 +121,7 @@ def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None 
 
 
 def _same_type(a: Any, b: Any) -> bool:
-    return np.shape(a) == np.shape(b) and getattr(a, "dtype", _FLOAT64) == getattr(b, "dtype", _FLOAT64)
-
-
-_FLOAT64 = np.dtype(np.float64)
+    return np.shape(a) == np.shape(b) and dtype_of(a) == dtype_of(b)
 
 
 def _constant(tape: Tape, slot: int) -> float | None:

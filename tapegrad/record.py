@@ -20,7 +20,7 @@ import numpy as np
 
 from .errors import LeakedValueError, NonFiniteError, ShapeError
 from .ops import OPS, Op, OpKind
-from .shapes import ArrayAttr, type_text
+from .shapes import FLOAT64, ArrayAttr, dtype_of, type_text
 from .state import STATE
 from .tape import Tape
 from .value import Value, _user_site, as_data, as_float
@@ -174,7 +174,6 @@ def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) 
     return _new_value(out, tape, slot)
 
 
-_FLOAT64 = np.dtype(np.float64)
 _QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
 
 
@@ -212,9 +211,9 @@ def array_result(op: Op, args: list[Any], attr: Any) -> Any:
     except (ValueError, IndexError, TypeError) as error:
         shapes = " and ".join(type_text(a) for a in args)
         raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
-    if type(out) is np.ndarray and (out.ndim or out.dtype != _FLOAT64):
+    if type(out) is np.ndarray and (out.ndim or out.dtype != FLOAT64):
         return out
-    if getattr(out, "dtype", _FLOAT64) == _FLOAT64:
+    if dtype_of(out) == FLOAT64:
         return float(out)
     return np.asarray(out)
 

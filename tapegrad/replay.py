@@ -25,7 +25,7 @@ from .errors import (
 )
 from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, fit, forward, forward_float
 from .ops import OPS
-from .shapes import type_text
+from .shapes import FLOAT64, dtype_of, type_text
 from .state import STATE
 from .value import Value, as_data, as_float
 
@@ -104,7 +104,7 @@ def _finish(values: Sequence[Any], domain: Domain, inputs: Sequence[Any], tape: 
     if domain is FLOAT:
         return [float(v) for v in values]
     if domain is ARRAY and tape.array:
-        return [float(v) if np.shape(v) == () and getattr(v, "dtype", np.float64) == np.float64 else v for v in values]
+        return [float(v) if np.shape(v) == () and dtype_of(v) == FLOAT64 else v for v in values]
     if domain is ARRAY:
         shape = _batch_shape(inputs)
         return [np.broadcast_to(np.asarray(v, dtype=np.float64), shape).copy() for v in values]

@@ -21,6 +21,8 @@ from .errors import InputTypeError, ShapeError
 __all__ = [
     "ArrayAttr",
     "Index",
+    "FLOAT64",
+    "dtype_of",
     "type_text",
     "normalize_axes",
     "kept_shape",
@@ -29,13 +31,18 @@ __all__ = [
 ]
 
 _DTYPE_NAMES = {"float64": "f64", "float32": "f32", "float16": "f16"}
+FLOAT64 = np.dtype(np.float64)
+
+
+def dtype_of(value: Any) -> np.dtype[Any]:
+    """The dtype of a slot's value: an array's own, float64 for a Python float."""
+    return getattr(value, "dtype", FLOAT64)
 
 
 def type_text(value: Any) -> str:
     """``f64[100,16]``: the dtype and shape of a slot's value, as listings show them."""
-    dtype = getattr(value, "dtype", None)
-    name = "f64" if dtype is None else _DTYPE_NAMES.get(dtype.name, dtype.name)
-    return f"{name}[{','.join(str(n) for n in np.shape(value))}]"
+    name = dtype_of(value).name
+    return f"{_DTYPE_NAMES.get(name, name)}[{','.join(str(n) for n in np.shape(value))}]"
 
 
 class ArrayAttr:

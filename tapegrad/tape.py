@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 
 from .ops import OPS, OpKind
-from .shapes import ArrayAttr, Index, type_text
+from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
 
 if TYPE_CHECKING:
     from .value import Value
@@ -39,7 +39,6 @@ Attr = Any
 an :class:`~tapegrad.shapes.Index` or an :class:`~tapegrad.shapes.ArrayAttr`."""
 
 _serials = itertools.count()
-_FLOAT64 = np.dtype(np.float64)
 ARRAY_OPS = frozenset(op.kind for op in OPS if op.scalar is None and op.array is not None)
 """The ops that exist only for arrays (they change shapes)."""
 
@@ -47,7 +46,7 @@ ARRAY_OPS = frozenset(op.kind for op in OPS if op.scalar is None and op.array is
 def _shape_and_dtype(value: Any) -> tuple[tuple[int, ...], Any]:
     if type(value) is np.ndarray:
         return value.shape, value.dtype
-    return np.shape(value), getattr(value, "dtype", _FLOAT64)
+    return np.shape(value), dtype_of(value)
 
 
 _REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
@@ -157,7 +156,7 @@ class Tape:
         """Record what the backward pass must know of an array record: did numpy broadcast or promote?"""
         self.array = True
         shape, dtype = _shape_and_dtype(value)
-        if dtype != _FLOAT64:
+        if dtype != FLOAT64:
             self.narrow = True
         for operand in operands:
             operand_shape, operand_dtype = _shape_and_dtype(operand)

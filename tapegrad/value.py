@@ -33,12 +33,11 @@ import numpy as np
 
 from .errors import ConcretizationError, InputTypeError, ShapeError
 from .ops import OPS, OpKind
-from .shapes import type_text
+from .shapes import dtype_of, type_text
 from .tape import Tape
 
 __all__ = ["Value", "where", "maximum", "minimum", "equal", "not_equal", "as_float", "apply", "truth", "constant"]
 
-_FLOAT64 = np.dtype(np.float64)
 
 
 def as_float(x: Any, what: str = "a Value's data") -> float:
@@ -236,7 +235,7 @@ class Value:
     @property
     def dtype(self) -> np.dtype[Any]:
         """float64 for scalars; an array's own dtype (float64 or float32)."""
-        return getattr(self.data, "dtype", _FLOAT64)
+        return dtype_of(self.data)
 
     def __len__(self) -> int:
         if not np.ndim(self.data):
