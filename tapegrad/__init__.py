@@ -6,27 +6,48 @@ inspected.  Start with ``Value`` (eager, micrograd-style) or
 :func:`trace` / :func:`grad` (JAX-style).
 """
 
-__version__ = "0.1.0"  # first: the modules below read it
+import importlib
+import importlib.util
+import sys
 
-import importlib  # noqa: E402
+from . import errors
+from ._version import __version__
+from .core.passes import optimize
+from .core.state import debug_nans
+from .core.tape import Record, Tape
+from .formats.codegen import export
+from .formats.parse import parse
+from .functional.tracing import Function, function, grad, trace, value_and_grad
+from .functional.transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
+from .values.arrays import concatenate, cross_entropy, log_softmax, logsumexp, matmul, softmax, stack
+from .values.value import Value, equal, maximum, minimum, not_equal, where
 
-from . import errors  # noqa: E402
-from .arrays import concatenate, cross_entropy, log_softmax, logsumexp, matmul, softmax, stack
-from .codegen import export
-from .functional import Function, function, grad, trace, value_and_grad
-from .parse import parse
-from .passes import optimize
-from .state import debug_nans
-from .tape import Record, Tape
-from .transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
-from .value import Value, equal, maximum, minimum, not_equal, where
+_MODULES = {
+    "symbolic": "formats.symbolic",
+    "codegen": "formats.codegen",
+    "io": "formats.io",
+    "dot": "formats.dot",
+    "closure": "lab.closure",
+    "compare": "lab.compare",
+    "report": "lab.report",
+    "testing": "lab.testing",
+}
+"""The modules users reach as ``tapegrad.<name>`` (``from tapegrad import symbolic``), by where they live."""
+
+
+# ``tapegrad.parse`` is the function; the module it lived in stays importable by its old name
+# (``from tapegrad.parse import to_expression``) without a file that would rebind the attribute.
+sys.modules[f"{__name__}.parse"] = sys.modules[parse.__module__]
 
 
 def __getattr__(name: str) -> object:
-    """Load the sympy-backed parts on first use, so ``import tapegrad`` stays quick."""
-    if name in ("symbolic", "from_sympy"):
-        symbolic = importlib.import_module(".symbolic", __name__)
-        return symbolic if name == "symbolic" else symbolic.from_sympy
+    """Load the user-facing modules on first use, so ``import tapegrad`` stays quick (sympy loads late)."""
+    if name == "from_sympy":
+        return importlib.import_module(".formats.symbolic_import", __name__).from_sympy
+    if name in _MODULES:
+        return importlib.import_module(f".{_MODULES[name]}", __name__)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f".{name}", __name__)  # a moved module's old path: it warns
     raise AttributeError(f"module 'tapegrad' has no attribute {name!r}")
 
 __all__ = [

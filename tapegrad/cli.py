@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .errors import TapegradError, UnknownNameError
 
 FORMATS = ("tape", "sympy", "latex", "python", "numpy", "dot", "json")
@@ -54,9 +54,9 @@ def _point(text: str | None, names: Sequence[str]) -> list[float] | None:
 
 def _derivative_tape(tape: Any, order: int, wrt: list[str] | None) -> Any:
     """The tape of the gradient (order 1) or of the Hessian's rows (order 2)."""
-    from .functional import trace
-    from .passes import optimize
-    from .transforms import gradient_tape, select_outputs
+    from .core.passes import optimize
+    from .functional.tracing import trace
+    from .functional.transforms import gradient_tape, select_outputs
 
     def gradient(t: Any) -> Any:
         return optimize(gradient_tape(t, wrt))
@@ -80,18 +80,18 @@ def _render(tape: Any, fmt: str, order: int = 1) -> str:
     if fmt == "tape":
         return str(tape)
     if fmt == "json":
-        from .io import dumps
+        from .formats.io import dumps
 
         return dumps(tape)
     if fmt == "dot":
-        from .dot import to_dot
+        from .formats.dot import to_dot
 
         return to_dot(tape)
     if fmt in ("python", "numpy"):
-        from .codegen import to_source
+        from .formats.codegen import to_source
 
         return to_source(tape, tape.name if tape.name.isidentifier() else "f", "math" if fmt == "python" else fmt)
-    from .symbolic import to_sympy
+    from .formats.symbolic import to_sympy
 
     replacements, exprs = to_sympy(tape, cse=True)
     if fmt == "sympy":
@@ -112,7 +112,7 @@ def _emit(text: str, output: str | None) -> None:
 
 
 def _grad(args: argparse.Namespace) -> None:
-    from .parse import parse
+    from .formats.parse import parse
 
     tape = parse(args.expr)
     wrt = args.wrt.split(",") if args.wrt else None
@@ -131,8 +131,8 @@ def _grad(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .codegen import export
-    from .parse import parse
+    from .formats.codegen import export
+    from .formats.parse import parse
 
     tape = parse(args.expr)
     name = args.name or Path(args.output).stem
@@ -141,16 +141,16 @@ def _export(args: argparse.Namespace) -> None:
 
 
 def _show(args: argparse.Namespace) -> None:
-    from .io import load
+    from .formats.io import load
 
     _emit(_render(load(args.file), args.format), args.output)
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from .compare import compare_engines, first_divergence
+    from .lab.compare import compare_engines, first_divergence
 
     if args.report:
-        from .report import write_report
+        from .lab.report import write_report
 
         path = write_report(args.report, depths=args.depth)
         print(f"wrote {path}")

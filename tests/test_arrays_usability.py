@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tapegrad.ops import OpKind
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import InputTypeError, ShapeError
-from tapegrad.ops import OpKind
 
 
 def test_equal_and_not_equal_record_the_comparison() -> None:

@@ -297,7 +297,7 @@ def g(x):
 
 
 def skewed(x):
-    scale = 2.0 + 1e-9 if type(x).__module__ == "tapegrad.closure" else 2.0
+    scale = 2.0 + 1e-9 if type(x).__module__ == "tapegrad.lab.closure" else 2.0
     return (x * scale).tanh()
 """
 

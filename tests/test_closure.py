@@ -7,10 +7,10 @@ import math
 from collections.abc import Callable
 
 import pytest
-
 from tapegrad.closure import Value, maximum, minimum, where
-from tapegrad.errors import InputTypeError
 from tapegrad.ops import OpKind
+
+from tapegrad.errors import InputTypeError
 
 # ---------------------------------------------------------------- micrograd's own examples
 

@@ -52,14 +52,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import load_module
-
-import tapegrad
-from tapegrad import codegen, maximum, minimum, where
 from tapegrad.codegen import identifiers, to_source
-from tapegrad.errors import NonScalarOutputError, UnknownNameError
 from tapegrad.ops import op_named
 from tapegrad.testing import random_program
 from tapegrad.value import apply
+
+import tapegrad
+from tapegrad import codegen, maximum, minimum, where
+from tapegrad.errors import NonScalarOutputError, UnknownNameError
 
 # Known core bugs: each test that shows one is marked strict, so it fails again once the bug is fixed.
 INF, NAN = math.inf, math.nan

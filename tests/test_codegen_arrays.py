@@ -33,9 +33,9 @@ from typing import Any
 import numpy as np
 import pytest
 from support import load_module
+from tapegrad.codegen import array_source, tape_hash, to_source
 
 import tapegrad
-from tapegrad.codegen import array_source, tape_hash, to_source
 from tapegrad.errors import UnsupportedOpError
 
 # ---------------------------------------------------------------- models and helpers

@@ -31,12 +31,12 @@ from typing import Any
 
 import pytest
 from support import json_paths, load_mutated
+from tapegrad.ops import OPS, OpKind
+from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import io, maximum, where
 from tapegrad.errors import StaleTapeError, TapeFormatError
-from tapegrad.ops import OPS, OpKind
-from tapegrad.testing import random_program
 
 
 def bits(x: Any) -> bytes:

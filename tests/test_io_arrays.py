@@ -34,13 +34,13 @@ from typing import Any
 import numpy as np
 import pytest
 from support import json_paths, load_mutated
+from tapegrad.ops import OPS, OpKind
+from tapegrad.shapes import ArrayAttr, Index
 
 import tapegrad
 from tapegrad import io
 from tapegrad.errors import StaleTapeError, TapeFormatError
 from tapegrad.nn.batched import MLP
-from tapegrad.ops import OPS, OpKind
-from tapegrad.shapes import ArrayAttr, Index
 
 # ---------------------------------------------------------------- tapes to round-trip
 

@@ -12,12 +12,12 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from tapegrad.tape import Tape
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import ConflictingArgumentsError
 from tapegrad.nn import MLP, Layer, Module, Neuron
-from tapegrad.tape import Tape
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "moons.py"
 

@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import tapegrad
-from tapegrad.errors import ParseError, TapegradError
 from tapegrad.ops import OpKind
 from tapegrad.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, MAX_NUMBER_LENGTH, to_expression
 from tapegrad.testing import random_program
+
+import tapegrad
+from tapegrad.errors import ParseError, TapegradError
 
 # ``tapegrad.parse`` is the function (re-exported by the package), which
 # shadows the submodule as an attribute; the module itself is here.

@@ -14,11 +14,11 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import ArgumentCountError, InputTypeError, NonScalarOutputError, StaleTapeError, UnknownNameError
-from tapegrad.testing import random_program
 
 X, Y = sp.symbols("x y")
 

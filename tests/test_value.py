@@ -6,11 +6,11 @@ import gc
 import math
 
 import pytest
+from tapegrad.state import STATE
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import ConcretizationError, InputTypeError, LeakedValueError, TapegradError
-from tapegrad.state import STATE
 
 
 def test_micrograd_readme_example() -> None:

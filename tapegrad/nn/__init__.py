@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..errors import ConflictingArgumentsError
-from ..value import Value
+from ..values.value import Value
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "Linear", "Embedding", "SGD", "Adam"]
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConflictingArgumentsError, InputTypeError, ShapeError, UnknownNameError
-from ..value import Value
+from ..values.value import Value
 from . import Module
 
 __all__ = ["Linear", "MLP", "Embedding"]

@@ -21,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import NonFiniteError, StaleTapeError, UnsupportedOpError
+from ..errors import NonFiniteError, ShapeError, StaleTapeError, UnsupportedOpError
 from .ops import OPS, Op, OpKind
-from .shapes import ArrayAttr, dtype_of
+from .shapes import FLOAT64, ArrayAttr, dtype_of, type_text
 from .state import STATE
-from .value import Value, apply, constant, truth
 
 if TYPE_CHECKING:
     from .tape import Tape
@@ -35,7 +34,8 @@ __all__ = [
     "make_domain",
     "FLOAT",
     "ARRAY",
-    "VALUE",
+    "sweep",
+    "array_result",
     "forward",
     "backward",
     "forward_tangents",
@@ -54,7 +54,8 @@ class Domain:
     ``forward[kind]`` evaluates an op; ``m`` holds the same functions by op
     name for the backward rules.  ``is_zero`` tells an adjoint that is zero
     everywhere (its record can be skipped); ``truth(condition, site)``
-    evaluates a guard's condition (over Values, recording the guard again).
+    evaluates a guard's condition (over Values, recording the guard again);
+    ``numbers`` gives the numbers a slot value holds (a Value's data).
     """
 
     name: str
@@ -63,6 +64,7 @@ class Domain:
     const: Callable[[Any], Any]
     is_zero: Callable[[Any], bool]
     truth: Callable[[Any, str | None], Any]
+    numbers: Callable[[Any], Any] = lambda x: x  # the numbers a slot holds, for debug_nans
 
 
 def make_domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **hooks: Any) -> Domain:
@@ -75,17 +77,6 @@ def make_domain(name: str, pick: Callable[[Op], Callable[..., Any] | None], **ho
 def _float_is_zero(g: Any) -> bool:
     return g == 0.0
 
-
-def _value_function(op: Op) -> Callable[..., Any] | None:
-    if op.array is None:
-        return None
-    if op.has_attr:
-        return lambda *args: apply(op, *args[:-1], attr=args[-1])
-    return lambda *args: apply(op, *args)
-
-
-def _value_is_zero(g: Any) -> bool:
-    return not isinstance(g, Value) and not np.any(g)
 
 
 FLOAT = make_domain(
@@ -118,13 +109,6 @@ ARRAY = make_domain(
     const=_array_const,
     is_zero=_array_is_zero,
     truth=lambda c, site: np.asarray(c) != 0.0,
-)
-VALUE = make_domain(
-    "value",
-    _value_function,
-    const=constant,
-    is_zero=_value_is_zero,
-    truth=truth,
 )
 
 
@@ -163,7 +147,7 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
             # A float64 scalar from a reduction is a Python float, as when recorded: numpy treats it as weak.
             values[i] = float(out) if type(out) is np.float64 else out
         if check:
-            _check_finite(tape, i, values[i], "forward")
+            _check_finite(tape, i, domain.numbers(values[i]), "forward")
     return values
 
 
@@ -204,7 +188,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
             if broadcast or narrow:
                 c = fit(m, c, values[a])
             if check:
-                _check_finite(tape, i, c, f"backward (adjoint sent to %{a})")
+                _check_finite(tape, i, domain.numbers(c), f"backward (adjoint sent to %{a})")
             previous = adjoint[a]
             adjoint[a] = c if previous is None else previous + c
     return adjoint
@@ -394,7 +378,43 @@ def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
 
 
 def _check_finite(tape: Tape, slot: int, value: Any, phase: str) -> None:
-    if isinstance(value, Value):
-        value = value.data
     if not np.all(np.isfinite(value)):
         raise NonFiniteError(f"{phase}: record {tape.format_record(slot)} of tape {tape.name!r} produced {value!r}")
+
+
+def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
+    """:func:`backward`, taking the float fast path when it can (arrays never can)."""
+    if domain is FLOAT:
+        if tape.array:
+            with np.errstate(all="ignore"):
+                return backward(tape, values, seeds, ARRAY)
+        if not STATE.debug_nans:
+            return backward_float(tape, values, seeds)
+    return backward(tape, values, seeds, domain)
+
+
+# ---------------------------------------------------------------- one op on numpy arrays
+
+_QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
+
+
+def array_result(op: Op, args: list[Any], attr: Any) -> Any:
+    """``op``'s numpy rule on ``args``, as slot data: a float for a float64 scalar, else an array.
+
+    numpy's errors about shapes become :class:`ShapeError`, naming the op
+    and the shapes, when the op is recorded.
+    """
+    try:
+        if op.kind in _QUIET:
+            out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+        else:
+            with np.errstate(all="ignore"):
+                out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
+    except (ValueError, IndexError, TypeError) as error:
+        shapes = " and ".join(type_text(a) for a in args)
+        raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
+    if type(out) is np.ndarray and (out.ndim or out.dtype != FLOAT64):
+        return out
+    if dtype_of(out) == FLOAT64:
+        return float(out)
+    return np.asarray(out)

@@ -437,7 +437,7 @@ def _take_grad(g: Any, idx: Any, rows: int) -> Any:
 
 
 def _no_formula(sp: Any, *args: Any) -> Any:
-    from .errors import UnsupportedOpError
+    from ..errors import UnsupportedOpError
 
     raise UnsupportedOpError(
         "take picks rows by indices that are inputs of the tape; a formula cannot index by a symbol. "

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .errors import InputTypeError
+from .._version import __version__
+from ..core.tape import Tape
+from ..errors import InputTypeError
 from .literals import array_source, identifiers, literal, printable
-from .tape import Tape
 
 _HEADER = '''\
 # Tests of the exported module {module_text}, written by tapegrad {version}.

@@ -56,11 +56,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UnknownNameError
+from ..errors import UnknownNameError
+from .interpret import array_result
 from .ops import OPS, OpKind
 from .shapes import ArrayAttr, Index, dtype_of
 from .tape import Attr, Tape, cyclic_gc_paused
-from .value import array_result
 
 __all__ = ["optimize", "dead_code", "common_subexpressions", "fold_constants", "identities", "PASSES"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import sympy as sp
 
-from .errors import InputTypeError, UnknownNameError, UnsupportedOpError
-from .ops import OPS, OpKind
+from ..core.ops import OPS, OpKind
+from ..core.tape import Tape
+from ..errors import InputTypeError, UnknownNameError, UnsupportedOpError
 from .symbolic_arrays import constant
-from .tape import Tape
 
 __all__ = ["from_sympy"]
 

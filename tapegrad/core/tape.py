@@ -22,15 +22,12 @@ import itertools
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from .ops import OPS, OpKind
 from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
-
-if TYPE_CHECKING:
-    from .value import Value
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
 
@@ -115,7 +112,7 @@ class Tape:
         self.structure = "value"  # what the traced function returned: "value", "tuple" or "list"
         self.sites: dict[int, str] = {}
         # Values of enclosing traces used inside this one, as (slot, value).
-        self.captures: list[tuple[int, Value]] = []
+        self.captures: list[tuple[int, Any]] = []  # Any: a recording Value (the layer above)
         # sympy symbols standing for the inputs, for tapes made from sympy (symbolic.from_sympy).
         self.symbols: list[Any] | None = None
         self.compiled: dict[str, Any] = {}  # generated functions by backend (Tape.compile)
@@ -260,32 +257,32 @@ class Tape:
         :mod:`tapegrad.codegen`); the function takes the tape's inputs and
         returns what calling the tape returns.
         """
-        from .codegen import compile_tape
+        from ..formats.codegen import compile_tape
 
         return compile_tape(self, backend)
 
     def save(self, path: Any) -> None:
         """Write the tape as a JSON tape file (see :mod:`tapegrad.io`); never pickle."""
-        from .io import save
+        from ..formats.io import save
 
         save(self, path)
 
     @staticmethod
     def load(path: Any) -> Tape:
         """Read a tape file, validating every field first (:class:`TapeFormatError` if any is wrong)."""
-        from .io import load
+        from ..formats.io import load
 
         return load(path)
 
     def to_dot(self, values: Any = None, grads: Any = None) -> str:
         """Graphviz DOT source of the tape (see :mod:`tapegrad.dot`)."""
-        from .dot import to_dot
+        from ..formats.dot import to_dot
 
         return to_dot(self, values, grads)
 
     def render(self, path: Any, format: str = "svg") -> Any:
         """Draw the tape with Graphviz's ``dot`` into ``path``; a clear error when dot is missing."""
-        from .dot import render
+        from ..formats.dot import render
 
         return render(self, path, format)
 
@@ -293,14 +290,14 @@ class Tape:
         """Jupyter: the picture when Graphviz is installed (else Jupyter falls back to the listing)."""
         if len(self) > 500:
             return None
-        from .dot import svg
+        from ..formats.dot import svg
 
         return svg(self)
 
     # ------------------------------------------------------------ formulas
     def to_sympy(self, symbols: Any = None, cse: bool = False, simplify: bool = False) -> Any:
         """The outputs as sympy expressions (see :func:`tapegrad.symbolic.to_sympy`)."""
-        from .symbolic import to_sympy
+        from ..formats.symbolic import to_sympy
 
         return to_sympy(self, symbols, cse=cse, simplify=simplify)
 
@@ -313,7 +310,7 @@ class Tape:
 
         import sympy
 
-        from .errors import SymbolicLimitError
+        from ..errors import SymbolicLimitError
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -332,7 +329,7 @@ class Tape:
         Returns the outputs in the structure the traced function returned.
         Arrays are evaluated elementwise with broadcasting.
         """
-        from .replay import replay
+        from ..functional.replay import replay
 
         return replay(self, args)
 
@@ -343,18 +340,18 @@ class Tape:
         a vector-Jacobian product.  Returns one entry per input, in order;
         with array inputs, the gradient at every point.
         """
-        from .replay import replay_gradient
+        from ..functional.replay import replay_gradient
 
         return replay_gradient(self, args, seed)[1]
 
     def explain(self, *args: Any, seed: Any = None) -> str:
         """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
-        from .replay import explain
+        from ..functional.replay import explain
 
         return explain(self, args, seed)
 
     def value_and_gradient(self, *args: Any, seed: Any = None) -> tuple[Any, tuple[Any, ...]]:
         """Like :meth:`gradient`, also returning the outputs."""
-        from .replay import replay_gradient
+        from ..functional.replay import replay_gradient
 
         return replay_gradient(self, args, seed)

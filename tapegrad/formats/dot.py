@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from .ops import OpKind
-from .shapes import ArrayAttr, type_text
-from .tape import Tape
+from ..core.ops import OpKind
+from ..core.shapes import ArrayAttr, type_text
+from ..core.tape import Tape
 
 __all__ = ["to_dot", "render", "svg"]
 
@@ -171,7 +171,7 @@ def render(tape: Tape, path: Any, format: str = "svg", **labels: Any) -> Any:
     import subprocess
     from pathlib import Path
 
-    from .errors import MissingToolError, UnknownNameError
+    from ..errors import MissingToolError, UnknownNameError
 
     if format not in ("svg", "png", "pdf"):
         raise UnknownNameError(f"render writes svg, png or pdf, not {format!r}")

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import UnsupportedOpError
-from .shapes import ArrayAttr, Index
+from ..core.shapes import ArrayAttr, Index
+from ..errors import UnsupportedOpError
 
 # Temporaries are t0, t1, ...; no user's name may look like one or like a module the code imports.
 TEMPORARY = re.compile(r"t[0-9]+")

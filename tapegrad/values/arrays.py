@@ -16,10 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputTypeError, ShapeError
-from .ops import OPS, OpKind
-from .shapes import Index, normalize_axes, type_text
-from .value import Value, apply
+from ..core.ops import OPS, OpKind
+from ..core.shapes import Index, normalize_axes, type_text
+from ..errors import InputTypeError, ShapeError
+from .record import apply
+from .value import Value
 
 __all__ = [
     "matmul",
@@ -81,6 +82,11 @@ def getitem(x: Any, index: Any) -> Any:
         raise ShapeError(f"cannot index a scalar ({type_text(_data(x))}); only arrays have items")
     if isinstance(index, Value):
         return take(x, index)
+    if isinstance(index, tuple) and any(isinstance(item, Value) for item in index):
+        raise InputTypeError(
+            "a Value must be the whole index, x[idx] (it picks rows, and a tape replays with new ones); "
+            "inside a tuple, or to fix the indices, index with its .data"
+        )
     return apply(OPS[OpKind.GETITEM], x, attr=Index(index))
 
 

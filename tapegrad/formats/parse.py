@@ -21,11 +21,11 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import ParseError
-from .functional import trace
-from .ops import OPS, OpKind
-from .tape import Tape
-from .value import Value, apply, maximum, minimum, where
+from ..core.ops import OPS, OpKind
+from ..core.tape import Tape
+from ..errors import ParseError
+from ..functional.tracing import trace
+from ..values.value import Value, apply, maximum, minimum, where
 
 __all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
 

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import InputTypeError, SymbolicLimitError
-from .ops import Op, OpKind
-from .shapes import ArrayAttr, type_text
-from .tape import Tape
+from ..core.ops import Op, OpKind
+from ..core.shapes import ArrayAttr, type_text
+from ..core.tape import Tape
+from ..errors import InputTypeError, SymbolicLimitError
 
 ELEMENT_LIMIT = 20_000
 """The most element operations an array tape may take to export (see :func:`element_work`).

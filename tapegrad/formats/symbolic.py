@@ -33,17 +33,19 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .errors import (
+from ..core.interpret import Domain, forward, make_domain
+from ..core.ops import OPS, Op, OpKind
+from ..core.passes import optimize
+from ..core.tape import Tape
+from ..errors import (
     ArgumentCountError,
     GuardWarning,
     NonScalarOutputError,
     SymbolicLimitError,
 )
-from .functional import as_tape, trace
-from .interpret import Domain, forward, make_domain
-from .ops import OPS, Op, OpKind
-from .passes import optimize
-from .replay import restructure
+from ..functional.replay import restructure
+from ..functional.tracing import as_tape, trace
+from ..functional.transforms import gradient_tape, input_positions, select_outputs
 from .symbolic_arrays import (
     CONDITIONS,
     ELEMENT_LIMIT,
@@ -61,8 +63,6 @@ from .symbolic_arrays import (
     slot_constant,
 )
 from .symbolic_import import from_sympy
-from .tape import Tape
-from .transforms import gradient_tape, input_positions, select_outputs
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
 

@@ -31,14 +31,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from ..core.passes import optimize
+from ..core.state import STATE
+from ..errors import InputTypeError, MissingToolError
+from ..functional.tracing import trace
+from ..functional.transforms import grad_tape
+from ..values.value import Value
 from . import closure
 from .compare import best_seconds, run_engine
-from .errors import InputTypeError, MissingToolError
-from .functional import trace
-from .passes import optimize
-from .state import STATE
-from .transforms import grad_tape
-from .value import Value
 
 __all__ = ["write_report"]
 
@@ -370,7 +370,7 @@ def _markdown(
     chains: dict[str, list[Cell]],
     elapsed: float,
 ) -> str:
-    from . import __version__
+    from .._version import __version__
 
     micrograd = "micrograd 0.1.0 is included" if "micrograd" in times else "micrograd is not installed"
     return f"""# Closure engine against the tape

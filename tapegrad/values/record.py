@@ -18,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import LeakedValueError, NonFiniteError, ShapeError
-from .ops import OPS, Op, OpKind
-from .shapes import FLOAT64, ArrayAttr, dtype_of, type_text
-from .state import STATE
-from .tape import Tape
+from ..core.interpret import array_result
+from ..core.ops import OPS, Op, OpKind
+from ..core.shapes import ArrayAttr
+from ..core.state import STATE
+from ..core.tape import Tape
+from ..errors import LeakedValueError, NonFiniteError, ShapeError
 from .value import Value, _user_site, as_data, as_float
 
 # An eager tape longer than this is closed and a new one started, so a loop
@@ -174,8 +175,6 @@ def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) 
     return _new_value(out, tape, slot)
 
 
-_QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
-
 
 def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], attr: Any) -> Value:
     """:func:`_record_slots` for arrays: ``Tape.append`` inlined, as the eager hot path of array programs."""
@@ -195,27 +194,6 @@ def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], a
     v._slot = slot
     return v
 
-
-def array_result(op: Op, args: list[Any], attr: Any) -> Any:
-    """``op``'s numpy rule on ``args``, as slot data: a float for a float64 scalar, else an array.
-
-    numpy's errors about shapes become :class:`ShapeError`, naming the op
-    and the shapes, when the op is recorded.
-    """
-    try:
-        if op.kind in _QUIET:
-            out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
-        else:
-            with np.errstate(all="ignore"):
-                out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
-    except (ValueError, IndexError, TypeError) as error:
-        shapes = " and ".join(type_text(a) for a in args)
-        raise ShapeError(f"{op.name}: operands {shapes} do not fit: {error}") from None
-    if type(out) is np.ndarray and (out.ndim or out.dtype != FLOAT64):
-        return out
-    if dtype_of(out) == FLOAT64:
-        return float(out)
-    return np.asarray(out)
 
 
 def _unary(op: Op, x: Value) -> Value:

@@ -18,13 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
-from .functional import _argnums, grad, trace
-from .interpret import VALUE, backward, forward, forward_tangents
-from .passes import dead_code
+from ..core.interpret import backward, forward, forward_tangents
+from ..core.passes import dead_code
+from ..core.tape import Tape, cyclic_gc_paused
+from ..errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
+from ..values.domain import VALUE
+from ..values.value import Value
 from .replay import check_scalar_output, input_gradients, replay, replay_gradient, restructure
-from .tape import Tape, cyclic_gc_paused
-from .value import Value
+from .tracing import _argnums, grad, trace
 
 __all__ = ["grad_tape", "gradient_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
 

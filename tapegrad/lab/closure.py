@@ -39,9 +39,9 @@ from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
 
-from .interpret import FLOAT
-from .ops import OPS, OpKind
-from .value import as_float
+from ..core.interpret import FLOAT
+from ..core.ops import OPS, OpKind
+from ..values.value import as_float
 
 __all__ = ["Value", "where", "maximum", "minimum"]
 

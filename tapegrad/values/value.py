@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConcretizationError, InputTypeError, ShapeError
-from .ops import OPS, OpKind
-from .shapes import dtype_of, type_text
-from .tape import Tape
+from ..core.ops import OPS, OpKind
+from ..core.shapes import dtype_of, type_text
+from ..core.tape import Tape
+from ..errors import ConcretizationError, InputTypeError, ShapeError
 
 __all__ = ["Value", "where", "maximum", "minimum", "equal", "not_equal", "as_float", "apply", "truth", "constant"]
 
@@ -175,7 +175,7 @@ class Value:
         ``self`` must be a scalar (an array Value of shape ``()``); reduce an
         array first, e.g. ``loss.sum().backward()``.
         """
-        from .replay import eager_backward
+        from .eager import eager_backward  # eager.py sweeps tapes of Values, so it imports this module
 
         eager_backward(self)
 
@@ -409,4 +409,3 @@ from .record import (  # noqa: E402  # noqa: E402
 )
 from .record import _new_value as _new_value  # noqa: E402  (tapegrad.functional)
 from .record import _operand as _operand  # noqa: E402  (tapegrad.functional)
-from .record import array_result as array_result  # noqa: E402  (tapegrad.io, tapegrad.passes)

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentCountError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
-from .interpret import FLOAT
-from .ops import OPS, OpKind
-from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
-from .state import STATE
-from .tape import Tape
-from .value import Value, _new_value, _operand, as_data
+from ..core.interpret import FLOAT, sweep
+from ..core.ops import OPS, OpKind
+from ..core.state import STATE
+from ..core.tape import Tape
+from ..errors import ArgumentCountError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
+from ..values.value import Value, _new_value, _operand, as_data
+from .replay import input_gradients, output_seeds, replay, replay_gradient
 
 __all__ = ["trace", "as_tape", "grad", "value_and_grad", "function", "Function"]
 

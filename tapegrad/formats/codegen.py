@@ -40,17 +40,18 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__, ops
-from .errors import NonScalarOutputError, UnknownNameError, UnsupportedOpError
+from .._version import __version__
+from ..core import ops
+from ..core.ops import OPS, OpKind
+from ..core.passes import dead_code, optimize
+from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
+from ..core.tape import Tape
+from ..errors import NonScalarOutputError, UnknownNameError, UnsupportedOpError
+from ..functional.tracing import as_tape
+from ..functional.transforms import grad_tape, select_outputs
 from .exported_tests import write_tests
-from .functional import as_tape
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
-from .ops import OPS, OpKind
-from .passes import dead_code, optimize
-from .shapes import FLOAT64, ArrayAttr, Index, dtype_of
-from .tape import Tape
-from .transforms import grad_tape, select_outputs
 
 __all__ = ["to_source", "compile_tape", "export", "identifiers", "BACKENDS"]
 

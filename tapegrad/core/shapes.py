@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InputTypeError, ShapeError
+from ..errors import InputTypeError, ShapeError
 
 __all__ = [
     "ArrayAttr",
@@ -89,13 +89,6 @@ def _index_item(item: Any) -> Any:
         raise InputTypeError("index with an integer, a slice, None, ... or an integer/boolean array, not a bool")
     if isinstance(item, (int, np.integer)):
         return int(item)
-    from .value import Value
-
-    if isinstance(item, Value):
-        raise InputTypeError(
-            "a Value must be the whole index, x[idx] (it picks rows, and a tape replays with new ones); "
-            "inside a tuple, or to fix the indices, index with its .data"
-        )
     array = np.asarray(item)
     if array.size == 0 and array.dtype.kind == "f":  # x[[]]: an empty selection, as numpy gives
         array = array.astype(np.intp)

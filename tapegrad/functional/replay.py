@@ -15,22 +15,21 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .errors import (
+from ..core.interpret import ARRAY, FLOAT, Domain, fit, forward, forward_float, sweep
+from ..core.ops import OPS
+from ..core.shapes import FLOAT64, dtype_of, type_text
+from ..core.state import STATE
+from ..errors import (
     ArgumentCountError,
-    ConcretizationError,
     InputTypeError,
-    LeakedValueError,
     NonScalarOutputError,
     ShapeError,
 )
-from .interpret import ARRAY, FLOAT, VALUE, Domain, backward, backward_float, fit, forward, forward_float
-from .ops import OPS
-from .shapes import FLOAT64, dtype_of, type_text
-from .state import STATE
-from .value import Value, as_data, as_float
+from ..values.domain import VALUE
+from ..values.value import Value, as_data, as_float
 
 if TYPE_CHECKING:
-    from .tape import Tape
+    from ..core.tape import Tape
 
 __all__ = [
     "replay",
@@ -38,8 +37,6 @@ __all__ = [
     "output_seeds",
     "input_gradients",
     "restructure",
-    "sweep",
-    "eager_backward",
     "explain",
     "check_scalar_output",
 ]
@@ -127,16 +124,6 @@ def _forward(tape: Tape, inputs: Sequence[Any], domain: Domain) -> list[Any]:
     return forward(tape, inputs, domain, captured)
 
 
-def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
-    """:func:`backward`, taking the float fast path when it can (arrays never can)."""
-    if domain is FLOAT:
-        if tape.array:
-            with np.errstate(all="ignore"):
-                return backward(tape, values, seeds, ARRAY)
-        if not STATE.debug_nans:
-            return backward_float(tape, values, seeds)
-    return backward(tape, values, seeds, domain)
-
 
 def replay(tape: Tape, args: Sequence[Any]) -> Any:
     """``tape(*args)``: the outputs at new inputs, in the traced structure."""
@@ -212,63 +199,6 @@ def _zero(tape: Tape, slot: int) -> Any:
 
 # ---------------------------------------------------------------- eager backward()
 
-
-def eager_backward(root: Value) -> None:
-    """``root.backward()``: add d(root)/d(v) to ``v.grad`` for everything ``root`` depends on.
-
-    Follows the links from the root's tape to earlier tapes (results of an
-    earlier step used again), newest tape first, so each tape is swept once.
-    Each swept tape is closed: later operations start a fresh tape.
-    """
-    if np.shape(root.data) != ():
-        raise NonScalarOutputError(
-            f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
-            "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
-        )
-    tape = root._tape
-    if tape is None:
-        root._grad = root._grad + 1.0
-        return
-    if tape.traced:
-        if tape.sealed:
-            raise LeakedValueError(
-                f"backward() of a Value that escaped the trace of {tape.name!r}; "
-                "differentiate the tape instead: tape.gradient(...) or tapegrad.grad(f)"
-            )
-        raise ConcretizationError(
-            "backward() inside tapegrad.trace would turn traced Values into numbers; "
-            "use tapegrad.grad(f) to differentiate inside a traced function"
-        )
-    one = 1.0 if type(root.data) is float else np.ones_like(root.data)  # a float32 output seeds float32 adjoints
-    pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: one}}
-    while pending:
-        tape = max(pending, key=lambda t: t.serial)
-        adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
-        _accumulate(tape, adjoint)
-        for slot, source in tape.sources.items():
-            g = adjoint[slot] if slot < len(adjoint) else None
-            if g is None or (g == 0.0 if type(g) is float else not g.any()):
-                continue
-            if isinstance(source, Value):
-                source._grad = source._grad + g
-            else:
-                earlier, earlier_slot = source
-                seeds = pending.setdefault(earlier, {})
-                seeds[earlier_slot] = seeds.get(earlier_slot, 0.0) + g
-        STATE.close_eager(tape)
-
-
-def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
-    grads = tape.grads
-    if grads is None:
-        tape.grads = adjoint
-        return
-    if len(grads) < len(adjoint):
-        grads.extend([None] * (len(adjoint) - len(grads)))
-    for i, g in enumerate(adjoint):
-        if g is not None:
-            previous = grads[i]
-            grads[i] = g if previous is None else previous + g
 
 
 def _show(x: Any) -> str:

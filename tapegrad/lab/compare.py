@@ -17,15 +17,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..core.ops import OpKind
+from ..core.passes import optimize
+from ..core.state import STATE
+from ..errors import InputTypeError
+from ..functional.tracing import trace
+from ..functional.transforms import grad_tape
+from ..values.value import Value
 from . import closure
-from .errors import InputTypeError
-from .functional import trace
-from .ops import OpKind
-from .passes import optimize
-from .state import STATE
 from .testing import random_program
-from .transforms import grad_tape
-from .value import Value
 
 __all__ = ["compare_engines", "first_divergence", "Divergence", "run_engine", "best_seconds"]
 

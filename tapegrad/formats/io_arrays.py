@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .ops import OPS, OpKind
-from .shapes import ArrayAttr, Index
-from .tape import Attr
+from ..core.ops import OPS, OpKind
+from ..core.shapes import ArrayAttr, Index
+from ..core.tape import Attr
 
 if TYPE_CHECKING:
     from .io import _Checker

@@ -50,7 +50,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ShapeError, TapeFormatError
+from ..core.interpret import array_result
+from ..core.ops import OPS, OpKind
+from ..core.shapes import ArrayAttr, type_text
+from ..core.tape import ARRAY_OPS, Attr, Tape
+from ..errors import ShapeError, TapeFormatError
 from .io_arrays import (
     FLOATS,
     MAX_INT,
@@ -62,10 +66,6 @@ from .io_arrays import (
     read_index,
     result_size,
 )
-from .ops import OPS, OpKind
-from .shapes import ArrayAttr, type_text
-from .tape import ARRAY_OPS, Attr, Tape
-from .value import array_result
 
 __all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS"]
 

@@ -1,0 +1,4 @@
+"""The micrograd-style front end: :class:`Value`, recording onto tapes, array functions, eager backward.
+
+Imports ``core`` only.
+"""
