@@ -42,11 +42,11 @@ from typing import Any
 
 import bench_engines  # the moons data, loss and step, the scalar sweep, median_ms, table
 import numpy as np
-from tapegrad.ops import OpKind
-from tapegrad.testing import random_program, random_steps
 
 import tapegrad
 from tapegrad.nn import MLP
+from tapegrad.ops import OpKind
+from tapegrad.testing import random_program, random_steps
 
 try:
     import micrograd.engine as micrograd_engine

@@ -32,11 +32,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tapegrad.testing import random_program
-
 import tapegrad
 from tapegrad import closure
 from tapegrad.nn import MLP
+from tapegrad.testing import random_program
 
 try:
     import micrograd.engine as micrograd_engine

@@ -33,10 +33,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import sympy as sp
-import tapegrad.symbolic
-from tapegrad.testing import random_program, random_steps
 
 import tapegrad
+import tapegrad.symbolic
+from tapegrad.testing import random_program, random_steps
 
 INPUTS = 10
 SEED = 0

@@ -21,10 +21,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import bench_engines  # the moons data and loss, shared with the engine benchmark
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad.nn import MLP
+from tapegrad.testing import random_program
 
 
 def bits(x: float) -> int:

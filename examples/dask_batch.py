@@ -25,9 +25,9 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from tapegrad.codegen import to_source
 
 import tapegrad
+from tapegrad.codegen import to_source
 
 # numpy's array exp, log, tanh, sin may differ from math's in the last bit, so allow a few ulps.
 TOLERANCE = 1e-14
