@@ -249,12 +249,9 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     return tangent
 
 
-# How forward mode treats each shape-changing op (a test checks every one is listed).
-LINEAR_OPS = {
-    OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.SUM_TO, OpKind.GETITEM,
-    OpKind.SCATTER, OpKind.SUM, OpKind.CONCAT, OpKind.ASTYPE,
-}  # fmt: skip
-WEIGHTED_SUM_OPS = {OpKind.MAX, OpKind.LOGSUMEXP}
+# How forward mode treats each shape-changing op (a test checks every one has a rule).
+LINEAR_OPS = frozenset(op.kind for op in OPS if op.linear and not op.elementwise)
+WEIGHTED_SUM_OPS = frozenset(op.kind for op in OPS if op.reduction and not op.linear)  # max, logsumexp
 
 
 def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], tangents: list[Any], attr: Any) -> Any:
@@ -395,7 +392,6 @@ def sweep(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Doma
 
 # ---------------------------------------------------------------- one op on numpy arrays
 
-_QUIET = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO, OpKind.GETITEM, OpKind.CONCAT}  # no arithmetic
 
 
 def array_result(op: Op, args: list[Any], attr: Any) -> Any:
@@ -405,7 +401,7 @@ def array_result(op: Op, args: list[Any], attr: Any) -> Any:
     and the shapes, when the op is recorded.
     """
     try:
-        if op.kind in _QUIET:
+        if op.rearranges:  # no arithmetic, nothing to silence
             out = op.array(*args, attr) if op.has_attr else op.array(*args)  # type: ignore[misc]
         else:
             with np.errstate(all="ignore"):

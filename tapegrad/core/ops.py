@@ -34,14 +34,14 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any
 
 import numpy as np
 
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
-__all__ = ["OpKind", "Op", "OPS", "op_named"]
+__all__ = ["OpKind", "AttrKind", "Op", "OPS", "OPS_BY_NAME", "op_named", "attribute_text"]
 
 
 class OpKind(IntEnum):
@@ -99,21 +99,47 @@ class OpKind(IntEnum):
         return self.name.lower()
 
 
+class AttrKind(Enum):
+    """What a record's attribute is: how listings word it and tape files store and check it."""
+
+    NONE = "none"
+    NAME = "name"  # an input's name
+    NUMBER = "number"  # a constant (a float, or an array) or pow_const's exponent
+    TRUTH = "truth"  # a guard's recorded truth
+    AXES = "axes"  # a reduction's (axes or None for all, keepdims)
+    AXIS = "axis"  # one axis (concat, log_softmax)
+    SHAPE = "shape"  # a target shape (reshape may hold one -1)
+    PERMUTATION = "permutation"  # transpose's order of axes
+    INDEX = "index"  # an Index (getitem)
+    SCATTER = "scatter"  # (Index, shape): where scatter adds, into what
+    ROWS = "rows"  # how many index values take accepts
+    DTYPE = "dtype"  # astype's dtype name
+
+
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One row of the op table.
+    """One row of the op table: everything tapegrad knows about an op, in one place.
 
-    ``arity`` counts operand slots (-1: any number, for ``concat``); ``has_attr`` says whether the record
-    carries a constant attribute that is passed to the rules after the
-    operands (the exponent of ``pow_const``).  ``infix`` is the Python
-    operator used when the op is printed as an expression.  ``symbolic``
-    builds the exact sympy expression; it takes the sympy module first, so
-    sympy is imported only when it is used.  ``python`` and ``numpy`` are the
-    code templates of generated source (``{0}``, ``{1}``: operands, ``{c}``:
-    the attribute); names starting with ``_`` are IEEE-safe helpers that
-    :mod:`tapegrad.codegen` writes into the generated module.  Records with
+    Rules: ``scalar`` (Python floats), ``array`` (numpy) and ``vjp`` (the
+    vector-Jacobian rule, over any value domain); ``symbolic`` builds the
+    exact sympy expression (it takes the sympy module first, so sympy is
+    imported only when used).  ``arity`` counts operand slots (-1: any
+    number, for ``concat``); ``attr`` says what constant attribute the record
+    carries, passed to the rules after the operands.  Records with
     ``vjp=None`` have no operands to send an adjoint to, or a derivative that
     is zero wherever it exists (comparisons).
+
+    Names: ``infix`` is the Python operator that writes the op; ``parse_name``
+    the function the expression parser (and the CLI) accepts for it;
+    ``sympy_name`` the sympy function :func:`tapegrad.from_sympy` reads as it.
+
+    Properties the transformations read: ``linear`` (forward mode applies
+    the op itself to tangents), ``commutative`` (the optimiser orders the
+    operands), ``reduction`` (an ``AXES`` attribute), ``view`` (numpy makes
+    it without copying, so folding it into a constant saves nothing) and
+    ``rearranges`` (it moves numbers and computes none, so it raises no
+    floating-point warnings).  Code backends say how to write each op:
+    :mod:`tapegrad.formats.printers`.
 
     Ops with a ``scalar`` rule are elementwise: over arrays they broadcast,
     and the backward interpreter sums their cotangents back to each
@@ -126,19 +152,34 @@ class Op:
     scalar: Callable[..., Any] | None
     array: Callable[..., Any] | None
     vjp: Callable[..., tuple[Any, ...]] | None
-    has_attr: bool = False
+    attr: AttrKind = AttrKind.NONE
     infix: str = ""
     symbolic: Callable[..., Any] | None = None
-    python: str = ""
-    numpy: str = ""
+    parse_name: str = ""
+    sympy_name: str = ""
+    linear: bool = False
+    commutative: bool = False
+    view: bool = False
+    rearranges: bool = False
 
     @property
     def name(self) -> str:
         return str(self.kind)
 
+    def __repr__(self) -> str:
+        return f"<op {self.name}>"
+
+    @property
+    def has_attr(self) -> bool:
+        return self.attr is not AttrKind.NONE
+
     @property
     def elementwise(self) -> bool:
         return self.scalar is not None
+
+    @property
+    def reduction(self) -> bool:
+        return self.attr is AttrKind.AXES
 
 
 # ---------------------------------------------------------------- IEEE floats
@@ -341,7 +382,8 @@ def _sympy_where(sp: Any, c: Any, x: Any, y: Any) -> Any:
     return sp.Piecewise((x, condition), (y, True))
 
 
-def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any], infix: str, relation: str) -> Op:
+def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any], infix: str, relation: str,
+             sympy_name: str, commutative: bool = False) -> Op:
     return Op(
         kind,
         2,
@@ -350,8 +392,8 @@ def _compare(kind: OpKind, scalar: Callable[..., bool], ufunc: Callable[..., Any
         None,
         infix=infix,
         symbolic=lambda sp, x, y: getattr(sp, relation)(x, y),
-        python=f"1.0 if {{0}} {infix} {{1}} else 0.0",
-        numpy=f"_truth_array({{0}} {infix} {{1}}, {{0}}, {{1}})",
+        sympy_name=sympy_name,
+        commutative=commutative,
     )
 
 
@@ -511,120 +553,109 @@ def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     return tuple(cotangents)
 
 
-def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], numpy: str,
-              symbolic: Callable[..., Any] | None = None, has_attr: bool = True) -> Op:
+def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
+              symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
     if symbolic is None:
         symbolic = lambda sp, *args: array(*args)  # noqa: E731
-    return Op(kind, arity, None, array, vjp, has_attr=has_attr, symbolic=symbolic, numpy=numpy)
+    return Op(kind, arity, None, array, vjp, attr=attr, symbolic=symbolic, **properties)
 
 
 # ---------------------------------------------------------------- the table
 # fmt: off
 _TABLE = [
-    Op(OpKind.INPUT, 0, None, None, None, has_attr=True),
-    Op(OpKind.CONST, 0, None, None, None, has_attr=True),
-    Op(OpKind.GUARD, 1, None, None, None, has_attr=True),
+    Op(OpKind.INPUT, 0, None, None, None, attr=AttrKind.NAME),
+    Op(OpKind.CONST, 0, None, None, None, attr=AttrKind.NUMBER),
+    Op(OpKind.GUARD, 1, None, None, None, attr=AttrKind.TRUTH),
     Op(OpKind.ADD, 2, operator.add, np.add,
-       lambda m, g, out, x, y: (g, g), infix="+", symbolic=lambda sp, x, y: x + y,
-       python="{0} + {1}", numpy="{0} + {1}"),
+       lambda m, g, out, x, y: (g, g), infix="+", symbolic=lambda sp, x, y: x + y, linear=True, commutative=True),
     Op(OpKind.SUB, 2, operator.sub, np.subtract,
-       lambda m, g, out, x, y: (g, -g), infix="-", symbolic=lambda sp, x, y: x - y,
-       python="{0} - {1}", numpy="{0} - {1}"),
+       lambda m, g, out, x, y: (g, -g), infix="-", symbolic=lambda sp, x, y: x - y, linear=True),
     Op(OpKind.MUL, 2, operator.mul, np.multiply,
        lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*", symbolic=lambda sp, x, y: x * y,
-       python="{0} * {1}", numpy="{0} * {1}"),
+       commutative=True),
     Op(OpKind.DIV, 2, _div, np.divide,
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/",
-       symbolic=lambda sp, x, y: x / y, python="_div({0}, {1})", numpy="np.divide({0}, {1})"),
+       symbolic=lambda sp, x, y: x / y),
     Op(OpKind.NEG, 1, operator.neg, np.negative,
-       lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x, python="-{0}", numpy="-{0}"),
-    Op(OpKind.POW_CONST, 1, _pow, _pow_array, _pow_const_vjp, has_attr=True, infix="**",
-       symbolic=lambda sp, x, c: x**c, python="_pow({0}, {c})", numpy="_pow_array({0}, {c})"),
-    Op(OpKind.POW, 2, _pow, _pow_array, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y,
-       python="_pow({0}, {1})", numpy="_pow_array({0}, {1})"),
+       lambda m, g, out, x: (-g,), symbolic=lambda sp, x: -x, linear=True),
+    Op(OpKind.POW_CONST, 1, _pow, _pow_array, _pow_const_vjp, attr=AttrKind.NUMBER, infix="**",
+       symbolic=lambda sp, x, c: x**c),
+    Op(OpKind.POW, 2, _pow, _pow_array, _pow_vjp, infix="**", symbolic=lambda sp, x, y: x**y),
     Op(OpKind.EXP, 1, _exp, np.exp,
-       lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x),
-       python="_exp({0})", numpy="np.exp({0})"),
+       lambda m, g, out, x: (m.smul(g, out),), symbolic=lambda sp, x: sp.exp(x), parse_name="exp", sympy_name="exp"),
     Op(OpKind.LOG, 1, _log, np.log,
-       lambda m, g, out, x: (m.sdiv(g, x),), symbolic=lambda sp, x: sp.log(x),
-       python="_log({0})", numpy="np.log({0})"),
+       lambda m, g, out, x: (m.sdiv(g, x),), symbolic=lambda sp, x: sp.log(x), parse_name="log", sympy_name="log"),
     Op(OpKind.TANH, 1, math.tanh, np.tanh,
        lambda m, g, out, x: (m.smul(g, 1.0 - out * out),), symbolic=lambda sp, x: sp.tanh(x),
-       python="math.tanh({0})", numpy="np.tanh({0})"),
+       parse_name="tanh", sympy_name="tanh"),
     Op(OpKind.SIGMOID, 1, _sigmoid, _sigmoid_array,
        lambda m, g, out, x: (m.smul(g, out * (1.0 - out)),), symbolic=lambda sp, x: 1 / (1 + sp.exp(-x)),
-       python="_sigmoid({0})", numpy="_sigmoid_array({0})"),
+       parse_name="sigmoid"),
     Op(OpKind.RELU, 1, _relu, _relu_array,
        lambda m, g, out, x: (m.gate(g, x),),
-       symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)),
-       python="0.0 if {0} <= 0.0 else {0}", numpy="_relu_array({0})"),
+       symbolic=lambda sp, x: sp.Piecewise((x, x > 0), (0, True)), parse_name="relu"),
     Op(OpKind.SIN, 1, _sin, np.sin,
-       lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x),
-       python="_sin({0})", numpy="np.sin({0})"),
+       lambda m, g, out, x: (m.smul(g, m.cos(x)),), symbolic=lambda sp, x: sp.sin(x), parse_name="sin",
+       sympy_name="sin"),
     Op(OpKind.COS, 1, _cos, np.cos,
-       lambda m, g, out, x: (-m.smul(g, m.sin(x)),), symbolic=lambda sp, x: sp.cos(x),
-       python="_cos({0})", numpy="np.cos({0})"),
+       lambda m, g, out, x: (-m.smul(g, m.sin(x)),), symbolic=lambda sp, x: sp.cos(x), parse_name="cos",
+       sympy_name="cos"),
     Op(OpKind.SQRT, 1, _sqrt, np.sqrt,
-       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),), symbolic=lambda sp, x: sp.sqrt(x),
-       python="_sqrt({0})", numpy="np.sqrt({0})"),
-    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp, symbolic=lambda sp, x: sp.Abs(x),
-       python="abs({0})", numpy="np.abs({0})"),
+       lambda m, g, out, x: (m.sdiv(g, 2.0 * out),), symbolic=lambda sp, x: sp.sqrt(x), parse_name="sqrt"),
+    Op(OpKind.ABS, 1, abs, np.abs, _abs_vjp, symbolic=lambda sp, x: sp.Abs(x), parse_name="abs", sympy_name="Abs"),
     Op(OpKind.MAXIMUM, 2, _maximum, _maximum_array, _maximum_vjp, symbolic=lambda sp, x, y: sp.Max(x, y),
-       python="{0} if ({0} > {1} or {0} != {0}) else {1}", numpy="np.where(({0} > {1}) | ({0} != {0}), {0}, {1})"),
+       parse_name="maximum", sympy_name="Max"),
     Op(OpKind.MINIMUM, 2, _minimum, _minimum_array, _minimum_vjp, symbolic=lambda sp, x, y: sp.Min(x, y),
-       python="{0} if ({0} < {1} or {0} != {0}) else {1}", numpy="np.where(({0} < {1}) | ({0} != {0}), {0}, {1})"),
+       parse_name="minimum", sympy_name="Min"),
     Op(OpKind.WHERE, 3, _where, np.where,
        lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g)), symbolic=_sympy_where,
-       python="{1} if {0} else {2}", numpy="np.where({0}, {1}, {2})"),
-    _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">", "Gt"),
-    _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">=", "Ge"),
-    _compare(OpKind.LT, lambda x, y: x < y, np.less, "<", "Lt"),
-    _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<=", "Le"),
-    _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "==", "Eq"),
-    _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!=", "Ne"),
+       parse_name="where"),
+    _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">", "Gt", "StrictGreaterThan"),
+    _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">=", "Ge", "GreaterThan"),
+    _compare(OpKind.LT, lambda x, y: x < y, np.less, "<", "Lt", "StrictLessThan"),
+    _compare(OpKind.LE, lambda x, y: x <= y, np.less_equal, "<=", "Le", "LessThan"),
+    _compare(OpKind.EQ, lambda x, y: x == y, np.equal, "==", "Eq", "Equality", commutative=True),
+    _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!=", "Ne", "Unequality", commutative=True),
     # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y,
-       python="{0} if {0} == 0.0 else {0} * {1}", numpy="_smul_array({0}, {1})"),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
-       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
-       python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="_sdiv_array({0}, {1})"),
-    _array_op(OpKind.MATMUL, 2, np.matmul, _matmul_vjp, "np.matmul({0}, {1})", has_attr=False),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y),
+    _array_op(OpKind.MATMUL, 2, np.matmul, _matmul_vjp, AttrKind.NONE),
     # The ufuncs' own reductions: what np.sum and np.max call, without their Python wrappers.
-    _array_op(OpKind.SUM, 1, lambda x, c: np.add.reduce(x, axis=c[0], keepdims=c[1]), _sum_vjp,
-              "np.add.reduce({0}, axis={c[0]}, keepdims={c[1]})"),
-    _array_op(OpKind.MAX, 1, lambda x, c: np.maximum.reduce(x, axis=c[0], keepdims=c[1]), _max_vjp,
-              "np.maximum.reduce({0}, axis={c[0]}, keepdims={c[1]})", symbolic=_object_max),
-    _array_op(OpKind.LOGSUMEXP, 1, _logsumexp, _logsumexp_vjp, "_logsumexp({0}, {c})", symbolic=_object_logsumexp),
-    _array_op(OpKind.RESHAPE, 1, np.reshape, lambda m, g, out, x, c: (m.reshape(g, np.shape(x)),),
-              "np.reshape({0}, {c})"),
+    _array_op(OpKind.SUM, 1, lambda x, c: np.add.reduce(x, axis=c[0], keepdims=c[1]), _sum_vjp, AttrKind.AXES,
+              linear=True),
+    _array_op(OpKind.MAX, 1, lambda x, c: np.maximum.reduce(x, axis=c[0], keepdims=c[1]), _max_vjp, AttrKind.AXES,
+              symbolic=_object_max),
+    _array_op(OpKind.LOGSUMEXP, 1, _logsumexp, _logsumexp_vjp, AttrKind.AXES, symbolic=_object_logsumexp),
+    _array_op(OpKind.RESHAPE, 1, np.reshape, lambda m, g, out, x, c: (m.reshape(g, np.shape(x)),), AttrKind.SHAPE,
+              linear=True, view=True, rearranges=True),
     _array_op(OpKind.TRANSPOSE, 1, np.transpose,
-              lambda m, g, out, x, c: (m.transpose(g, inverse_permutation(c)),), "np.transpose({0}, {c})"),
+              lambda m, g, out, x, c: (m.transpose(g, inverse_permutation(c)),), AttrKind.PERMUTATION,
+              linear=True, view=True, rearranges=True),
     _array_op(OpKind.BROADCAST_TO, 1, np.broadcast_to, lambda m, g, out, x, c: (m.sum_to(g, np.shape(x)),),
-              "np.broadcast_to({0}, {c})"),
-    _array_op(OpKind.SUM_TO, 1, _sum_to, lambda m, g, out, x, c: (m.broadcast_to(g, np.shape(x)),),
-              "_sum_to({0}, {c})"),
+              AttrKind.SHAPE, linear=True, view=True, rearranges=True),
+    _array_op(OpKind.SUM_TO, 1, _sum_to, lambda m, g, out, x, c: (m.broadcast_to(g, np.shape(x)),), AttrKind.SHAPE,
+              linear=True),
     _array_op(OpKind.GETITEM, 1, lambda x, c: x[c.key], lambda m, g, out, x, c: (m.scatter(g, (c, np.shape(x))),),
-              "{0}[{c}]"),
+              AttrKind.INDEX, linear=True, rearranges=True),
     _array_op(OpKind.SCATTER, 1, lambda g, c: _scatter(g, c[0].key, c[1], c[0].has_arrays),
-              lambda m, g, out, x, c: (m.getitem(g, c[0]),), "_scatter({0}, np.s_[{c[0]}], {c[1]}, {c[0].has_arrays})",
-              symbolic=lambda sp, g, c: _scatter(np.asarray(g, dtype=object), c[0].key, c[1], True)),
-    _array_op(OpKind.CONCAT, -1, _concat, _concat_vjp, "np.concatenate([{*}], axis={c})"),
+              lambda m, g, out, x, c: (m.getitem(g, c[0]),), AttrKind.SCATTER,
+              symbolic=lambda sp, g, c: _scatter(np.asarray(g, dtype=object), c[0].key, c[1], True), linear=True),
+    _array_op(OpKind.CONCAT, -1, _concat, _concat_vjp, AttrKind.AXIS, linear=True, rearranges=True),
     _array_op(OpKind.ASTYPE, 1, lambda x, c: np.asarray(x).astype(c),
-              lambda m, g, out, x, c: (m.astype(g, dtype_of(x).name),), "np.asarray({0}).astype({c!r})",
-              symbolic=lambda sp, x, c: x),
+              lambda m, g, out, x, c: (m.astype(g, dtype_of(x).name),), AttrKind.DTYPE,
+              symbolic=lambda sp, x, c: x, linear=True),
     # relu's backward rule, as one op: g where x > 0, else 0 (one pass over arrays, where where(gt) takes four).
     Op(OpKind.GATE, 2, _gate, lambda g, x: np.where(x > 0.0, g, 0.0),
-       lambda m, gg, out, g, x: (m.gate(gg, x), None), symbolic=lambda sp, g, x: sp.Piecewise((g, x > 0), (0, True)),
-       python="{0} if {1} > 0.0 else 0.0", numpy="np.where({1} > 0.0, {0}, 0.0)"),
-    _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, "_log_softmax({0}, {c})",
-              symbolic=_object_log_softmax),
+       lambda m, gg, out, g, x: (m.gate(gg, x), None), symbolic=lambda sp, g, x: sp.Piecewise((g, x > 0), (0, True))),
+    _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, AttrKind.AXIS, symbolic=_object_log_softmax),
     # x[idx] where idx is a Value (a tape input: the minibatch of a training step), and its backward.
     _array_op(OpKind.TAKE, 2, _take, lambda m, g, out, x, idx, c: (m.take_grad(g, idx, np.shape(x)[0]), None),
-              "_take({0}, {1}, {c})", symbolic=_no_formula),
+              AttrKind.ROWS, symbolic=_no_formula),
     _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx, rows), None),
-              "_take_grad({0}, {1}, {c})", symbolic=_no_formula),
+              AttrKind.ROWS, symbolic=_no_formula),
 ]
 # fmt: on
 
@@ -633,9 +664,29 @@ OPS: tuple[Op, ...] = tuple(_TABLE)
 
 assert all(op.kind == i for i, op in enumerate(OPS)), "OPS must be listed in OpKind order"
 
-_BY_NAME = {op.name: op for op in OPS}
+OPS_BY_NAME: dict[str, Op] = {op.name: op for op in OPS}
+"""The table by op name, the key of tape files (``OPS_BY_NAME["tanh"]``)."""
 
 
 def op_named(name: str) -> Op:
     """The table entry called ``name`` (``op_named("tanh")``)."""
-    return _BY_NAME[name]
+    return OPS_BY_NAME[name]
+
+
+def attribute_text(kind: OpKind, attr: Any) -> str:
+    """A record's attribute as listings and pictures word it (``axis=1 keepdims``, ``is true``); "" for none."""
+    what = OPS[kind].attr
+    if attr is None or what is AttrKind.NONE:
+        return ""
+    if what is AttrKind.TRUTH:
+        return f"is {bool(attr)}".lower()
+    if what is AttrKind.AXES:
+        axes, keepdims = attr
+        return "axis=" + ("all" if axes is None else ",".join(map(str, axes))) + (" keepdims" if keepdims else "")
+    if what is AttrKind.AXIS:
+        return f"axis={attr}"
+    if what is AttrKind.SCATTER:
+        return f"{attr[0]!r} into {attr[1]}"
+    if what is AttrKind.NUMBER or what is AttrKind.INDEX:
+        return repr(attr)
+    return str(attr)

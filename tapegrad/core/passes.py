@@ -72,8 +72,8 @@ replacement record (op, args, attr, value) for the rules after it, or None
 to pass the record on unchanged."""
 
 _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
-_VIEWS = {OpKind.RESHAPE, OpKind.TRANSPOSE, OpKind.BROADCAST_TO}  # numpy makes these without copying
-_COMMUTATIVE = {OpKind.ADD, OpKind.MUL, OpKind.EQ, OpKind.NE}
+_VIEWS = frozenset(op.kind for op in OPS if op.view)  # numpy makes these without copying
+_COMMUTATIVE = frozenset(op.kind for op in OPS if op.commutative)
 _HAS_IDENTITIES = {
     OpKind.MUL, OpKind.SMUL, OpKind.DIV, OpKind.SDIV, OpKind.SUB, OpKind.ADD,
     OpKind.POW_CONST, OpKind.NEG, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE,

@@ -26,8 +26,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .ops import OPS, OpKind
-from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
+from .ops import OPS, OpKind, attribute_text
+from .shapes import FLOAT64, dtype_of, type_text
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
 
@@ -44,9 +44,6 @@ def _shape_and_dtype(value: Any) -> tuple[tuple[int, ...], Any]:
     if type(value) is np.ndarray:
         return value.shape, value.dtype
     return np.shape(value), dtype_of(value)
-
-
-_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 
 
 @contextmanager
@@ -219,21 +216,9 @@ class Tape:
         typed = f": {self.type_of(slot)}" if self.array else ""
         parts = [f"%{slot}{typed} = {record.op}"]
         parts += [f"%{a}" for a in record.args]
-        if record.op is OpKind.GUARD:
-            parts.append(f"is {bool(record.attr)}".lower())
-        elif record.op is OpKind.CONST or record.op is OpKind.POW_CONST or isinstance(record.attr, (Index, ArrayAttr)):
-            parts.append(repr(record.attr))
-        elif record.op in _REDUCTIONS:
-            axes, keepdims = record.attr
-            parts.append("axis=" + ("all" if axes is None else ",".join(map(str, axes))))
-            if keepdims:
-                parts.append("keepdims")
-        elif record.op is OpKind.LOG_SOFTMAX or record.op is OpKind.CONCAT:
-            parts.append(f"axis={record.attr}")
-        elif record.op is OpKind.SCATTER:
-            parts.append(f"{record.attr[0]!r} into {record.attr[1]}")
-        elif record.attr is not None:
-            parts.append(str(record.attr))
+        attribute = attribute_text(record.op, record.attr)
+        if attribute:
+            parts.append(attribute)
         line = " ".join(parts)
         if slot in self.sites:
             line += f"  # {self.sites[slot]}"

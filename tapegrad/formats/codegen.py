@@ -14,8 +14,9 @@ byte-identical source.  Two backends:
     takes arrays of the recorded shapes, converted to the recorded dtypes,
     and returns what calling the tape returns.
 
-Each op's code is a template in the op table; the IEEE-safe helpers they
-call (``_log``, ``_div``, ``_sum_to``...) are the interpreter's own
+Each backend is a printer object (:mod:`tapegrad.formats.printers`) that
+writes each op from its table row; the IEEE-safe helpers they call
+(``_log``, ``_div``, ``_sum_to``...) are the interpreter's own
 functions, copied into the generated module by their source, so generated
 code and interpreter give the same numbers, strong zeros included.  An
 array constant (a recorded array, the integer index of an embedding lookup)
@@ -52,12 +53,11 @@ from ..functional.transforms import grad_tape, select_outputs
 from .exported_tests import write_tests
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
+from .printers import PRINTERS, kernel_dependencies
 
 __all__ = ["to_source", "compile_tape", "export", "identifiers", "BACKENDS"]
 
-BACKENDS = ("math", "numpy")
-_MODULES = {"math": "import math", "numpy": "import numpy as np"}
-_HELPER_CALL = re.compile(r"\b(_[a-z][a-z_]*)\(")
+BACKENDS = tuple(PRINTERS)
 # Past this many statements a function is split into parts, which keeps
 # CPython's compiler fast and within its limits on huge tapes.
 _PART_SIZE = 20_000
@@ -98,16 +98,17 @@ class _Function:
     """The statements of one generated function, before they are laid out."""
 
     def __init__(self, tape: Tape, backend: str, constants: Constants | None = None) -> None:
-        if backend not in BACKENDS:
+        if backend not in PRINTERS:
             raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
         self.tape = dead_code(tape)
         self.backend = backend
+        self.printer = PRINTERS[backend]()
         self.constants = Constants() if constants is None else constants
         if backend == "math":
             _check_scalar(self.tape)
         self.params = identifiers(self.tape.inputs)
         self.statements: list[tuple[str | None, str, list[str]]] = []  # (target, code, names it reads)
-        self.helpers: set[str] = set()
+        self.helpers = self.printer.helpers  # the kernels and helpers the statements call, collected while printing
         self.temporaries = 0
         self.names = self._lay_out()
 
@@ -133,15 +134,13 @@ class _Function:
                 names[i] = args[0]
             else:
                 op = OPS[kind]
-                template = op.python if backend == "math" else op.numpy
                 attr: Any = ""
                 if i in tape.attrs and op.elementwise:
                     attr = literal(tape.attrs[i], backend)
                 elif i in tape.attrs:
                     attr = Attribute(tape.attrs[i], self.constants)
                 operands = self._weak_scalars(i, args) if tape.array else args
-                code = template.replace("{*}", ", ".join(operands)).format(*operands, c=attr)
-                self.helpers.update(_HELPER_CALL.findall(code))
+                code = self.printer.record(op, operands, attr)
                 target = f"t{self.temporaries}"
                 self.temporaries += 1
                 self.statements.append((target, code, [a for a in args if _is_local(a)]))
@@ -197,7 +196,7 @@ def _is_local(name: str) -> bool:
 
 def _check_scalar(tape: Tape) -> None:
     """The math backend computes with floats: array tapes and array ops are refused."""
-    array_ops = sorted({str(kind) for kind in tape.ops if not OPS[kind].python and OPS[kind].numpy})
+    array_ops = sorted({str(kind) for kind in tape.ops if OPS[kind].scalar is None and OPS[kind].array is not None})
     if tape.array or array_ops:
         what = f"uses array ops ({', '.join(array_ops)})" if array_ops else "holds arrays"
         shapes = ", ".join(f"{n}: {tape.type_of(s)}" for n, s in zip(tape.inputs, tape.input_slots))
@@ -236,18 +235,18 @@ _OWN_HELPERS = ("_batch", "_array_input", "_frozen")
 
 
 def _helper(name: str) -> Any:
-    """A helper of generated code: a rule of the op table, or one of the functions above."""
+    """A helper of generated code: a kernel of the op table, or one of the functions above."""
     return globals()[name] if name in _OWN_HELPERS else getattr(ops, name)
 
 
 def _helper_sources(names: set[str]) -> list[str]:
-    """The source of each helper named, and of the helpers those call."""
+    """The source of each helper named, and of the kernels those call (read from their code objects)."""
     pending, seen = sorted(names), set()
     while pending:
         name = pending.pop()
         if name not in seen:
             seen.add(name)
-            pending += _HELPER_CALL.findall(inspect.getsource(_helper(name)))
+            pending += [] if name in _OWN_HELPERS else kernel_dependencies(name)
     return [_without_annotations(inspect.getsource(_helper(name))) for name in sorted(seen)]
 
 
@@ -400,7 +399,7 @@ def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: s
         f"# Generated by tapegrad {__version__} ({backend} backend) from tape {printable(repr(tape.name))}, "
         f"hash {tape_hash(tape)}. Do not edit: regenerate.",
         "",
-        _MODULES[backend],
+        PRINTERS[backend].module,
         "",
     ]
     for source in _helper_sources(helpers):

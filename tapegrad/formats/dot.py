@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.ops import OpKind
+from ..core.ops import OpKind, attribute_text
 from ..core.shapes import ArrayAttr, type_text
 from ..core.tape import Tape
 
@@ -47,7 +47,6 @@ def _number(x: Any) -> str:
     return f"{float(x):.4g}"
 
 
-_REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
 _MAX_ATTRIBUTE = 60  # characters of an attribute shown in a box
 
 
@@ -88,23 +87,11 @@ def _summary(x: Any) -> list[str]:
 def _op_text(tape: Tape, i: int) -> str:
     """The op and its attribute, as the listing words them (``sum axis=1 keepdims``)."""
     kind, attr = tape.ops[i], tape.attrs.get(i)
-    if attr is None:
-        return str(kind)
-    if kind is OpKind.INPUT:
-        return f"input {attr}"
-    if kind in _REDUCTIONS:
-        axes, keepdims = attr
-        text = "axis=" + ("all" if axes is None else ",".join(map(str, axes))) + (" keepdims" if keepdims else "")
-    elif kind is OpKind.SCATTER:
-        text = f"{attr[0]!r} into {attr[1]}"
-    elif kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
-        text = f"axis={attr}"
-    elif isinstance(attr, str):
-        text = attr
-    elif isinstance(attr, ArrayAttr) and attr.array.size > 6:
+    if isinstance(attr, ArrayAttr) and attr.array.size > 6:
         return str(kind)  # its type is on the next line; its numbers are too many for a box
-    else:
-        text = repr(attr)
+    text = attribute_text(kind, attr)
+    if not text:
+        return str(kind)
     if len(text) > _MAX_ATTRIBUTE:
         text = text[: _MAX_ATTRIBUTE - 3] + "..."
     return f"{kind} {text}"

@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from ..core.interpret import array_result
-from ..core.ops import OPS, OpKind
+from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
 from ..core.tape import ARRAY_OPS, Attr, Tape
 from ..errors import ShapeError, TapeFormatError
@@ -59,7 +59,6 @@ from .io_arrays import (
     FLOATS,
     MAX_INT,
     MAX_NDIM,
-    REDUCTIONS,
     array_json,
     index_json,
     read_array,
@@ -77,8 +76,6 @@ MAX_ELEMENTS = 2**28
 """The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
 _MAX_NAME = 10_000
 _STRUCTURES = ("value", "tuple", "list")
-_BY_NAME = {op.name: op for op in OPS}
-_SHAPED = (OpKind.RESHAPE, OpKind.BROADCAST_TO, OpKind.SUM_TO, OpKind.TRANSPOSE)
 
 
 # ---------------------------------------------------------------- writing
@@ -94,18 +91,19 @@ def _value_json(x: Any) -> Any:
 
 
 def _attr_json(kind: OpKind, attr: Attr) -> Any:
+    what = OPS[kind].attr
     if isinstance(attr, (str, bool)):  # an input's name, a guard's truth, a dtype
         return attr
     if isinstance(attr, ArrayAttr):
         return array_json(attr.array)
-    if kind in REDUCTIONS:
+    if what is AttrKind.AXES:
         axes, keepdims = attr
         return {"axes": None if axes is None else [int(a) for a in axes], "keepdims": bool(keepdims)}
-    if kind is OpKind.GETITEM:
+    if what is AttrKind.INDEX:
         return index_json(attr)
-    if kind is OpKind.SCATTER:
+    if what is AttrKind.SCATTER:
         return {"index": index_json(attr[0]), "shape": [int(n) for n in attr[1]]}
-    if isinstance(attr, tuple):  # a shape or a permutation
+    if what is AttrKind.SHAPE or what is AttrKind.PERMUTATION:
         return [int(n) for n in attr]
     return _number_text(attr)
 
@@ -228,16 +226,17 @@ class _Checker:
 
     def attribute(self, kind: OpKind, raw: Any, path: str) -> Attr:
         """A record's attribute, as far as it can be checked without the operands' shapes."""
-        if kind is OpKind.INPUT:
+        what = OPS[kind].attr
+        if what is AttrKind.NAME:
             return self.name(raw, path)
-        if kind is OpKind.GUARD:
+        if what is AttrKind.TRUTH:
             if not isinstance(raw, bool):
                 raise self.fail(path, "a guard's attribute is true or false")
             return raw
         if kind is OpKind.CONST and self.arrays and isinstance(raw, dict):
             data = self.value(raw, path)
             return ArrayAttr(data) if isinstance(data, np.ndarray) else data
-        if kind in REDUCTIONS:
+        if what is AttrKind.AXES:
             raw = self.keys(raw, {"axes", "keepdims"}, path)
             axes = None if raw["axes"] is None else self.shape(raw["axes"], f"{path}.axes")
             if axes is not None and list(axes) != sorted(set(axes)):
@@ -245,21 +244,21 @@ class _Checker:
             if not isinstance(raw["keepdims"], bool):
                 raise self.fail(f"{path}.keepdims", "expected true or false")
             return (axes, raw["keepdims"])
-        if kind in _SHAPED:
+        if what is AttrKind.SHAPE or what is AttrKind.PERMUTATION:
             shape = self.shape(raw, path, -1 if kind is OpKind.RESHAPE else 0)
             if shape.count(-1) > 1:
                 raise self.fail(path, "at most one size of a reshape can be -1")
             return shape
-        if kind is OpKind.GETITEM:
+        if what is AttrKind.INDEX:
             return read_index(self, raw, path)
-        if kind is OpKind.SCATTER:
+        if what is AttrKind.SCATTER:
             raw = self.keys(raw, {"index", "shape"}, path)
             return (read_index(self, raw["index"], f"{path}.index"), self.shape(raw["shape"], f"{path}.shape"))
-        if kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX:
+        if what is AttrKind.AXIS:
             return self.integer(raw, path, 0, "an axis (an integer from 0)")
-        if kind is OpKind.TAKE_GRAD or kind is OpKind.TAKE:
+        if what is AttrKind.ROWS:
             return self.integer(raw, path, 0, "a number of rows (an integer from 0)")
-        if kind is OpKind.ASTYPE:
+        if what is AttrKind.DTYPE:
             if raw not in FLOATS:
                 raise self.fail(path, f"expected 'float64' or 'float32', got {str(raw)[:40]!r}")
             return raw
@@ -322,9 +321,9 @@ def _build(document: Any, max_records: int, max_elements: int) -> Tape:
         path = f"records[{i}]"
         if not isinstance(record, list) or len(record) not in (2, 3):
             raise c.fail(path, "expected [op, operands] or [op, operands, attribute]")
-        if not isinstance(record[0], str) or record[0] not in _BY_NAME:
+        if not isinstance(record[0], str) or record[0] not in OPS_BY_NAME:
             raise c.fail(f"{path}[0]", f"unknown op {str(record[0])[:40]!r}")
-        op = _BY_NAME[record[0]]
+        op = OPS_BY_NAME[record[0]]
         operands = record[1]
         if not isinstance(operands, list) or (len(operands) != op.arity if op.arity >= 0 else not operands):
             raise c.fail(f"{path}[1]", f"{op.name} takes {op.arity if op.arity >= 0 else 'one or more'} operand(s)")

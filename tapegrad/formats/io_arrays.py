@@ -30,7 +30,7 @@ MAX_INT = 2**53  # integers from JSON are exact below this
 MAX_NDIM = 32
 FLOATS = ("float64", "float32")
 INDEX_DTYPES = ("int64", "bool")
-REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
+REDUCTIONS = frozenset(op.kind for op in OPS if op.reduction)
 
 
 # ---------------------------------------------------------------- writing

@@ -2,9 +2,9 @@
 
 ``parse("tanh(x * y) + x ** 2")`` reads the text with Python's ``ast`` and
 accepts a small whitelist: numbers, names, ``+ - * / **``, unary minus,
-calls of the op table's functions (``exp``, ``log``, ``tanh``, ``sigmoid``,
-``relu``, ``sin``, ``cos``, ``sqrt``, ``abs``, ``maximum``, ``minimum``) and
-``where(condition, a, b)`` with a comparison as its condition.  Anything
+calls of the functions the op table names in its ``parse_name`` column
+(:data:`FUNCTIONS`: ``exp``, ``tanh``, ``maximum``...), with
+``where(condition, a, b)`` taking a comparison as its condition.  Anything
 else raises :class:`~tapegrad.errors.ParseError` pointing at the column.
 Nothing the user typed is ever given to ``eval``, ``exec`` or ``sympify``.
 
@@ -25,7 +25,7 @@ from ..core.ops import OPS, OpKind
 from ..core.tape import Tape
 from ..errors import ParseError
 from ..functional.tracing import trace
-from ..values.value import Value, apply, maximum, minimum, where
+from ..values.value import Value, apply
 
 __all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
 
@@ -33,12 +33,9 @@ MAX_LENGTH = 100_000
 MAX_DEPTH = 200
 MAX_NUMBER_LENGTH = 100
 
-_UNARY = {name: OPS[kind] for name, kind in [
-    ("exp", OpKind.EXP), ("log", OpKind.LOG), ("tanh", OpKind.TANH), ("sigmoid", OpKind.SIGMOID),
-    ("relu", OpKind.RELU), ("sin", OpKind.SIN), ("cos", OpKind.COS), ("sqrt", OpKind.SQRT), ("abs", OpKind.ABS),
-]}  # fmt: skip
-FUNCTIONS = sorted([*_UNARY, "maximum", "minimum", "where"])
-"""The functions an expression may call."""
+_FUNCTIONS = {op.parse_name: op for op in OPS if op.parse_name}
+FUNCTIONS = sorted(_FUNCTIONS)
+"""The functions an expression may call: the op table's ``parse_name`` column."""
 
 _CONSTANTS = {"inf": math.inf, "nan": math.nan}
 _BINARY = {ast.Add: OpKind.ADD, ast.Sub: OpKind.SUB, ast.Mult: OpKind.MUL, ast.Div: OpKind.DIV, ast.Pow: OpKind.POW}
@@ -157,7 +154,7 @@ class _Reader:
         for arg in node.args:
             if isinstance(arg, ast.Starred):
                 raise self.error(arg, "'*' unpacking is not allowed")
-        arity = 3 if name == "where" else 2 if name in ("maximum", "minimum") else 1
+        arity = _FUNCTIONS[name].arity
         if len(node.args) != arity:
             raise self.error(node, f"{name}() takes {arity} argument{'s' if arity > 1 else ''}, got {len(node.args)}")
         for i, arg in enumerate(node.args):
@@ -187,12 +184,7 @@ class _Reader:
                          self.evaluate(node.comparators[0], env))  # fmt: skip
         assert isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
         args = [self.evaluate(a, env) for a in node.args]
-        name = node.func.id
-        if name == "where":
-            return where(*args)
-        if name in ("maximum", "minimum"):
-            return (maximum if name == "maximum" else minimum)(*args)
-        return apply(_UNARY[name], *args)
+        return apply(_FUNCTIONS[node.func.id], *args)
 
 
 def _check_depth(text: str, tree: ast.AST) -> None:
@@ -255,7 +247,6 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
 
 _INFIX = {OpKind.ADD: "+", OpKind.SUB: "-", OpKind.MUL: "*", OpKind.DIV: "/", OpKind.POW: "**",
           OpKind.SMUL: "*", OpKind.SDIV: "/"}  # fmt: skip
-_NAMES = {op.kind: name for name, op in _UNARY.items()}
 
 
 def _number(x: float) -> str:
@@ -290,10 +281,8 @@ def to_expression(tape: Tape) -> str:
             text[i] = f"({args[0]} ** {_number(float(tape.attrs[i] or 0.0))})"
         elif kind is OpKind.NEG:
             text[i] = f"(-{args[0]})"
-        elif kind in _NAMES:
-            text[i] = f"{_NAMES[kind]}({args[0]})"
-        elif kind in (OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE):
-            text[i] = f"{op.name}({', '.join(args)})"
+        elif op.parse_name:
+            text[i] = f"{op.parse_name}({', '.join(args)})"
         elif kind is OpKind.GATE:  # relu's backward rule
             text[i] = f"where({args[1]} > 0, {args[0]}, 0)"
         elif op.infix:  # a comparison: only where's condition can hold one

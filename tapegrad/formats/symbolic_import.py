@@ -25,18 +25,11 @@ from .symbolic_arrays import constant
 
 __all__ = ["from_sympy"]
 
-_RELATIONS = {
-    sp.StrictGreaterThan: OpKind.GT,
-    sp.GreaterThan: OpKind.GE,
-    sp.StrictLessThan: OpKind.LT,
-    sp.LessThan: OpKind.LE,
-    sp.Equality: OpKind.EQ,
-    sp.Unequality: OpKind.NE,
-}
-_UNARY = {sp.exp: OpKind.EXP, sp.tanh: OpKind.TANH, sp.sin: OpKind.SIN, sp.cos: OpKind.COS, sp.Abs: OpKind.ABS}
-_SUPPORTED = (
-    "numbers, the input symbols, +, *, ** (powers), exp, log, sin, cos, tanh, sqrt, Abs, Max, Min, Piecewise, "
-    "relations (<, <=, >, >=, ==, !=), And, Or, Not"
+_FUNCTIONS = {getattr(sp, op.sympy_name): op for op in OPS if op.sympy_name}
+"""sympy's functions and relations by the op each stands for: the op table's ``sympy_name`` column.
+Ops of two operands that sympy writes with more (``Max(x, y, z)``) chain."""
+_SUPPORTED = "numbers, the input symbols, +, *, ** (powers), sqrt, Piecewise, And, Or, Not, " + ", ".join(
+    sorted(op.sympy_name for op in OPS if op.sympy_name)
 )
 
 
@@ -101,19 +94,16 @@ class _Importer:
             return self.product(node)
         if node.is_Pow:
             return self.power(node)
-        if node.func in _UNARY:
-            return self.emit(_UNARY[node.func], (s[node.args[0]],))
-        if isinstance(node, sp.log):
-            logs = [self.emit(OpKind.LOG, (s[a],)) for a in node.args]
-            return logs[0] if len(logs) == 1 else self.emit(OpKind.DIV, (logs[0], logs[1]))
-        if isinstance(node, sp.Max):
-            return self.chain(OpKind.MAXIMUM, [s[a] for a in node.args])
-        if isinstance(node, sp.Min):
-            return self.chain(OpKind.MINIMUM, [s[a] for a in node.args])
+        if isinstance(node, sp.log) and len(node.args) == 2:  # unevaluated log(x, base)
+            top, bottom = (self.emit(OpKind.LOG, (s[a],)) for a in node.args)
+            return self.emit(OpKind.DIV, (top, bottom))
+        op = _FUNCTIONS.get(node.func)
+        if op is not None and len(node.args) == op.arity:
+            return self.emit(op.kind, [s[a] for a in node.args])
+        if op is not None and op.arity == 2:
+            return self.chain(op.kind, [s[a] for a in node.args])
         if isinstance(node, sp.Piecewise):
             return self.piecewise(node)
-        if type(node) in _RELATIONS:
-            return self.emit(_RELATIONS[type(node)], (s[node.lhs], s[node.rhs]))
         if isinstance(node, sp.And):
             return self.chain(OpKind.MUL, [s[a] for a in node.args])
         if isinstance(node, sp.Or):
