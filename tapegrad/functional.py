@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ArgumentCountError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
+from .errors import ArgumentCountError, ConcretizationError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
 from .interpret import FLOAT
 from .ops import OPS, OpKind
 from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
@@ -84,15 +84,38 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     try:
         inputs = []
         for n, x in zip(input_names, example_args):
-            number = x.data if isinstance(x, Value) else as_data(x, f"example argument {n!r}")
+            number = x._data if isinstance(x, Value) else as_data(x, f"example argument {n!r}")
             slot = tape.append(OpKind.INPUT, (), n, number)
             tape.input_slots.append(slot)
             inputs.append(_new_value(number, tape, slot))
-        _set_outputs(tape, f(*inputs))
+        try:
+            result = f(*inputs)
+        except ValueError as error:
+            _refuse_numpy_store(error)
+            raise
+        _set_outputs(tape, result)
     finally:
         state.pop_trace()
         tape.sealed = True
     return tape
+
+
+def _refuse_numpy_store(error: ValueError) -> None:
+    """Say what numpy's "setting an array element with a sequence" meant, if a traced Value caused it.
+
+    ``y[0] = v`` into a numpy float array calls ``float(v)``; numpy replaces
+    the :class:`ConcretizationError` this raises by its own ValueError (a
+    Value can be indexed, so numpy takes it for a sequence) and keeps ours
+    as the cause, which is how it is recognised here.
+    """
+    cause = error.__cause__
+    if isinstance(cause, ConcretizationError) and cause.site is not None:
+        raise ConcretizationError(
+            f"a traced Value was stored into a numpy array at {cause.site} (y[i] = v): numpy keeps only its "
+            "number, so the tape would replay that number forever after. Build the array from Values instead: "
+            "tapegrad.stack([...]) or tapegrad.concatenate of the pieces, tapegrad.where(mask, v, y) to put v "
+            "where a numpy mask is true, or a list of Values."
+        ) from None
 
 
 def as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
@@ -154,7 +177,7 @@ def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 
         if isinstance(f, Tape):
             value, grads = replay_gradient(f, args)
         else:
-            points = [a.data if isinstance(a, Value) else a for a in args]
+            points = [a._data if isinstance(a, Value) else a for a in args]
             tape = trace(f, *points)
             if len(tape.output_slots) != 1 or tape.structure != "value":
                 output_seeds(tape, None)  # raises NonScalarOutputError
@@ -198,8 +221,9 @@ class Function:
 
     Array arguments are a batch of points when ``f`` is elementwise (it is
     traced at one point and replayed on the batch); when ``f`` uses array
-    ops (``@``, ``sum``, indexing...) it is traced at the arrays themselves,
-    and traced again when their shapes change.
+    ops (``@``, ``sum``, indexing...) or reads a shape (``x.size``,
+    ``x.shape``, ``len(x)``...) it is traced at the arrays themselves, and
+    traced again when their shapes change.
     """
 
     def __init__(self, f: Callable[..., Any]) -> None:
@@ -227,9 +251,10 @@ class Function:
             return trace(self.f, *args)
         try:
             tape = trace(self.f, *[_first_point(a) for a in args])
-            if all(OPS[kind].elementwise or OPS[kind].arity == 0 or kind is OpKind.GUARD for kind in set(tape.ops)):
+            elementwise = all(OPS[k].elementwise or OPS[k].arity == 0 or k is OpKind.GUARD for k in set(tape.ops))
+            if elementwise and not tape.reads_shape:  # x * x.size at one point would be x * 1
                 return tape
-        except ShapeError:  # array ops on a scalar point
+        except (ShapeError, TypeError):  # array ops, or len() and iteration, on a scalar point
             pass
         return trace(self.f, *args)
 

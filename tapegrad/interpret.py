@@ -395,6 +395,6 @@ def _check_guard(tape: Tape, slot: int, truth: Any) -> None:
 
 def _check_finite(tape: Tape, slot: int, value: Any, phase: str) -> None:
     if isinstance(value, Value):
-        value = value.data
+        value = value._data
     if not np.all(np.isfinite(value)):
         raise NonFiniteError(f"{phase}: record {tape.format_record(slot)} of tape {tape.name!r} produced {value!r}")

@@ -38,7 +38,7 @@ _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
 def _new_value(data: Any, tape: Tape, slot: int) -> Value:
     """A result Value; it has no ``_name`` or ``_grad`` of its own (see Value.name, Value.grad)."""
     v = _object_new(Value)
-    v.data = data
+    v._data = data
     v._tape = tape
     v._slot = slot
     return v
@@ -107,9 +107,9 @@ def _bring(tape: Tape, v: Value) -> int:
     source = v._tape
     if source is None and not tape.traced:  # a leaf: bind it afresh whenever its data has changed
         slot = tape.source_slots.get(id(v))
-        if slot is None or tape.values[slot] is not v.data:
+        if slot is None or tape.values[slot] is not v._data:
             _check_size(tape)
-            slot = tape.append(_INPUT, (), v.name or "leaf", v.data)
+            slot = tape.append(_INPUT, (), v.name or "leaf", v._data)
             tape.sources[slot] = v
             tape.source_slots[id(v)] = slot
         return slot
@@ -122,16 +122,16 @@ def _bring(tape: Tape, v: Value) -> int:
         if not (tape.traced and source in STATE.traces):
             raise LeakedValueError(
                 f"a Value being recorded by the trace of {source.name!r} was used outside it "
-                "(from another thread, or after the trace). Pass its .data instead."
+                "(from another thread, or after the trace). Use what the traced function returns instead."
             )
         slot = tape.source_slots.get(id(v))
         if slot is None:
-            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v.data)
+            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v._data)
             tape.captures.append((slot, v))
             tape.source_slots[id(v)] = slot
         return slot
     if tape.traced or source is None:
-        return _const_slot(tape, v.data)
+        return _const_slot(tape, v._data)
     key = (source.serial, v._slot)
     slot = tape.source_slots.get(key)
     if slot is None:
@@ -190,7 +190,7 @@ def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], a
     if STATE.checks:
         _check(tape, slot, out)
     v = _object_new(Value)
-    v.data = out
+    v._data = out
     v._tape = tape
     v._slot = slot
     return v
@@ -265,7 +265,7 @@ def _binary(op: Op, x: Any, y: Any) -> Value:
     if state.checks:
         _check(tape, slot, out)
     v = _object_new(Value)  # _new_value, inlined on the hottest path
-    v.data = out
+    v._data = out
     v._tape = tape
     v._slot = slot
     return v
@@ -287,15 +287,15 @@ def truth(v: Any, site: str | None = None) -> bool:
     """
     if not isinstance(v, Value):
         return bool(v)
-    if np.size(v.data) != 1:
+    if np.size(v._data) != 1:
         raise ShapeError(
             f"the truth of an array Value of shape {v.shape} is ambiguous: Python asked for one bool "
             "(an if, and, or, not). Reduce it first, e.g. (x > 0).sum() > 0, or use tapegrad.where(cond, a, b)"
         )
-    result = bool(v.data)
+    result = bool(v._data)
     tape = v._tape
     if tape is not None and tape.traced and not tape.sealed:
-        slot = tape.append(_GUARD, (v._slot,), result, v.data)
+        slot = tape.append(_GUARD, (v._slot,), result, v._data)
         tape.sites[slot] = site or _user_site()
     return result
 

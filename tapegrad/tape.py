@@ -137,6 +137,7 @@ class Tape:
         self.traced = traced
         self.sealed = False  # a trace that has finished recording
         self.closed = False  # an eager tape that takes no more records
+        self.reads_shape = False  # traced code read a shape, size or dtype (tapegrad.function traces at the arrays)
         self.serial = next(_serials)
 
     # ------------------------------------------------------------ building

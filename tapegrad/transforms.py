@@ -154,7 +154,7 @@ def gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None
 def _tape_of(f: Callable[..., Any] | Tape, args: Sequence[Any]) -> Tape:
     if isinstance(f, Tape):
         return f
-    return trace(f, *[a.data if isinstance(a, Value) else a for a in args])
+    return trace(f, *[a._data if isinstance(a, Value) else a for a in args])
 
 
 def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
