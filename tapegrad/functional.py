@@ -61,7 +61,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
         >>> tape(4.0, 5.0), tape.gradient(4.0, 5.0)
         (20.0, (5.0, 4.0))
 
-    Inside ``f``, ``float(v)`` of a traced Value raises ConcretizationError
+    Inside ``f``, ``float(v)`` or ``v.data`` of a traced Value raises ConcretizationError
     (the tape could only replay the recorded number), and ``if v > 0:``
     records a guard that replay checks.  Values from outside the trace
     (parameters, earlier results) are recorded as constants.
@@ -254,7 +254,7 @@ class Function:
             elementwise = all(OPS[k].elementwise or OPS[k].arity == 0 or k is OpKind.GUARD for k in set(tape.ops))
             if elementwise and not tape.reads_shape:  # x * x.size at one point would be x * 1
                 return tape
-        except (ShapeError, TypeError):  # array ops, or len() and iteration, on a scalar point
+        except Exception:  # array ops, len() or x.shape[0] on a scalar point; a real error recurs below
             pass
         return trace(self.f, *args)
 

@@ -271,9 +271,19 @@ def to_expression(tape: Tape) -> str:
 
     Shared subexpressions are written out each time they are used, so this
     is for small tapes; ``smul`` and ``sdiv`` print as ``*`` and ``/``.
+    A tape with a guard is refused: it holds only the branch it recorded,
+    and the text could not say so (parse would give that branch everywhere).
     """
     if len(tape.output_slots) != 1:
         raise ParseError(f"to_expression writes one output; tape {tape.name!r} has {len(tape.output_slots)}")
+    guards = [i for i, kind in enumerate(tape.ops) if kind is OpKind.GUARD]
+    if guards:
+        where = tape.sites.get(guards[0], "an unknown line")
+        raise ParseError(
+            f"tape {tape.name!r} holds {len(guards)} guard(s), the first {tape.describe_guard(guards[0])} at {where}: "
+            "it recorded one branch of a Python condition, and an expression cannot say it holds only there. "
+            "Write the branch with tapegrad.where(cond, a, b) (both branches are then on the tape) and trace again."
+        )
     text: list[str] = [""] * len(tape)
     for i, kind in enumerate(tape.ops):
         args = [text[a] for a in tape.args[i]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import tapegrad
 from tapegrad import Value
 from tapegrad.errors import (
     ArgumentCountError,
+    ConcretizationError,
     InputTypeError,
     NonScalarOutputError,
     OutputTypeError,
@@ -128,6 +130,37 @@ def test_function_keeps_one_tape_per_branch_pattern() -> None:
     assert f.gradient(5.0) == (2.0,) and f.gradient(-5.0) == (-1.0,)
     assert f.__name__ == "f"
     np.testing.assert_array_equal(f(np.array([1.0, 2.0])), [2.0, 4.0])
+
+
+@pytest.mark.parametrize(
+    ("f", "expected"),
+    [
+        (lambda x: x * x.size, [3.0, 3.0, 3.0]),
+        (lambda x: x * x.shape[0], [3.0, 3.0, 3.0]),
+        (lambda x: x * (x.ndim + 1), [2.0, 2.0, 2.0]),
+        (lambda x: x * len(x), [3.0, 3.0, 3.0]),
+        (lambda x: x * sum(1 for _ in x), [3.0, 3.0, 3.0]),
+    ],
+)
+def test_function_traces_at_the_arrays_when_the_body_reads_a_shape(f: Any, expected: list[float]) -> None:
+    # Issue 14.13: traced at one point, x * x.size replayed as x * 1 on the batch.
+    wrapped = tapegrad.function(f)
+    np.testing.assert_array_equal(wrapped(np.ones(3)), expected)
+    np.testing.assert_array_equal(f(Value(np.ones(3))).data, expected)
+    np.testing.assert_array_equal(wrapped(np.ones(2)), np.array(expected[:2]) * (2 / 3 if expected[0] == 3 else 1))
+    np.testing.assert_array_equal(tapegrad.function(lambda x: x * 2)(np.ones(3)), [2.0, 2.0, 2.0])
+
+
+def test_a_traced_value_stored_into_a_numpy_array_is_refused_clearly() -> None:
+    # Issue 14.3: numpy said only "setting an array element with a sequence".
+    def f(x: Value) -> Value:
+        y = np.zeros(3)
+        y[0] = x[0] * 2
+        return x.sum() + y.sum()
+
+    with pytest.raises(ConcretizationError, match=r"stored into a numpy array at .*test_functional.py:\d+ .*tapegrad.stack"):
+        tapegrad.trace(f, np.ones(3))
+    assert f(Value(np.ones(3))).data == 5.0  # eagerly, numpy keeps the number (detached, as with PyTorch)
 
 
 def test_tape_call_errors() -> None:
