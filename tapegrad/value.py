@@ -93,7 +93,7 @@ def _no_out(what: str, dtype: Any, out: Any) -> None:
 
 def _comparable(x: Any) -> bool:
     """Whether ``v == x`` compares numbers: a Value, a real number or an array (lists included)."""
-    return isinstance(x, (Value, numbers.Real, np.ndarray, np.generic, list, tuple))
+    return isinstance(x, (Value, numbers.Real, np.ndarray, np.number, np.bool_, list, tuple))
 
 
 def _user_site() -> str:

@@ -158,7 +158,8 @@ def test_a_traced_value_stored_into_a_numpy_array_is_refused_clearly() -> None:
         y[0] = x[0] * 2
         return x.sum() + y.sum()
 
-    with pytest.raises(ConcretizationError, match=r"stored into a numpy array at .*test_functional.py:\d+ .*tapegrad.stack"):
+    message = r"stored into a numpy array at .*test_functional.py:\d+ .*tapegrad.stack"
+    with pytest.raises(ConcretizationError, match=message):
         tapegrad.trace(f, np.ones(3))
     assert f(Value(np.ones(3))).data == 5.0  # eagerly, numpy keeps the number (detached, as with PyTorch)
 

@@ -51,7 +51,8 @@ def every_op(x, w, v):  # type: ignore[no-untyped-def]
     u = x @ v + (v @ w).sum()
     s = h.sum(axis=0).sum() + h.mean(axis=1, keepdims=True).sum() + h.max(axis=(0, 1))
     t = x.T.reshape(2, -1).transpose(1, 0)
-    picked = x[np.array([0, 2, 2]), 1:3].sum() + x[..., None, ::-2][0].sum() + x[x.data > 0].sum() + x[-1, 2]
+    mask = np.arange(12).reshape(3, 4) % 3 == 0  # a boolean index (x.data > 0 is refused inside a trace)
+    picked = x[np.array([0, 2, 2]), 1:3].sum() + x[..., None, ::-2][0].sum() + x[mask].sum() + x[-1, 2]
     cat = tapegrad.concatenate([h, h * 2.0, t[:3]], axis=1)
     st = tapegrad.stack([u, u * u], axis=1)
     soft = tapegrad.softmax(cat).max() + tapegrad.log_softmax(st, axis=0).sum() + tapegrad.logsumexp(cat, 1).sum()

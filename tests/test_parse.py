@@ -465,7 +465,8 @@ def test_to_expression_writes_one_output() -> None:
 def test_to_expression_refuses_a_tape_with_guards() -> None:
     # Issue 14.15: the text held the recorded branch only, and parse of it gave -2.0 at -1 (true 1.0).
     tape = tapegrad.trace(lambda x: x * 2 if x > 0 else -x, 1.0)
-    with pytest.raises(ParseError, match=r"holds 1 guard\(s\), the first x > 0 \(recorded True\) at .*test_parse.py:\d+"):
+    message = r"holds 1 guard\(s\), the first x > 0 \(recorded True\) at .*test_parse.py:\d+"
+    with pytest.raises(ParseError, match=message):
         to_expression(tape)
     branch_free = tapegrad.trace(lambda x: tapegrad.where(x > 0, x * 2, -x), 1.0)
     assert parse(to_expression(branch_free))(-1.0) == 1.0

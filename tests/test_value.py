@@ -303,7 +303,7 @@ def test_a_traced_value_prints_symbolically() -> None:
 
     def f(x: Value) -> Value:
         y = x * 2
-        seen.extend([repr(y), str(y), f"{y}", f"{y:.3f}", "%s" % y, "%r" % (y,), repr(Value(1.5))])
+        seen.extend([repr(y), str(y), f"{y}", f"{y:.3f}", "%s" % y, "%r" % (y,), repr(Value(1.5))])  # noqa: UP031
         return y
 
     tapegrad.trace(f, 1.0)
