@@ -271,7 +271,7 @@ def test_values_still_hash_by_identity() -> None:
     a, b = Value(2.0), Value(2.0)
     assert a in {a} and b not in {a} and {a: 1, b: 2}[b] == 2 and len({a, b}) == 2
     assert (a == None) is False and (a != None) is True and (a == "a") is False  # noqa: E711
-    assert a in [b, a]  # list membership: identity first, as in Python
+    assert a in [b, a] and Value(2.0) in [a]  # a list compares by identity, then numbers (as for PyTorch tensors)
     assert [p for p in [a, b] if p is a] == [a]
 
 
