@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -358,3 +359,21 @@ class Tape:
         from .replay import replay_gradient
 
         return replay_gradient(self, args, seed)
+
+
+def portable_site(site: str) -> str:
+    """``site`` (``"/home/me/work/f.py:12"``) with its file relative to the working directory, else its name alone.
+
+    For what leaves the machine (generated code, tape files): the absolute
+    path would show the user's directories to everyone who reads them.
+    """
+    path, sep, line = site.rpartition(":")
+    if not sep or not os.path.isabs(path):
+        return site
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = os.pardir
+    if relative.startswith(os.pardir):
+        relative = os.path.basename(path)
+    return f"{relative}:{line}"
