@@ -32,6 +32,7 @@ from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
 
 if TYPE_CHECKING:
     from .value import Value
+    from .replay import Explanation
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
 
@@ -348,8 +349,11 @@ class Tape:
 
         return replay_gradient(self, args, seed)[1]
 
-    def explain(self, *args: Any, seed: Any = None) -> str:
-        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
+    def explain(self, *args: Any, seed: Any = None) -> Explanation:
+        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends.
+
+        A string that shows itself as its lines in a REPL and in Jupyter.
+        """
         from .replay import explain
 
         return explain(self, args, seed)
