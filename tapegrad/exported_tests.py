@@ -147,9 +147,9 @@ _DRAWS = 12  # points drawn in each range; then 16 times as many with each input
 
 def _search(tape: Tape, wrt: Sequence[int]) -> list[list[Any]]:
     """Three points (drawn deterministically) where the function and its gradient are finite."""
-    rng = np.random.default_rng(0)
+    rng, mixing = np.random.default_rng(0), np.random.default_rng(1)
     ranges = [[r] * len(tape.inputs) for r in _RANGES for _ in range(_DRAWS)]
-    ranges += [[_RANGES[k] for k in rng.integers(len(_RANGES), size=len(tape.inputs))] for _ in range(_DRAWS * 16)]
+    ranges += [[_RANGES[k] for k in mixing.integers(len(_RANGES), size=len(tape.inputs))] for _ in range(_DRAWS * 16)]
     points: list[list[Any]] = []
     for per_input in ranges:
         point = [_random_like(tape.values[s], rng, r) for s, r in zip(tape.input_slots, per_input)]

@@ -280,7 +280,7 @@ def _compare(op: Op, x: Any, y: Any) -> Value:
 
 
 def truth(v: Any, site: str | None = None) -> bool:
-    """Python asks whether ``v`` is true: for a traced Value, record a guard.
+    """Python asks whether ``v`` is true: record a guard (on an eager tape too, for ``Value.tape()``).
 
     The guard remembers ``site`` (default: the user's line asking) so that a
     replay taking the other branch can say where the branch was written.
@@ -294,7 +294,7 @@ def truth(v: Any, site: str | None = None) -> bool:
         )
     result = bool(v.data)
     tape = v._tape
-    if tape is not None and tape.traced and not tape.sealed:
+    if tape is not None and not tape.sealed and not tape.closed:
         slot = tape.append(_GUARD, (v._slot,), result, v.data)
         tape.sites[slot] = site or _user_site()
     return result
@@ -443,7 +443,7 @@ def _copy_needed(new: Tape, needed: dict[Tape, set[int]]) -> dict[tuple[int, int
             if kind is _INPUT:
                 key = id(source) if source is not None else (tape.serial, i)
                 if key not in leaves:
-                    leaves[key] = new.append(_INPUT, (), _leaf_name(new, source), tape.values[i])
+                    leaves[key] = new.append(_INPUT, (), source, tape.values[i])  # named below
                     new.input_slots.append(leaves[key])
                 remap[tape.serial, i] = leaves[key]
                 continue
@@ -451,16 +451,25 @@ def _copy_needed(new: Tape, needed: dict[Tape, set[int]]) -> dict[tuple[int, int
             if i in tape.sites:
                 new.sites[slot] = tape.sites[i]
             remap[tape.serial, i] = slot
+    _name_leaves(new)
     return remap
 
 
-def _leaf_name(new: Tape, leaf: Any) -> str:
-    """The leaf's own name if no earlier input has it, else ``x<k>`` (k: the input's position)."""
-    taken = set(new.inputs)
-    name = leaf.name if isinstance(leaf, Value) else None
-    if name and name not in taken:
-        return name
-    k = len(new.input_slots)
-    while f"x{k}" in taken:
-        k += 1
-    return f"x{k}"
+def _name_leaves(new: Tape) -> None:
+    """Each input named after its leaf; an unnamed one (or a second of a name) ``x<k>``, k its position."""
+    leaves = [new.attrs[s] for s in new.input_slots]
+    names = [leaf.name if isinstance(leaf, Value) else None for leaf in leaves]
+    taken: set[str] = set()
+    for k, name in enumerate(names):  # the user's names first, the first leaf of a name keeping it
+        if name and name not in taken:
+            taken.add(name)
+        else:
+            names[k] = None
+    for k, (slot, name) in enumerate(zip(new.input_slots, names)):
+        if name is None:
+            j = k
+            while f"x{j}" in taken:
+                j += 1
+            name = f"x{j}"
+            taken.add(name)
+        new.attrs[slot] = name
