@@ -236,7 +236,7 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
     except SyntaxError as error:
         # An expression that ends too early ("x**2 +") has offset 0 or a line past the text: point past its end.
         at_end = not error.offset or (error.lineno or 1) > 1
-        column = len(text) if at_end else min(error.offset - 1, len(text))
+        column = len(text) if at_end else min((error.offset or 1) - 1, len(text))
         raise _fail(text, f"not a valid expression ({error.msg})", column) from None
     except (MemoryError, RecursionError, ValueError):
         raise ParseError("the expression is too complex to parse") from None

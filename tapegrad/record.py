@@ -447,7 +447,8 @@ def _copy_needed(new: Tape, needed: dict[Tape, set[int]]) -> dict[tuple[int, int
                     new.input_slots.append(leaves[key])
                 remap[tape.serial, i] = leaves[key]
                 continue
-            slot = new.append(kind, tuple([remap[tape.serial, a] for a in tape.args[i]]), tape.attrs.get(i), tape.values[i])
+            args = tuple([remap[tape.serial, a] for a in tape.args[i]])
+            slot = new.append(kind, args, tape.attrs.get(i), tape.values[i])
             if i in tape.sites:
                 new.sites[slot] = tape.sites[i]
             remap[tape.serial, i] = slot

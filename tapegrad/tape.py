@@ -31,8 +31,8 @@ from .ops import OPS, OpKind
 from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
 
 if TYPE_CHECKING:
-    from .value import Value
     from .replay import Explanation
+    from .value import Value
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
 

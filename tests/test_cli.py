@@ -472,7 +472,9 @@ def test_every_example_in_every_help_runs(
     assert (tmp_path / "gauss_grad.py").exists()
 
 
-@pytest.mark.parametrize("argv", [["grad", "-x*y"], ["grad", "--at", "x=1,y=2", "-x*y"], ["grad", "-x*y", "--wrt", "x"]])
+@pytest.mark.parametrize(
+    "argv", [["grad", "-x*y"], ["grad", "--at", "x=1,y=2", "-x*y"], ["grad", "-x*y", "--wrt", "x"]]
+)
 def test_an_expression_may_start_with_minus(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = run(capsys, *argv)
     assert code == 0 and err == ""

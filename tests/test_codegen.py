@@ -1204,7 +1204,8 @@ def test_export_wrt_differentiates_only_those_inputs(tmp_path: Path) -> None:
 def test_export_tests_search_for_finite_points(tmp_path: Path) -> None:
     tapegrad.export(outside_unit_range, tmp_path / "domain.py", tests=True)
     source = (tmp_path / "test_domain.py").read_text(encoding="utf-8")
-    points = [ast.literal_eval(line.strip().rstrip(","))[0] for line in source.splitlines() if line.startswith("    ([")]
+    rows = [line.strip().rstrip(",") for line in source.splitlines() if line.startswith("    ([")]
+    points = [ast.literal_eval(row)[0] for row in rows]
     assert len(points) == 3 and all(x < 0 and y > 20 for x, y in points)
     again = tmp_path / "again"
     again.mkdir()
