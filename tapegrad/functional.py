@@ -163,6 +163,23 @@ def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
     return [a % count for a in chosen]
 
 
+def with_keywords(f: Callable[..., Any] | Tape, keywords: dict[str, Any]) -> Callable[..., Any] | Tape:
+    """``f`` with its keyword arguments fixed: they pass through undifferentiated, as in JAX.
+
+    A Tape takes its inputs by position only, so keywords to one are refused.
+    """
+    if not keywords:
+        return f
+    if isinstance(f, Tape):
+        raise ArgumentCountError(
+            f"tape {f.name!r} takes its inputs by position, got keyword argument(s) {', '.join(keywords)}; "
+            f"pass them in the order {', '.join(f.inputs)}"
+        )
+    bound = functools.partial(f, **keywords)
+    bound.__name__ = getattr(f, "__name__", "f")  # type: ignore[attr-defined]  # the tape's name
+    return bound
+
+
 def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(f(*args), gradient)``, as ``jax.value_and_grad``.
 
@@ -170,15 +187,20 @@ def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 
     tuple of gradients).  ``f`` must return one scalar; ``f`` may also be a
     Tape.  Called on traced Values (inside another ``trace`` or ``grad``),
     the result is recorded too, so ``grad`` nests for higher derivatives.
+    Keyword arguments pass through to ``f`` and are not differentiated::
+
+        >>> tapegrad.grad(lambda x, scale=1.0: scale * x ** 2)(3.0, scale=0.5)
+        3.0
     """
 
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+    def value_and_grad_f(*args: Any, **keywords: Any) -> tuple[Any, Any]:
         picked = _argnums(argnums, len(args))
-        if isinstance(f, Tape):
-            value, grads = replay_gradient(f, args)
+        g = with_keywords(f, keywords)
+        if isinstance(g, Tape):
+            value, grads = replay_gradient(g, args)
         else:
             points = [a._data if isinstance(a, Value) else a for a in args]
-            tape = trace(f, *points)
+            tape = trace(g, *points)
             if len(tape.output_slots) != 1 or tape.structure != "value":
                 output_seeds(tape, None)  # raises NonScalarOutputError
             if tape.captures or any(isinstance(a, Value) for a in args):
@@ -203,8 +225,8 @@ def grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Call
     value_and_grad_f = value_and_grad(f, argnums)
 
     @functools.wraps(f if callable(f) and not isinstance(f, Tape) else grad)
-    def grad_f(*args: Any) -> Any:
-        return value_and_grad_f(*args)[1]
+    def grad_f(*args: Any, **keywords: Any) -> Any:
+        return value_and_grad_f(*args, **keywords)[1]
 
     return grad_f
 

@@ -64,7 +64,7 @@ from .io_arrays import (
 )
 from .ops import OPS, OpKind
 from .shapes import ArrayAttr, type_text
-from .tape import ARRAY_OPS, Attr, Tape
+from .tape import ARRAY_OPS, Attr, Tape, portable_site
 from .value import array_result
 
 __all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS"]
@@ -138,7 +138,7 @@ def dumps(tape: Tape) -> str:
         "outputs": list(tape.output_slots),
         "output_names": list(tape.output_names),
         "structure": tape.structure,
-        "sites": {str(s): site for s, site in tape.sites.items()},
+        "sites": {str(s): portable_site(site) for s, site in tape.sites.items()},
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

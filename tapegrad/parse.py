@@ -234,7 +234,9 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
             warnings.simplefilter("ignore")
             tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
-        column = max((error.offset or 1) - 1, 0)
+        # An expression that ends too early ("x**2 +") has offset 0 or a line past the text: point past its end.
+        at_end = not error.offset or (error.lineno or 1) > 1
+        column = len(text) if at_end else min((error.offset or 1) - 1, len(text))
         raise _fail(text, f"not a valid expression ({error.msg})", column) from None
     except (MemoryError, RecursionError, ValueError):
         raise ParseError("the expression is too complex to parse") from None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from .ops import OPS, OpKind
 from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
 
 if TYPE_CHECKING:
+    from .replay import Explanation
     from .value import Value
 
 __all__ = ["Record", "Tape", "cyclic_gc_paused"]
@@ -348,8 +350,11 @@ class Tape:
 
         return replay_gradient(self, args, seed)[1]
 
-    def explain(self, *args: Any, seed: Any = None) -> str:
-        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
+    def explain(self, *args: Any, seed: Any = None) -> Explanation:
+        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends.
+
+        A string that shows itself as its lines in a REPL and in Jupyter.
+        """
         from .replay import explain
 
         return explain(self, args, seed)
@@ -359,3 +364,21 @@ class Tape:
         from .replay import replay_gradient
 
         return replay_gradient(self, args, seed)
+
+
+def portable_site(site: str) -> str:
+    """``site`` (``"/home/me/work/f.py:12"``) with its file relative to the working directory, else its name alone.
+
+    For what leaves the machine (generated code, tape files): the absolute
+    path would show the user's directories to everyone who reads them.
+    """
+    path, sep, line = site.rpartition(":")
+    if not sep or not os.path.isabs(path):
+        return site
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = os.pardir
+    if relative.startswith(os.pardir):
+        relative = os.path.basename(path)
+    return f"{relative}:{line}"

@@ -63,6 +63,12 @@ def as_float(x: Any, what: str = "a Value's data") -> float:
             "to evaluate many points, trace the function once and replay the tape on arrays: "
             "tape = tapegrad.trace(f, 0.0); tape(xs)"
         )
+    if type(x).__name__ == "Value" and type(x).__module__ in ("tapegrad.value", "tapegrad.closure"):
+        raise InputTypeError(
+            f"{what} is a {type(x).__module__.replace('.value', '')}.Value, which cannot join this computation: "
+            "tapegrad.Value (the tape) and tapegrad.closure.Value (the closure engine) do not mix. Build it "
+            "from one kind (nn models take value_type=...), or pass .data for the number"
+        )
     raise InputTypeError(f"{what} must be a real number (int or float), got {type(x).__name__} {x!r:.60}")
 
 
@@ -199,6 +205,21 @@ class Value:
         from .replay import eager_backward
 
         eager_backward(self)
+
+    def tape(self) -> Tape:
+        """The computation of this eager Value as a Tape: inputs are its leaves, output is itself.
+
+        >>> x = Value(2.0, name="x"); y = Value(3.0, name="y")
+        >>> loss = (x * y).tanh()
+        >>> t = loss.tape(); t.inputs, t.gradient(2.0, 3.0)
+        (('x', 'y'), ...)
+
+        It replays, differentiates, prints, exports (``to_sympy``, ``explain``,
+        ``to_dot``) like any traced tape.
+        """
+        from .record import eager_tape  # record imports this module
+
+        return eager_tape(self)
 
     # ------------------------------------------------------------ conversions
     def _check_concrete(self, what: str) -> None:

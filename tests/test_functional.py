@@ -189,3 +189,25 @@ def test_tape_called_on_values_records_onto_the_eager_tape() -> None:
     assert isinstance(y, Value) and y.data == 10.0
     y.backward()
     assert w.grad == 6.0
+
+
+# ---------------------------------------------------------------- keyword arguments (issue 19)
+
+
+def scaled_square(x: Any, y: Any = 1.0, *, shift: float = 0.0) -> Any:
+    return y * x**2 + shift
+
+
+def test_grad_passes_keyword_arguments_through() -> None:
+    assert tapegrad.grad(scaled_square)(3.0, y=3.0) == 18.0
+    assert tapegrad.grad(scaled_square)(3.0, y=3.0, shift=5.0) == 18.0
+    assert tapegrad.value_and_grad(scaled_square)(3.0, y=0.5, shift=1.0) == (5.5, 3.0)
+    assert tapegrad.grad(scaled_square, argnums=(0, 1))(3.0, 2.0, shift=1.0) == (12.0, 9.0)
+    assert tapegrad.grad(tapegrad.grad(scaled_square))(3.0, y=2.0) == 4.0  # nests
+    assert tapegrad.grad(scaled_square).__name__ == "scaled_square"
+
+
+def test_keyword_arguments_to_a_tape_are_refused() -> None:
+    tape = tapegrad.trace(scaled_square, 1.0, 2.0)
+    with pytest.raises(ArgumentCountError, match="takes its inputs by position.*pass them in the order x, y"):
+        tapegrad.grad(tape)(1.0, y=2.0)

@@ -41,6 +41,7 @@ from tapegrad.errors import StaleTapeError, TapeFormatError
 from tapegrad.nn.batched import MLP
 from tapegrad.ops import OPS, OpKind
 from tapegrad.shapes import ArrayAttr, Index
+from tapegrad.tape import portable_site
 
 # ---------------------------------------------------------------- tapes to round-trip
 
@@ -199,7 +200,8 @@ def assert_same_tape(loaded: tapegrad.Tape, tape: tapegrad.Tape) -> None:
         tape.outputs,
         tape.structure,
     )
-    assert loaded.input_slots == tape.input_slots and loaded.sites == tape.sites
+    assert loaded.input_slots == tape.input_slots
+    assert loaded.sites == {s: portable_site(w) for s, w in tape.sites.items()}  # files relative to the cwd
     assert loaded.traced and loaded.sealed
 
 
@@ -234,7 +236,9 @@ def test_gradients_of_loaded_array_tapes_are_bit_for_bit(name: str) -> None:
 
 def test_the_listing_of_a_loaded_tape_shows_the_recorded_types() -> None:
     tape = make("every op")
-    assert str(io.loads(io.dumps(tape))) == str(tape)
+    loaded = io.loads(io.dumps(tape))
+    tape.sites = {s: portable_site(w) for s, w in tape.sites.items()}  # a tape file names files relative to the cwd
+    assert str(loaded) == str(tape)
     assert "%3: f64[3,2] = matmul %0 %1" in str(tape)
 
 

@@ -561,3 +561,16 @@ def test_arbitrary_text_gives_a_tape_or_a_parse_error(text: str) -> None:
             assert str(error)
         else:
             assert isinstance(tape, tapegrad.Tape) and len(tape.output_slots) == 1
+
+
+@pytest.mark.parametrize(
+    "text, column",
+    [("x**2 +", 7), ("x * (y + 1", 5), ("tanh(x,", 5), ("x +* 2", 4), ("x y", 3)],
+)
+def test_the_caret_points_where_the_expression_goes_wrong(text: str, column: int) -> None:
+    with pytest.raises(ParseError) as error:
+        tapegrad.parse(text)
+    message = str(error.value)
+    assert f"at column {column}:" in message
+    assert message.splitlines()[-1] == "  " + " " * (column - 1) + "^"
+

@@ -314,3 +314,76 @@ def test_a_traced_value_prints_symbolically() -> None:
     seen.clear()
     f(Value(1.25))  # eager: the number, as before
     assert seen[:4] == ["Value(data=2.5, grad=0.0)", "Value(data=2.5, grad=0.0)", "Value(data=2.5, grad=0.0)", "2.500"]
+
+
+# ---------------------------------------------------------------- the tape of an eager Value (issue 19)
+
+
+def test_the_tape_of_an_eager_value() -> None:
+    import sympy
+
+    from tapegrad.dot import to_dot
+    from tapegrad.symbolic import to_sympy
+
+    x, y = Value(2.0, name="x"), Value(3.0, name="y")
+    loss = (x * y).tanh() + x
+    tape = loss.tape()
+    assert tape.inputs == ("x", "y") and tape.outputs == ("out",)
+    assert str(tape).splitlines()[0] == "tape value(x, y) -> out"
+    assert tape(2.0, 3.0) == loss.data and tape(0.5, 1.0) == math.tanh(0.5) + 0.5
+    loss.backward()
+    assert tape.gradient(2.0, 3.0) == (x.grad, y.grad)  # bit for bit the eager backward pass
+    sx, sy = sympy.symbols("x y")
+    assert to_sympy(tape) == sx + sympy.tanh(sx * sy)
+    assert tape.explain(2.0, 3.0).endswith(f"gradient: d/dx = {x.grad!r}, d/dy = {y.grad!r}")
+    assert to_dot(tape).startswith('digraph "value"')
+
+
+def test_the_tape_of_an_eager_value_spans_earlier_tapes_and_names_unnamed_leaves() -> None:
+    a, b = Value(0.5), Value(1.5, name="x0")
+    h = a * a
+    h.backward()  # closes the tape h was recorded on: what follows starts a new one
+    z = ((h + a) * b).exp()
+    tape = z.tape()
+    assert tape.inputs == ("x1", "x0")  # a is unnamed: named after its position, skipping the user's own x0
+    assert tape(0.5, 1.5) == z.data
+    grads = tape.gradient(0.5, 1.5)
+    z.backward()
+    assert grads == (a.grad - 1.0, b.grad)  # a.grad also holds h's gradient, 2a = 1
+    leaf = Value(4.0, name="w")
+    assert leaf.tape().inputs == ("w",) and leaf.tape()(5.0) == 5.0
+
+
+def test_the_tape_of_an_eager_value_keeps_only_what_it_needs() -> None:
+    x, y = Value(1.0, name="x"), Value(2.0, name="y")
+    unrelated = (y * 3.0).exp()
+    out = x * 2.0 if x > 0 else -x  # a guard on x: part of out's computation
+    tape = out.tape()
+    assert tape.inputs == ("x",) and unrelated.data > 0
+    assert "exp" not in str(tape) and "guard" in str(tape)
+    assert tape(3.0) == 6.0
+    with pytest.raises(tapegrad.errors.StaleTapeError):
+        tape(-1.0)
+
+
+def test_tape_of_a_traced_value_is_refused() -> None:
+    def f(x: Value) -> Value:
+        with pytest.raises(LeakedValueError, match="tape\\(\\) is for eager Values"):
+            (x * 2).tape()
+        return x
+
+    tapegrad.trace(f, 1.0)
+
+
+def test_an_array_loss_has_a_public_tape() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 2))
+    W, b = Value(rng.normal(size=(2, 4)), name="W"), Value(np.zeros(4), name="b")
+    loss = (X @ W + b).tanh().sum(axis=1).mean()
+    tape = loss.tape()
+    assert tape.inputs == ("W", "b") and tape.type_of(tape.input_slots[0]) == "f64[2,4]"
+    grads = tape.gradient(W.data, b.data)
+    loss.backward()
+    assert np.array_equal(grads[0], W.grad) and np.array_equal(grads[1], b.grad)
