@@ -155,12 +155,12 @@ def writes_docs(args: argparse.Namespace) -> bool:
 
 
 def write_figures(
-    name: str, markdown: str, *, started: str = "", argv: Sequence[str] | None = None, docs: Path = DOCS
+    name: str, markdown: str, *, started: str = "", argv: Sequence[str] | None = None, docs: Path | None = None
 ) -> Path:
     """Write ``docs/<name>.md``: ``markdown`` (what the run printed) under when, where and with what it ran.
 
     ``argv`` is the run's command line after the script (``sys.argv[1:]`` when None); ``started`` the load
-    average when it began.
+    average when it began; ``docs`` the folder (``docs/benchmarks/`` when None).
     """
     load = load_average()
     command = " ".join(["python", f"benchmarks/{name}.py", *(sys.argv[1:] if argv is None else argv)])
@@ -176,8 +176,9 @@ def write_figures(
         f"- {started + ' at the start, ' if started else ''}{load} at the end",
         "",
     ]
-    docs.mkdir(parents=True, exist_ok=True)
-    path = docs / f"{name}.md"
+    folder = DOCS if docs is None else docs
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.md"
     path.write_text("\n".join(header) + "\n" + markdown.rstrip() + "\n")
     return path
 
