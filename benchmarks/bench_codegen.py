@@ -38,7 +38,19 @@ from typing import Any
 
 import bench_engines  # the moons data, loss and step, the scalar sweep
 import numpy as np
-from common import add_docs_flag, best_ms, figures, median_ms, peak_mb, run_json, table, verdict, versions, writes_docs
+from common import (
+    add_docs_flag,
+    best_ms,
+    figures,
+    median_ms,
+    peak_mb,
+    run_json,
+    table,
+    timed,
+    verdict,
+    versions,
+    writes_docs,
+)
 
 import tapegrad
 from tapegrad.nn import MLP
@@ -157,12 +169,8 @@ def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
     tape = bench_engines.moons_loss_tape(model, rows, labels)
     theta = [p.data for p in model.parameters()]
     want_value, want_grads = tape.value_and_gradient(*theta)
-    start = time.perf_counter()
-    grads_tape = gradient_tape(tape)
-    optimised = time.perf_counter() - start
-    start = time.perf_counter()
-    f = grads_tape.compile()
-    compiled = time.perf_counter() - start
+    grads_tape, optimised = timed(gradient_tape, tape)
+    f, compiled = timed(grads_tape.compile)
     rate = 1.0 - 0.9 * 1 / 100  # micrograd's learning rate at step 1, as bench_engines.moons_step(..., k=1)
 
     workload = f"W1 moons step ({len(tape):,} forward records, 337 inputs)"
@@ -195,9 +203,7 @@ def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
     )
     results.append(("**tapegrad compiled, math backend**", ms, peak_mb(compiled_step, f, theta, 0.0), notes))
 
-    start = time.perf_counter()
-    casadi_f = casadi_function(model, rows, labels)
-    built = time.perf_counter() - start
+    casadi_f, built = timed(casadi_function, model, rows, labels)
     if casadi_f is None:
         results.append(("CasADi SX Function", None, None, "not installed (pip install casadi)"))
     else:
@@ -493,12 +499,8 @@ def codegen_case(n: int) -> dict[str, Any]:
     tape = program_tape(n)
     grads_tape = gradient_tape(tape)
     (name,) = identifiers([grads_tape.name if grads_tape.name.isidentifier() else "f"])
-    start = time.perf_counter()
-    source = to_source(grads_tape, name, "math")  # what Tape.compile does, step by step
-    generated = time.perf_counter() - start
-    start = time.perf_counter()
-    f = compile_source(source, name, f"<tapegrad math {tape_hash(grads_tape)}>")
-    compiled = time.perf_counter() - start
+    source, generated = timed(to_source, grads_tape, name, "math")  # what Tape.compile does, step by step
+    f, compiled = timed(compile_source, source, name, f"<tapegrad math {tape_hash(grads_tape)}>")
     _, *got = f(*XS)
     want = tape.gradient(*XS)
     return {

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sympy as sp
-from common import add_docs_flag, figures, median_ms, run_json, table, verdict, versions, writes_docs
+from common import add_docs_flag, figures, median_ms, run_json, table, timed, verdict, versions, writes_docs
 
 import tapegrad
 import tapegrad.symbolic
@@ -93,11 +93,9 @@ def reference(tape: tapegrad.Tape, points: Sequence[Sequence[float]]) -> list[li
 def tapegrad_gradient(n: int) -> tuple[tapegrad.Tape, Any, float, float]:
     """Trace the ``n``-op program and export its gradient in cse form, from a cold sympy cache."""
     sp.core.cache.clear_cache()
-    start = time.perf_counter()
-    tape = program_tape(n)
-    traced = time.perf_counter()
-    form = tapegrad.symbolic.gradient(tape, cse=True)
-    return tape, form, traced - start, time.perf_counter() - traced
+    tape, traced = timed(program_tape, n)
+    form, exported = timed(tapegrad.symbolic.gradient, tape, cse=True)
+    return tape, form, traced, exported
 
 
 # ---------------------------------------------------------------- 1. tapegrad at scale

@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import random
 import struct
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import bench_engines  # the moons data and loss, shared with the engine benchmark
-from common import add_docs_flag, figures, table, verdict, versions, writes_docs
+from common import add_docs_flag, figures, table, timed, verdict, versions, writes_docs
 
 import tapegrad
 from tapegrad.nn import MLP
@@ -44,12 +43,8 @@ def agree(raw: tapegrad.Tape, small: tapegrad.Tape, points: int = 5, seed: int =
 
 def measure(name: str, build: Callable[[], tapegrad.Tape], target: float | None) -> list[Any]:
     forward = build()
-    start = time.perf_counter()
-    raw = tapegrad.grad_tape(forward)
-    built = time.perf_counter() - start
-    start = time.perf_counter()
-    small = tapegrad.optimize(raw)
-    optimised = time.perf_counter() - start
+    raw, built = timed(tapegrad.grad_tape, forward)
+    small, optimised = timed(tapegrad.optimize, raw)
     ratio = len(small) / len(forward)
     judged = "" if target is None else f" (target <= {target:g}x: {verdict(ratio <= target)})"
     return [
@@ -78,12 +73,8 @@ def program_tape(n: int) -> tapegrad.Tape:
 def tanh_nest() -> list[Any]:
     """d^4/dx^4 tanh by nesting grad, recorded as one tape, raw and optimised."""
     d = tapegrad.grad
-    start = time.perf_counter()
-    raw = tapegrad.trace(d(d(d(d(lambda x: x.tanh())))), 0.3)
-    built = time.perf_counter() - start
-    start = time.perf_counter()
-    small = tapegrad.optimize(raw)
-    optimised = time.perf_counter() - start
+    raw, built = timed(tapegrad.trace, d(d(d(d(lambda x: x.tanh())))), 0.3)
+    small, optimised = timed(tapegrad.optimize, raw)
     forward = tapegrad.trace(lambda x: x.tanh(), 0.3)
     return [
         "4-deep nest of tanh derivatives (raw = the nested trace)",

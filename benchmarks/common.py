@@ -39,6 +39,13 @@ LABELS = {"torch": "PyTorch"}  # how a library is named in a header, where its m
 # ---------------------------------------------------------------- timing and memory
 
 
+def timed(run: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float]:
+    """``run(*args, **kwargs)`` once: what it returned and the seconds it took (for costs paid once, as building)."""
+    start = time.perf_counter()
+    result = run(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
 def median_ms(repeats: int, run: Callable[..., Any], *args: Any) -> float:
     """The median time of ``run(*args)`` over ``repeats`` calls, in milliseconds."""
     times = []

@@ -52,6 +52,12 @@ def test_median_and_best_call_the_run_repeats_times_each() -> None:
     assert len(calls) == 2
 
 
+def test_timed_returns_the_result_and_a_duration() -> None:
+    result, seconds = common.timed(sorted, [3, 1, 2], reverse=True)
+    assert result == [3, 2, 1]
+    assert seconds >= 0.0
+
+
 def test_peak_mb_sees_a_numpy_buffer_and_stops_tracing() -> None:
     import tracemalloc
 
