@@ -170,9 +170,12 @@ def write_figures(
     average when it began; ``docs`` the folder (``docs/benchmarks/`` when None).
     """
     load = load_average()
-    command = " ".join(["python", f"benchmarks/{name}.py", *(sys.argv[1:] if argv is None else argv)])
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    command = " ".join(["python", f"benchmarks/{name}.py", *arguments])
+    partial = [a for a in arguments if a.split("=")[0] in ("--quick", "--only")]
+    run = f"a partial run ({', '.join(partial)})" if partial else "the last full run"
     header = [
-        f"# {name}: figures from the last full run",
+        f"# {name}: figures from {run}",
         "",
         f"Written by `{command}` "
         f"on {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; rerun the script to update this page, "

@@ -129,6 +129,12 @@ def test_figures_prints_and_writes_the_page(
     assert page.endswith("### Demo\n\n| a |\n|---|\n| 1 |\n")
 
 
+def test_a_forced_partial_run_says_so_in_its_title(tmp_path: Path) -> None:
+    path = common.write_figures("bench_demo", "| a |", argv=["--quick", "--write-docs"], docs=tmp_path)
+    assert path == tmp_path / "bench_demo.md"
+    assert path.read_text().splitlines()[0] == "# bench_demo: figures from a partial run (--quick)"
+
+
 def test_figures_without_write_leaves_the_docs_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(common, "DOCS", tmp_path)
     with common.figures("bench_demo", False):
