@@ -162,14 +162,18 @@ def writes_docs(args: argparse.Namespace) -> bool:
 
 
 def write_figures(
-    name: str, markdown: str, *, started: str = "", argv: Sequence[str] | None = None, docs: Path | None = None
+    name: str,
+    markdown: str,
+    *,
+    started: float | None = None,
+    argv: Sequence[str] | None = None,
+    docs: Path | None = None,
 ) -> Path:
     """Write ``docs/<name>.md``: ``markdown`` (what the run printed) under when, where and with what it ran.
 
     ``argv`` is the run's command line after the script (``sys.argv[1:]`` when None); ``started`` the load
     average when it began; ``docs`` the folder (``docs/benchmarks/`` when None).
     """
-    load = load_average()
     arguments = list(sys.argv[1:] if argv is None else argv)
     command = " ".join(["python", f"benchmarks/{name}.py", *arguments])
     partial = [a for a in arguments if a.split("=")[0] in ("--quick", "--only")]
@@ -183,7 +187,8 @@ def write_figures(
         "",
         f"- machine: {machine()}",
         f"- {versions('numpy')}",
-        f"- {started + ' at the start, ' if started else ''}{load} at the end",
+        f"- load average {'' if started is None else f'{started:.2f} at the start, '}"
+        f"{os.getloadavg()[0]:.2f} at the end, on {os.cpu_count()} cores",
         "",
     ]
     folder = DOCS if docs is None else docs
@@ -211,7 +216,7 @@ class _Tee(io.StringIO):
 @contextmanager
 def figures(name: str, write: bool, argv: Sequence[str] | None = None) -> Iterator[None]:
     """Print as usual inside; when ``write`` and the block finishes, the printed text becomes ``docs/<name>.md``."""
-    started = load_average()
+    started = os.getloadavg()[0]
     tee = _Tee(sys.stdout)
     with redirect_stdout(tee):
         yield
