@@ -17,18 +17,10 @@ import pytest
 import tapegrad
 from tapegrad.report import run_chain
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_common() -> Any:
-    """Import ``common`` as a benchmark script does: with ``benchmarks/`` on ``sys.path``."""
-    folder = str(ROOT / "benchmarks")
-    if folder not in sys.path:
-        sys.path.append(folder)
-    return importlib.import_module("common")
-
-
-common = load_common()
+BENCHMARKS = str(Path(__file__).resolve().parent.parent / "benchmarks")
+if BENCHMARKS not in sys.path:
+    sys.path.append(BENCHMARKS)  # as running a benchmark script does, so that ``import common`` finds it
+common: Any = importlib.import_module("common")
 
 
 def test_table_is_markdown_with_one_line_per_row() -> None:
