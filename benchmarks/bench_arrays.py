@@ -43,18 +43,17 @@ import ctypes
 import gc
 import importlib.util
 import io
-import os
 import pstats
 import statistics
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from common import add_docs_flag, figures, load_average, peak_mb, table, verdict, versions, writes_docs
 
 import tapegrad
 
@@ -74,16 +73,6 @@ BLOCK, EMBED, HIDDEN, VOCAB, BATCH = 3, 10, 200, 27, 32
 MAKEMORE_RATE = 0.1
 TOLERANCE = 1e-12  # relative, for float64 engines
 HEADER = ["workload", "engine", "ms per step", "steps/s", "time / numpy", "micrograd / time", "peak MB", "agreement"]
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- workloads
@@ -559,7 +548,7 @@ def relative_difference(got: Sequence[np.ndarray], want: Sequence[np.ndarray]) -
     return worst
 
 
-def median_ms(engine: Any, batches: Sequence[Any], repeats: int, start: int = 0) -> float:
+def median_step_ms(engine: Any, batches: Sequence[Any], repeats: int, start: int = 0) -> float:
     """The median of ``repeats`` steps from the initial parameters, in milliseconds, cycling through the batches."""
     times = []
     step, reset = engine.step, engine.reset
@@ -572,16 +561,10 @@ def median_ms(engine: Any, batches: Sequence[Any], repeats: int, start: int = 0)
     return statistics.median(times) * 1e3
 
 
-def peak_mb(engine: Any, batch: Any) -> float:
-    """The most memory one step holds at once, in MB, as tracemalloc sees it."""
+def step_peak_mb(engine: Any, batch: Any) -> float:
+    """The most memory one step from the initial parameters holds at once, in MB, as tracemalloc sees it."""
     engine.reset()
-    gc.collect()
-    tracemalloc.start()
-    try:
-        engine.step(batch)
-        return tracemalloc.get_traced_memory()[1] / 1e6
-    finally:
-        tracemalloc.stop()
+    return peak_mb(engine.step, batch)
 
 
 @dataclass
@@ -612,12 +595,13 @@ def measure(work: Workload, name: str, factory: Callable[[Workload], Any], refer
         engine.step(work.batches[(1 + i) % len(work.batches)])
     one = (time.perf_counter() - begin) / (1 if slow else 3)
     if slow:
-        result.ms = median_ms(engine, work.batches, 1 if quick else 5)
+        result.ms = median_step_ms(engine, work.batches, 1 if quick else 5)
     else:
         repeats = int(min(2000, max(7, (0.1 if quick else 1.0) / one)))
         gc.collect()
-        result.ms = min(median_ms(engine, work.batches, repeats, start=k * repeats) for k in range(1 if quick else 3))
-    result.peak = "not traced" if name == Torch.name else f"{peak_mb(engine, work.batches[0]):,.2f}"
+        result.ms = min(median_step_ms(engine, work.batches, repeats, start=k * repeats)
+                        for k in range(1 if quick else 3))
+    result.peak = "not traced" if name == Torch.name else f"{step_peak_mb(engine, work.batches[0]):,.2f}"
     return result
 
 
@@ -738,7 +722,7 @@ def phases(key: str, steps: int) -> str:
     for kind in tape.ops:
         kinds[str(kind)] = kinds.get(str(kind), 0) + 1
     reference = HandNumpy(work)
-    numpy_us = median_ms(reference, work.batches, steps) * 1e3
+    numpy_us = median_step_ms(reference, work.batches, steps) * 1e3
     rows = [[name, f"{statistics.median(t) * 1e6:,.1f}", f"{statistics.median(t) * 1e6 / len(tape.ops):,.2f}"]
             for name, t in times.items()]
     total = sum(statistics.median(t) for t in times.values()) * 1e6
@@ -860,6 +844,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--keep-heap", action="store_true", help="stop glibc handing freed memory back to the OS")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for numpy's BLAS and PyTorch (default 1; 0 keeps the libraries' defaults)")
+    add_docs_flag(parser)
     args = parser.parse_args(argv)
     if args.keep_heap:
         keep_heap()
@@ -868,15 +853,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(phases(args.profile, args.steps), end="\n\n")
         print(profile(args.profile, args.steps))
         return 0
-    try:
-        import torch
+    with figures("bench_arrays", writes_docs(args), argv):
+        run(args, threads)
+    return 0
 
-        torch_version = f"PyTorch {torch.__version__}"
-    except ImportError:
-        torch_version = "PyTorch not installed"
+
+def run(args: argparse.Namespace, threads: str) -> None:
     print(
-        f"tapegrad {tapegrad.__version__}, numpy {np.__version__}, {torch_version}, Python {sys.version.split()[0]}; "
-        f"{threads}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
+        f"{versions('numpy', 'torch')}; {threads}; {load_average()}; "
         "float64, gc enabled, medians (best of three for all but micrograd)"
         + (", glibc heap kept (--keep-heap)" if args.keep_heap else "")
         + "\n"
@@ -896,8 +880,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     for line in targets(by_workload):
         print(f"- {line}")
-    print(f"\nload average at the end: {os.getloadavg()[0]:.2f}")
-    return 0
+    print(f"\n{load_average()} at the end")
 
 
 if __name__ == "__main__":

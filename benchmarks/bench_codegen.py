@@ -29,19 +29,28 @@ Run:  python benchmarks/bench_codegen.py [--quick]
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import math
-import subprocess
-import sys
 import time
-import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import bench_engines  # the moons data, loss and step, the scalar sweep, median_ms, table
+import bench_engines  # the moons data, loss and step, the scalar sweep
 import numpy as np
+from common import (
+    add_docs_flag,
+    best_ms,
+    figures,
+    median_ms,
+    peak_mb,
+    run_json,
+    table,
+    timed,
+    verdict,
+    versions,
+    writes_docs,
+)
 
 import tapegrad
 from tapegrad.nn import MLP
@@ -53,33 +62,12 @@ try:
 except ImportError:  # the bench extra is not installed
     micrograd_engine = None
 
-median_ms, table = bench_engines.median_ms, bench_engines.table
 INPUTS = 10
 XS = [0.1 * (i + 1) for i in range(INPUTS)]  # the point the programs are traced (and W2 differentiated) at
 HEADER = ["workload", "method", "ms per call", "rate", "speedup", "peak memory MB", "notes"]
 # Records of the optimised gradient tape per op of a random program (measured: 4.47).
 RECORDS_PER_OP = 4.47
 SYMPY_LIMIT = "not attempted: sympy's diff + cse does not finish in 60 s at 50 ops (bench_symbolic)"
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
-
-
-def peak_mb(run: Callable[..., Any], *args: Any) -> float:
-    """The most memory one call of ``run(*args)`` holds at once, in MB (tracemalloc)."""
-    gc.collect()
-    tracemalloc.start()
-    try:
-        run(*args)
-        return tracemalloc.get_traced_memory()[1] / 1e6
-    finally:
-        tracemalloc.stop()
-
-
-def best_ms(repeats: int, run: Callable[..., Any], *args: Any) -> float:
-    """The best of three medians: the machine is shared, and noise only ever adds time."""
-    return min(median_ms(repeats, run, *args) for _ in range(3))
 
 
 def program_tape(n: int) -> tapegrad.Tape:
@@ -181,12 +169,8 @@ def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
     tape = bench_engines.moons_loss_tape(model, rows, labels)
     theta = [p.data for p in model.parameters()]
     want_value, want_grads = tape.value_and_gradient(*theta)
-    start = time.perf_counter()
-    grads_tape = gradient_tape(tape)
-    optimised = time.perf_counter() - start
-    start = time.perf_counter()
-    f = grads_tape.compile()
-    compiled = time.perf_counter() - start
+    grads_tape, optimised = timed(gradient_tape, tape)
+    f, compiled = timed(grads_tape.compile)
     rate = 1.0 - 0.9 * 1 / 100  # micrograd's learning rate at step 1, as bench_engines.moons_step(..., k=1)
 
     workload = f"W1 moons step ({len(tape):,} forward records, 337 inputs)"
@@ -219,9 +203,7 @@ def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
     )
     results.append(("**tapegrad compiled, math backend**", ms, peak_mb(compiled_step, f, theta, 0.0), notes))
 
-    start = time.perf_counter()
-    casadi_f = casadi_function(model, rows, labels)
-    built = time.perf_counter() - start
+    casadi_f, built = timed(casadi_function, model, rows, labels)
     if casadi_f is None:
         results.append(("CasADi SX Function", None, None, "not installed (pip install casadi)"))
     else:
@@ -517,12 +499,8 @@ def codegen_case(n: int) -> dict[str, Any]:
     tape = program_tape(n)
     grads_tape = gradient_tape(tape)
     (name,) = identifiers([grads_tape.name if grads_tape.name.isidentifier() else "f"])
-    start = time.perf_counter()
-    source = to_source(grads_tape, name, "math")  # what Tape.compile does, step by step
-    generated = time.perf_counter() - start
-    start = time.perf_counter()
-    f = compile_source(source, name, f"<tapegrad math {tape_hash(grads_tape)}>")
-    compiled = time.perf_counter() - start
+    source, generated = timed(to_source, grads_tape, name, "math")  # what Tape.compile does, step by step
+    f, compiled = timed(compile_source, source, name, f"<tapegrad math {tape_hash(grads_tape)}>")
     _, *got = f(*XS)
     want = tape.gradient(*XS)
     return {
@@ -547,26 +525,13 @@ def peak_rss_mb() -> float:
     return float(kilobytes) / 1e3
 
 
-def run_codegen_case(n: int, timeout: float) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--codegen-case", str(n)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        return {"failed": f"> {timeout:.0f} s"}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        return {"failed": tail[0]}
-    return json.loads(lines[-1])
-
-
 def bench_codegen(quick: bool) -> tuple[list[list[str]], list[str]]:
     sizes = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
     rows, per_record, at_1e5 = [], {}, None
     for size in sizes:
         n = round(size / RECORDS_PER_OP)
         workload = f"codegen, gradient tape of ~{size:,} records ({n:,} ops)"
-        case = run_codegen_case(n, timeout=1800)
+        case = run_json([__file__, "--codegen-case", str(n)], timeout=1800)
         if "failed" in case:
             rows.append([workload, "to_source + compile (math)", "", "", "", "", case["failed"]])
             continue
@@ -609,11 +574,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats, 2*10^4 points, no 10^6-record codegen")
     parser.add_argument("--only", choices=["moons", "point", "batch", "codegen"], help="run one section")
     parser.add_argument("--codegen-case", type=int, help=argparse.SUPPRESS)  # one codegen size, in a child process
+    add_docs_flag(parser)
     args = parser.parse_args(argv)
     if args.codegen_case is not None:
         print(json.dumps(codegen_case(args.codegen_case)))
         return 0
-    print(f"tapegrad {tapegrad.__version__}, numpy {np.__version__}, Python {sys.version.split()[0]}, gc enabled")
+    with figures("bench_codegen", writes_docs(args), argv):
+        run(args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"{versions('numpy')}, gc enabled")
     print("ms per call: medians (best of three for short calls); speedup: over the first row of its workload\n")
     sections = {
         "moons": lambda: bench_moons(args.quick),
@@ -631,7 +603,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(HEADER, rows))
     print("\nTargets (issue 6):\n")
     print("\n".join(f"- {t}" for t in targets))
-    return 0
 
 
 if __name__ == "__main__":

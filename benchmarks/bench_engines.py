@@ -21,20 +21,19 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib.util
-import json
 import math
-import statistics
-import subprocess
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from common import add_docs_flag, figures, median_ms, table, versions, writes_docs
+
 import tapegrad
 from tapegrad import closure
 from tapegrad.nn import MLP
+from tapegrad.report import run_chain
 from tapegrad.testing import random_program
 
 try:
@@ -52,22 +51,6 @@ def load_moons() -> Any:
     sys.modules["moons_example"] = module
     spec.loader.exec_module(module)
     return module
-
-
-def median_ms(repeats: int, run: Callable[..., Any], *args: Any) -> float:
-    """The median time of ``run(*args)`` in milliseconds."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run(*args)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- 1. moons step
@@ -274,62 +257,17 @@ def bench_program(quick: bool, sizes: Sequence[int]) -> str:
 
 # ---------------------------------------------------------------- 3. deep chains (one process each)
 
-_CHAIN_SCRIPT = """
-import json, sys, time
-engine, depth = sys.argv[1], int(sys.argv[2])
-start = time.perf_counter()
-try:
-    if engine == "replay":
-        import tapegrad
-        def chain(x):
-            for _ in range(depth):
-                x = (0.5 * x + 0.1).tanh()
-            return x
-        tape = tapegrad.trace(chain, 0.3)
-        start = time.perf_counter()
-        tape.gradient(0.3)
-    else:
-        if engine == "micrograd":
-            from micrograd.engine import Value
-            step = lambda x: (0.5 * x + 0.1).relu()   # micrograd 0.1.0 has no tanh
-        else:
-            from tapegrad.closure import Value as ClosureValue
-            from tapegrad import Value as TapeValue
-            Value = ClosureValue if engine == "closure" else TapeValue
-            step = lambda x: (0.5 * x + 0.1).tanh()
-        x = Value(0.3)
-        y = x
-        for _ in range(depth):
-            y = step(y)
-        y.backward()
-    print(json.dumps({"seconds": time.perf_counter() - start}))
-except BaseException as error:
-    print(json.dumps({"error": type(error).__name__}))
-"""
-
-
-def run_chain(engine: str, depth: int, timeout: float) -> str:
-    try:
-        done = subprocess.run(
-            [sys.executable, "-c", _CHAIN_SCRIPT, engine, str(depth)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return f"> {timeout:.0f} s"
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        return f"crashed (exit {done.returncode})"
-    result = json.loads(lines[-1])
-    return f"{result['seconds']:.3f} s" if "seconds" in result else result["error"]
+def chain_cell(engine: str, depth: int) -> str:
+    """Seconds for forward + backward of the chain in a fresh process (``tapegrad.report.run_chain``), or what broke."""
+    seconds = run_chain(engine, depth, timeout=600, forward=True)
+    return f"{seconds:.3f} s" if isinstance(seconds, float) else seconds
 
 
 def bench_chains(quick: bool) -> str:
     depths = [10**3, 10**4, 10**5] if quick else [10**3, 10**4, 10**5, 10**6]
     engines = [("micrograd 0.1.0 (relu chain)", "micrograd")] if micrograd_engine else []
-    engines += [("tapegrad.closure", "closure"), ("tapegrad eager", "eager"), ("tapegrad replay", "replay")]
-    rows = [[name] + [run_chain(engine, d, 600) for d in depths] for name, engine in engines]
+    engines += [("tapegrad.closure", "closure"), ("tapegrad eager", "tape eager"), ("tapegrad replay", "tape replay")]
+    rows = [[name] + [chain_cell(engine, d) for d in depths] for name, engine in engines]
     header = ["engine"] + [f"depth {d:,}" for d in depths]
     title = "### Deep chain x = tanh(0.5 x + 0.1): forward + backward (replay: gradient of the traced chain)"
     return f"{title}\n\n" + table(header, rows)
@@ -389,8 +327,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller sizes (a smoke test)")
     parser.add_argument("--only", choices=["moons", "program", "chains", "memory"], help="run one section")
+    add_docs_flag(parser)
     args = parser.parse_args(argv)
-    print(f"tapegrad {tapegrad.__version__}, Python {sys.version.split()[0]}, gc enabled, medians\n")
+    with figures("bench_engines", writes_docs(args), argv):
+        run(args)
+    return 0
+
+
+def run(args: argparse.Namespace) -> None:
+    print(f"{versions()}, gc enabled, medians\n")
     sections = {
         "moons": lambda: bench_moons(args.quick),
         "program": lambda: bench_program(args.quick, [100, 1000] if args.quick else [100, 1000, 10_000]),
@@ -400,7 +345,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, section in sections.items():
         if args.only in (None, name):
             print(section(), end="\n\n", flush=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -26,13 +26,13 @@ import math
 import random
 import signal
 import statistics
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import sympy as sp
+from common import add_docs_flag, figures, median_ms, run_json, table, timed, verdict, versions, writes_docs
 
 import tapegrad
 import tapegrad.symbolic
@@ -43,16 +43,6 @@ SEED = 0
 LIMIT = 60.0  # seconds for one case of the sympy route
 TOLERANCE = 1e-9  # largest relative error counted as correct
 POINTS = 3  # random points each gradient is checked at
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "MISSED"
 
 
 def random_points(count: int = POINTS, seed: int = 1) -> list[list[float]]:
@@ -103,11 +93,9 @@ def reference(tape: tapegrad.Tape, points: Sequence[Sequence[float]]) -> list[li
 def tapegrad_gradient(n: int) -> tuple[tapegrad.Tape, Any, float, float]:
     """Trace the ``n``-op program and export its gradient in cse form, from a cold sympy cache."""
     sp.core.cache.clear_cache()
-    start = time.perf_counter()
-    tape = program_tape(n)
-    traced = time.perf_counter()
-    form = tapegrad.symbolic.gradient(tape, cse=True)
-    return tape, form, traced - start, time.perf_counter() - traced
+    tape, traced = timed(program_tape, n)
+    form, exported = timed(tapegrad.symbolic.gradient, tape, cse=True)
+    return tape, form, traced, exported
 
 
 # ---------------------------------------------------------------- 1. tapegrad at scale
@@ -243,26 +231,8 @@ def sympy_route_case(n: int, evaluate: bool) -> dict[str, Any]:
 
 def run_sympy_route(n: int, evaluate: bool) -> dict[str, Any]:
     mode = "evaluated" if evaluate else "unevaluated"
-    command = [sys.executable, __file__, "--sympy-route", str(n), mode]
-    try:
-        # The child stops the route itself after LIMIT s; this only guards imports and checks.
-        done = subprocess.run(command, capture_output=True, text=True, timeout=LIMIT + 120)
-    except subprocess.TimeoutExpired:
-        return {"timeout": True}
-    lines = done.stdout.strip().splitlines()
-    if done.returncode != 0 or not lines:
-        tail = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
-        return {"error": tail[0]}
-    return json.loads(lines[-1])
-
-
-def median_seconds(run: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    # The child stops the route itself after LIMIT s; this limit only guards imports and checks.
+    return run_json([__file__, "--sympy-route", str(n), mode], timeout=LIMIT + 120)
 
 
 def bench_sympy_route(cases: Sequence[tuple[int, bool]]) -> str:
@@ -273,7 +243,7 @@ def bench_sympy_route(cases: Sequence[tuple[int, bool]]) -> str:
     cse_wrong: list[str] = []  # cases where diff was right and sympy.cse's reduction is not
     for n, evaluate in cases:
         tape, (replacements, exprs), _, _ = tapegrad_gradient(n)
-        ours_s = median_seconds(lambda n=n: tapegrad_gradient(n), 5)
+        ours_s = median_ms(5, tapegrad_gradient, n) / 1e3
         ours_size = cse_size(replacements, exprs)
         want = reference(tape, points)
         ours_error = relative_error(evaluate_cse(replacements, exprs, points), want)
@@ -292,7 +262,7 @@ def bench_sympy_route(cases: Sequence[tuple[int, bool]]) -> str:
                         f"- at least 100x faster at 30 ops: > {at_least:,.0f}x (sympy timed out), **{fast}**"
                     )
             else:
-                rows.append([f"{n}", mode, f"failed: {theirs['error']}", "", "", ""] + ours + ["", ""])
+                rows.append([f"{n}", mode, f"failed: {theirs['failed']}", "", "", ""] + ours + ["", ""])
             continue
         value_error = relative_error([theirs["value"]], [[tape(*p) for p in points]])
         if value_error > TOLERANCE:
@@ -358,16 +328,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="skip the 10^5-op program and the 50-op sympy case")
     parser.add_argument("--sympy-route", nargs=2, metavar=("N", "MODE"), help=argparse.SUPPRESS)
+    add_docs_flag(parser)
     args = parser.parse_args(argv)
     if args.sympy_route:
         n, mode = args.sympy_route
         print(json.dumps(sympy_route_case(int(n), mode == "evaluated")))
         return 0
-    print(f"tapegrad {tapegrad.__version__}, sympy {sp.__version__}, Python {sys.version.split()[0]}\n")
-    sizes = [100, 1000, 10_000] if args.quick else [100, 1000, 10_000, 100_000]
-    print(bench_scale(sizes), end="\n\n", flush=True)
-    cases = [(10, True), (20, True), (30, True)] + ([] if args.quick else [(50, True)]) + [(10, False), (20, False)]
-    print(bench_sympy_route(cases), end="\n\n", flush=True)
+    with figures("bench_symbolic", writes_docs(args), argv):
+        print(f"{versions('sympy')}\n")
+        sizes = [100, 1000, 10_000] if args.quick else [100, 1000, 10_000, 100_000]
+        print(bench_scale(sizes), end="\n\n", flush=True)
+        cases = [(10, True), (20, True), (30, True)] + ([] if args.quick else [(50, True)]) + [(10, False), (20, False)]
+        print(bench_sympy_route(cases), end="\n\n", flush=True)
     return 0
 
 

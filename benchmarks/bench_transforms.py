@@ -15,12 +15,11 @@ from __future__ import annotations
 import argparse
 import random
 import struct
-import sys
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import bench_engines  # the moons data and loss, shared with the engine benchmark
+from common import add_docs_flag, figures, table, timed, verdict, versions, writes_docs
 
 import tapegrad
 from tapegrad.nn import MLP
@@ -44,22 +43,16 @@ def agree(raw: tapegrad.Tape, small: tapegrad.Tape, points: int = 5, seed: int =
 
 def measure(name: str, build: Callable[[], tapegrad.Tape], target: float | None) -> list[Any]:
     forward = build()
-    start = time.perf_counter()
-    raw = tapegrad.grad_tape(forward)
-    built = time.perf_counter() - start
-    start = time.perf_counter()
-    small = tapegrad.optimize(raw)
-    optimised = time.perf_counter() - start
+    raw, built = timed(tapegrad.grad_tape, forward)
+    small, optimised = timed(tapegrad.optimize, raw)
     ratio = len(small) / len(forward)
-    verdict = ""
-    if target is not None:
-        verdict = f" (target <= {target:g}x: {'met' if ratio <= target else 'MISSED'})"
+    judged = "" if target is None else f" (target <= {target:g}x: {verdict(ratio <= target)})"
     return [
         name,
         f"{len(forward):,}",
         f"{len(raw):,}",
         f"{len(small):,}",
-        f"{ratio:.2f}x{verdict}",
+        f"{ratio:.2f}x{judged}",
         f"{built:.3f}",
         f"{optimised:.3f}",
         agree(raw, small),
@@ -80,12 +73,8 @@ def program_tape(n: int) -> tapegrad.Tape:
 def tanh_nest() -> list[Any]:
     """d^4/dx^4 tanh by nesting grad, recorded as one tape, raw and optimised."""
     d = tapegrad.grad
-    start = time.perf_counter()
-    raw = tapegrad.trace(d(d(d(d(lambda x: x.tanh())))), 0.3)
-    built = time.perf_counter() - start
-    start = time.perf_counter()
-    small = tapegrad.optimize(raw)
-    optimised = time.perf_counter() - start
+    raw, built = timed(tapegrad.trace, d(d(d(d(lambda x: x.tanh())))), 0.3)
+    small, optimised = timed(tapegrad.optimize, raw)
     forward = tapegrad.trace(lambda x: x.tanh(), 0.3)
     return [
         "4-deep nest of tanh derivatives (raw = the nested trace)",
@@ -102,19 +91,25 @@ def tanh_nest() -> list[Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="skip the 10^5-op program")
+    add_docs_flag(parser)
     args = parser.parse_args(argv)
-    print(f"tapegrad {tapegrad.__version__}, Python {sys.version.split()[0]}\n")
+    with figures("bench_transforms", writes_docs(args), argv):
+        run(args.quick)
+    return 0
+
+
+def run(quick: bool) -> None:
+    print(f"{versions()}\n")
     rows = [
         measure("moons MLP loss, 1 sample (value and gradient)", lambda: moons_tape(1), 3.0),
         measure("moons MLP loss, 100 samples (value and gradient)", lambda: moons_tape(100), 3.0),
     ]
-    sizes = [100, 1000, 10_000] if args.quick else [100, 1000, 10_000, 100_000]
+    sizes = [100, 1000, 10_000] if quick else [100, 1000, 10_000, 100_000]
     for n in sizes:
         rows.append(measure(f"random program, {n:,} ops", lambda n=n: program_tape(n), 5.0))
     rows.append(tanh_nest())
     header = ["tape", "forward", "raw grad", "optimised grad", "optimised / forward", "build s", "optimise s", "agree"]
-    print(bench_engines.table(header, rows))
-    return 0
+    print(table(header, rows))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ._version import __version__
-from .errors import TapegradError, UnknownNameError
+from .errors import TapegradError, UnknownNameError, UnsupportedOpError
 
 FORMATS = ("tape", "sympy", "latex", "python", "numpy", "dot", "json")
 
@@ -25,6 +25,7 @@ examples:
   tapegrad grad "tanh(x * y) + x**2" --at x=0.5,y=-1.2
   tapegrad grad "exp(-x**2)" --format python -o gauss_grad.py
   tapegrad export "log(1 + x**2) * y" -o model.py --backend numpy
+  tapegrad grad "-x*y" --at x=1,y=2
   tapegrad show saved.json --format latex
   tapegrad compare --depth 100,1000
   tapegrad compare --report report/
@@ -90,7 +91,10 @@ def _render(tape: Any, fmt: str, order: int = 1) -> str:
     if fmt in ("python", "numpy"):
         from .formats.codegen import to_source
 
-        return to_source(tape, tape.name if tape.name.isidentifier() else "f", "math" if fmt == "python" else fmt)
+        try:
+            return to_source(tape, tape.name if tape.name.isidentifier() else "f", "math" if fmt == "python" else fmt)
+        except UnsupportedOpError as error:  # the library's hint names backend="numpy"; here it is a flag
+            raise UnsupportedOpError(f"{str(error).partition('; generate it with')[0]}; use --format numpy") from None
     from .formats.symbolic import to_sympy
 
     replacements, exprs = to_sympy(tape, cse=True)
@@ -107,6 +111,7 @@ def _render(tape: Any, fmt: str, order: int = 1) -> str:
 def _emit(text: str, output: str | None) -> None:
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {output}")
     else:
         print(text)
 
@@ -115,10 +120,16 @@ def _grad(args: argparse.Namespace) -> None:
     from .formats.parse import parse
 
     tape = parse(args.expr)
+    if not tape.inputs:  # a constant: nothing to differentiate, but its value is still an answer
+        if args.at or args.wrt:
+            raise UnknownNameError(f"{args.expr!r} has no variables, so --at and --wrt have nothing to name")
+        print(f"value: {tape()!r}")
+        print("the expression has no variables: it is a constant, and its gradient is empty")
+        return
+    point = _point(args.at, tape.inputs)  # checked before anything is printed
     wrt = args.wrt.split(",") if args.wrt else None
     derivative = _derivative_tape(tape, args.order, wrt)
     _emit(_render(derivative, args.format, args.order), args.output)
-    point = _point(args.at, tape.inputs)
     if point is not None:
         print(f"value: {tape(*point)!r}")
         results = derivative(*point)
@@ -136,8 +147,12 @@ def _export(args: argparse.Namespace) -> None:
 
     tape = parse(args.expr)
     name = args.name or Path(args.output).stem
-    path = export(tape, args.output, name=name if name.isidentifier() else "f", backend=args.backend)
+    wrt = args.wrt.split(",") if args.wrt else None
+    name = name if name.isidentifier() else "f"
+    path = export(tape, args.output, name=name, backend=args.backend, tests=args.tests, wrt=wrt)
     print(f"wrote {path}")
+    if args.tests:
+        print(f"wrote {path.parent / f'test_{path.stem}.py'}")
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -198,14 +213,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
+    # --debug after the command too; SUPPRESS keeps the top-level --debug when it is not repeated there.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks of errors")
+
     def command(name: str, help_text: str, example: str) -> argparse.ArgumentParser:
         return commands.add_parser(
             name, help=help_text, description=f"{help_text}\n\nexample:\n  {example}",
-            formatter_class=argparse.RawDescriptionHelpFormatter,
+            formatter_class=argparse.RawDescriptionHelpFormatter, parents=[common],
         )  # fmt: skip
 
     grad = command("grad", "differentiate an expression", 'tapegrad grad "tanh(x * y)" --at x=0.5,y=2 --format sympy')
-    grad.add_argument("expr", help='the expression, e.g. "tanh(x * y) + x**2"')
+    grad.add_argument("expr", help='the expression, e.g. "tanh(x * y) + x**2" (or "-x*y": a leading - is fine)')
     grad.add_argument("--wrt", help="differentiate with respect to these variables (comma-separated)")
     grad.add_argument("--at", help="also print the value and derivatives at this point, e.g. x=0.5,y=-1.2")
     grad.add_argument("--order", type=int, choices=(1, 2), default=1, help="1: gradient, 2: Hessian")
@@ -214,11 +233,13 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("-o", "--output", help="write to this file instead of printing")
     grad.set_defaults(run=_grad)
 
-    export = command("export", "write a standalone module", 'tapegrad export "x * y.exp()" -o model.py')
+    export = command("export", "write a standalone module", 'tapegrad export "x * exp(y)" -o model.py --tests')
     export.add_argument("expr", help="the expression")
     export.add_argument("-o", "--output", required=True, help="the module to write")
     export.add_argument("--backend", choices=("math", "numpy"), default="math")
     export.add_argument("--name", help="the function's name (default: the file's name)")
+    export.add_argument("--wrt", help="the gradient with respect to these variables only (comma-separated)")
+    export.add_argument("--tests", action="store_true", help="also write test_MODULE.py (pytest) beside it")
     export.set_defaults(run=_export)
 
     show = command("show", "print a saved tape", "tapegrad show tape.json --format python")
@@ -236,10 +257,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _expression_last(argv: list[str], parser: argparse.ArgumentParser) -> list[str]:
+    """``grad -x*y --at ...`` as ``grad --at ... -- -x*y``: argparse would take ``-x*y`` for an option.
+
+    A word after ``grad`` or ``export`` that starts with one ``-`` and is no
+    option of that command (nor the value of one) is the expression.
+    """
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    start = next((i for i, word in enumerate(argv) if word in commands), None)
+    if start is None or argv[start] not in ("grad", "export") or "--" in argv:
+        return argv
+    actions = commands[argv[start]]._option_string_actions
+    for i in range(start + 1, len(argv)):
+        word, before = argv[i], argv[i - 1]
+        if word.startswith("--") or not word.startswith("-") or word[:2] in actions:
+            continue
+        if before in actions and actions[before].nargs != 0:
+            continue  # the value of an option, as in --at -1 (argparse decides what it makes of it)
+        return argv[:i] + argv[i + 1 :] + ["--", word]
+    return argv
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_expression_last(list(sys.argv[1:] if argv is None else argv), parser))
     if args.command is None:
         parser.print_help(sys.stdout)
         return 0

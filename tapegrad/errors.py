@@ -21,6 +21,8 @@ class ConcretizationError(TapegradError, TypeError):
     JAX refuses to concretize a tracer.
     """
 
+    site: str | None = None  # the user's file:line, when known
+
 
 class StaleTapeError(TapegradError):
     """A tape was replayed on inputs that take another branch of the recorded code."""

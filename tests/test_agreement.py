@@ -14,14 +14,14 @@ from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
-import tapegrad.closure
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapegrad.interpret import FLOAT, backward, forward, make_domain
-from tapegrad.ops import Op, OpKind
 
 import tapegrad
+import tapegrad.closure
 from tapegrad.errors import StaleTapeError
+from tapegrad.interpret import FLOAT, backward, forward, make_domain
+from tapegrad.ops import Op, OpKind
 
 UNARY: dict[str, Callable[[Any], Any]] = {
     "neg": lambda x: -x,

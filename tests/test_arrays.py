@@ -28,13 +28,13 @@ from typing import Any
 import numpy as np
 import pytest
 from support import FD_STEP, FD_TOLERANCE, assert_close_to, numerical_gradients
-from tapegrad.ops import OPS, OpKind
-from tapegrad.shapes import Index
-from tapegrad.value import apply
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
 from tapegrad.errors import InputTypeError, NonScalarOutputError, ShapeError, TapegradError
+from tapegrad.ops import OPS, OpKind
+from tapegrad.shapes import Index
+from tapegrad.value import apply
 
 # FD_STEP and FD_TOLERANCE, for first derivatives, are support.py's.
 # Second derivatives are central differences of gradients: same step, a

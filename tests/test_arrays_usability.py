@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tapegrad.ops import OpKind
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import InputTypeError, ShapeError
+from tapegrad.ops import OpKind
 
 
 def test_equal_and_not_equal_record_the_comparison() -> None:
@@ -17,7 +17,9 @@ def test_equal_and_not_equal_record_the_comparison() -> None:
     np.testing.assert_array_equal(tapegrad.not_equal(x, 0.0).data, [0.0, 1.0, 0.0])
     tape = tapegrad.trace(lambda x: tapegrad.where(tapegrad.equal(x, 0.0), x * 2.0, x * 3.0).sum(), x.data)
     np.testing.assert_array_equal(tape.gradient(np.array([0.0, 2.0, 0.0]))[0], [2.0, 3.0, 2.0])
-    assert (x == 0.0) is False  # a Value keeps Python's identity meaning, as in micrograd (and stays hashable)
+    np.testing.assert_array_equal((x == 0.0).data, [1.0, 0.0, 1.0])  # the operators record the same comparison
+    np.testing.assert_array_equal((x != 0.0).data, [0.0, 1.0, 0.0])
+    assert x in {x} and hash(x) == object.__hash__(x)  # hashing stays by identity
 
 
 def test_float_and_int_of_a_one_number_value() -> None:

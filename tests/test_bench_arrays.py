@@ -7,7 +7,7 @@ micrograd (each when importable) must agree with it to 1e-12.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -19,12 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def load_bench() -> Any:
-    spec = importlib.util.spec_from_file_location("bench_arrays", ROOT / "benchmarks" / "bench_arrays.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_arrays"] = module
-    spec.loader.exec_module(module)
-    return module
+    """Import the script as running it does: with ``benchmarks/`` on ``sys.path``, where ``import common`` looks."""
+    folder = str(ROOT / "benchmarks")
+    if folder not in sys.path:
+        sys.path.append(folder)
+    return importlib.import_module("bench_arrays")
 
 
 bench = load_bench()

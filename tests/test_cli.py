@@ -17,10 +17,12 @@ The specification, section by section:
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import math
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -176,7 +178,7 @@ def test_grad_writes_to_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     _, printed, _ = run(capsys, "grad", EXPR, "--format", "python")
     target = tmp_path / "grad.py"
     code, out, err = run(capsys, "grad", EXPR, "--format", "python", "-o", str(target))
-    assert code == 0 and out == "" and err == ""
+    assert code == 0 and out == f"wrote {target}\n" and err == ""  # as export says what it wrote
     assert target.read_text(encoding="utf-8") == printed
     code, out, _ = run(capsys, "grad", EXPR, "--format", "json", "-o", str(tmp_path / "g.json"), "--at", "x=1,y=2")
     assert code == 0 and set(numbers(out)) == {"value", "grad_x", "grad_y"}  # --at still prints
@@ -256,7 +258,7 @@ def test_show_a_saved_tape_in_every_format(fmt: str, capsys: pytest.CaptureFixtu
 def test_show_writes_to_a_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     tape, path = saved(tmp_path)
     code, out, _ = run(capsys, "show", str(path), "-o", str(tmp_path / "listing.txt"))
-    assert code == 0 and out == ""
+    assert code == 0 and out == f"wrote {tmp_path / 'listing.txt'}\n"
     assert (tmp_path / "listing.txt").read_text() == str(tape) + "\n"
 
 
@@ -439,6 +441,100 @@ def test_every_help_shows_an_example(command: list[str], capsys: pytest.CaptureF
     assert re.search(r"^  tapegrad \w+ ", out, re.MULTILINE)  # the example is a command line
 
 
+def help_examples() -> list[str]:
+    """Every command line shown in ``tapegrad --help`` and in each command's ``--help``."""
+    from tapegrad.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    texts = [parser.format_help()] + [sub.format_help() for sub in commands.choices.values()]
+    return sorted({m[1] for text in texts for m in re.finditer(r"^  (tapegrad .+)$", text, re.MULTILINE)})
+
+
+def test_every_example_in_every_help_runs(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tapegrad.report
+
+    examples = help_examples()
+    assert len(examples) >= 9 and any("export" in e for e in examples)
+    monkeypatch.chdir(tmp_path)
+    for name in ("saved.json", "tape.json"):  # the files the show examples read
+        tapegrad.parse("x * y + sin(x)").save(name)
+    reports: list[Any] = []  # the report takes minutes: its own tests run it; here the command line must reach it
+    monkeypatch.setattr(tapegrad.report, "write_report", lambda path, depths: reports.append((path, depths)) or path)
+    for example in examples:
+        code, out, err = run(capsys, *shlex.split(example)[1:])
+        assert code == 0 and err == "", (example, err)
+        assert out, example
+    assert reports == [("report/", [100, 1000, 10000])]
+    assert (tmp_path / "model.py").exists() and (tmp_path / "test_model.py").exists()  # export ... --tests
+    assert (tmp_path / "gauss_grad.py").exists()
+
+
+@pytest.mark.parametrize(
+    "argv", [["grad", "-x*y"], ["grad", "--at", "x=1,y=2", "-x*y"], ["grad", "-x*y", "--wrt", "x"]]
+)
+def test_an_expression_may_start_with_minus(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 0 and err == ""
+    assert "grad_x = -y" in out
+    if "--at" in argv:
+        assert numbers(out) == {"value": -2.0, "grad_x": -2.0, "grad_y": -1.0}
+
+
+def test_export_of_an_expression_starting_with_minus(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run(capsys, "export", "-x*exp(y)", "-o", str(tmp_path / "neg.py"))
+    assert code == 0 and out == f"wrote {tmp_path / 'neg.py'}\n"
+    assert import_file(tmp_path / "neg.py", "neg").neg_grad(2.0, 0.0) == (-1.0, -2.0)
+
+
+def test_debug_works_after_the_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(ParseError, match="attribute access"):
+        main(["grad", "x.y", "--debug"])
+    with pytest.raises(ParseError, match="attribute access"):
+        main(["grad", "--debug", "x.y"])
+    code, _, err = run(capsys, "grad", "x.y")
+    assert code == 1 and "Traceback" not in err
+
+
+def test_at_is_checked_before_anything_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "grad", "x**2", "--at", "y=1")
+    assert code == 1 and out == ""
+    assert err == "tapegrad grad: error: --at: missing x; the variables are x\n"
+
+
+def test_a_constant_prints_its_value_and_says_it_has_no_variables(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "grad", "9**9**9")
+    assert code == 0 and err == ""
+    assert out == "value: inf\nthe expression has no variables: it is a constant, and its gradient is empty\n"
+    code, out, _ = run(capsys, "grad", "2 * 3")
+    assert code == 0 and out.startswith("value: 6.0\n")
+    code, _, err = run(capsys, "grad", "2 * 3", "--at", "x=1")
+    assert code == 1 and "has no variables" in err
+
+
+def test_the_hint_for_an_array_tape_names_the_cli_flag(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    tapegrad.trace(lambda w: (w * w).sum(), np.ones(3)).save(tmp_path / "arrays.json")
+    code, _, err = run(capsys, "show", str(tmp_path / "arrays.json"), "--format", "python")
+    assert code == 1
+    assert err.rstrip().endswith("; use --format numpy") and "backend=" not in err
+    code, out, _ = run(capsys, "show", str(tmp_path / "arrays.json"), "--format", "numpy")
+    assert code == 0 and "import numpy as np" in out
+
+
+def test_export_tests_and_wrt(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    target = tmp_path / "phys.py"
+    code, out, _ = run(capsys, "export", "sqrt(-x) * log(y - 20)", "-o", str(target), "--tests", "--wrt", "y")
+    assert code == 0 and out == f"wrote {target}\nwrote {tmp_path / 'test_phys.py'}\n"
+    module = import_file(target, "phys")
+    (dy,) = module.phys_grad(-4.0, 21.0)
+    assert dy == 2.0  # sqrt(4) / (21 - 20)
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+
+
 # ---------------------------------------------------------------- 4. real processes
 
 
@@ -535,3 +631,23 @@ def test_explain_with_guards_and_seeds() -> None:
     check_explain(tape, 0.5, 2.0, seed=(2.0, -3.0))
     with pytest.raises(StaleTapeError):
         tape.explain(-1.0, 2.0, seed=(1.0, 1.0))
+
+
+def test_explain_shows_itself_as_text_in_a_repl_and_in_jupyter() -> None:
+    tape = tapegrad.parse("x * y + x")
+    explanation = tape.explain(3.0, 2.0)
+    text = "\n".join(
+        [
+            "backward pass of tape 'expr' at x=3.0, y=2.0",
+            "  record | value | adjoint | sends",
+            "  %3 = add %2 %0 | 9.0 | 1.0 | %2 += 1.0, %0 += 1.0",
+            "  %2 = mul %0 %1 | 6.0 | 1.0 | %0 += 2.0, %1 += 3.0",
+            "  %1 = input y | 2.0 | 3.0 | (the gradient of y)",
+            "  %0 = input x | 3.0 | 3.0 | (the gradient of x)",
+            "gradient: d/dx = 3.0, d/dy = 3.0",
+        ]
+    )
+    assert isinstance(explanation, str) and str(explanation) == explanation == text
+    assert type(str(explanation)) is str
+    assert repr(explanation) == text  # a REPL shows the lines, not one quoted string with \n in it
+    assert explanation._repr_markdown_() == f"```text\n{text}\n```"

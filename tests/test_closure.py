@@ -7,10 +7,10 @@ import math
 from collections.abc import Callable
 
 import pytest
-from tapegrad.closure import Value, maximum, minimum, where
-from tapegrad.ops import OpKind
 
+from tapegrad.closure import Value, maximum, minimum, where
 from tapegrad.errors import InputTypeError
+from tapegrad.ops import OpKind
 
 # ---------------------------------------------------------------- micrograd's own examples
 
@@ -227,3 +227,22 @@ def test_dead_graph_is_freed_only_by_the_cyclic_collector() -> None:
         assert gc.collect() >= 300  # the nodes outlived their last reference
     finally:
         gc.enable()
+
+
+def test_mixing_with_a_tape_value_is_refused_clearly_both_ways() -> None:
+    import tapegrad
+
+    ours, theirs = Value(2.0), tapegrad.Value(3.0)
+    for mixed, kind in [
+        (lambda: ours + theirs, "tapegrad.Value"),
+        (lambda: ours * theirs, "tapegrad.Value"),
+        (lambda: ours**theirs, "tapegrad.Value"),
+        (lambda: theirs + ours, "tapegrad.closure.Value"),
+        (lambda: theirs * ours, "tapegrad.closure.Value"),
+        (lambda: theirs**ours, "tapegrad.closure.Value"),
+    ]:
+        with pytest.raises(InputTypeError, match=rf"is a {kind}, which cannot join this computation") as error:
+            mixed()
+        message = str(error.value)
+        assert "tapegrad.Value (the tape) and tapegrad.closure.Value (the closure engine) do not mix" in message
+        assert "pass .data" in message

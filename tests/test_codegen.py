@@ -52,14 +52,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support import load_module
-from tapegrad.codegen import identifiers, to_source
-from tapegrad.ops import op_named
-from tapegrad.testing import random_program
-from tapegrad.value import apply
 
 import tapegrad
 from tapegrad import codegen, maximum, minimum, where
-from tapegrad.errors import NonScalarOutputError, UnknownNameError
+from tapegrad.codegen import identifiers, to_source
+from tapegrad.errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
+from tapegrad.ops import op_named
+from tapegrad.testing import random_program
+from tapegrad.value import apply
 
 # Known core bugs: each test that shows one is marked strict, so it fails again once the bug is fixed.
 INF, NAN = math.inf, math.nan
@@ -1180,3 +1180,71 @@ def test_compile_of_a_tape_named_like_nothing_python_allows() -> None:
     f = tape.compile()
     assert f.__name__.isidentifier() and f(2.0) == 6.0
     assert f.__doc__ and "Inputs: x" in f.__doc__
+
+
+# ---------------------------------------------------------------- 8. export options: wrt, test points, batch axes
+
+
+def outside_unit_range(x: Any, y: Any) -> Any:
+    """Finite only for x < 0 and y > 20: no point of [0.2, 1.5]^2 works (a physics formula's domain)."""
+    return (-x).sqrt() * (y - 20.0).log()
+
+
+def test_export_wrt_differentiates_only_those_inputs(tmp_path: Path) -> None:
+    module = load_module(tapegrad.export(rosenbrock, tmp_path / "rosen.py", wrt=["y"]))
+    tape = tapegrad.trace(rosenbrock, 1.0, 1.0)
+    assert module.rosenbrock_grad(0.5, 2.0) == (tape.gradient(0.5, 2.0)[1],)
+    assert module.rosenbrock_value_and_grad(0.5, 2.0) == (tape(0.5, 2.0), (tape.gradient(0.5, 2.0)[1],))
+    module = load_module(tapegrad.export(rosenbrock, tmp_path / "rosen_x.py", wrt=0))
+    assert module.rosenbrock_grad(0.5, 2.0) == (tape.gradient(0.5, 2.0)[0],)
+    with pytest.raises(UnknownNameError, match="names no input"):
+        tapegrad.export(rosenbrock, tmp_path / "bad.py", wrt=["z"])
+
+
+def test_export_tests_search_for_finite_points(tmp_path: Path) -> None:
+    tapegrad.export(outside_unit_range, tmp_path / "domain.py", tests=True)
+    source = (tmp_path / "test_domain.py").read_text(encoding="utf-8")
+    rows = [line.strip().rstrip(",") for line in source.splitlines() if line.startswith("    ([")]
+    points = [ast.literal_eval(row)[0] for row in rows]
+    assert len(points) == 3 and all(x < 0 and y > 20 for x, y in points)
+    again = tmp_path / "again"
+    again.mkdir()
+    tapegrad.export(outside_unit_range, again / "domain.py", tests=True)
+    assert (again / "test_domain.py").read_text(encoding="utf-8") == source  # the search is deterministic
+    result = run_written_tests(tmp_path / "test_domain.py", ["tapegrad", "numpy"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_export_tests_at_the_users_points(tmp_path: Path) -> None:
+    tapegrad.export(outside_unit_range, tmp_path / "domain.py", tests=True, wrt="y", test_points=[[-4.0, 21.0]])
+    source = (tmp_path / "test_domain.py").read_text(encoding="utf-8")
+    assert "WRT = [1]" in source and "    ([-4.0, 21.0], 0.0, [2.0])," in source
+    result = run_written_tests(tmp_path / "test_domain.py", ["tapegrad", "numpy"])
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+
+
+def test_export_tests_refuse_bad_points_and_nowhere_finite_functions(tmp_path: Path) -> None:
+    with pytest.raises(InputTypeError, match=r"at test_points\[0\] the function or its gradient is not finite"):
+        tapegrad.export(outside_unit_range, tmp_path / "a.py", tests=True, test_points=[[1.0, 2.0]])
+    with pytest.raises(ArgumentCountError, match=r"test_points\[0\] has 1 entries.*takes 2 inputs"):
+        tapegrad.export(outside_unit_range, tmp_path / "b.py", tests=True, test_points=[[1.0]])
+    with pytest.raises(InputTypeError, match="test_points is empty"):
+        tapegrad.export(outside_unit_range, tmp_path / "c.py", tests=True, test_points=[])
+    with pytest.raises(InputTypeError, match=r"not finite .* at any of the \d+ test points tried.*pass test_points="):
+        tapegrad.export(lambda x: (x - x).log(), tmp_path / "d.py", tests=True)
+    assert not list(tmp_path.glob("test_*.py"))
+
+
+def test_guard_messages_name_the_file_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tape = tapegrad.trace(branchy, 1.0, 2.0)
+    here = Path(__file__).resolve()
+    monkeypatch.chdir(here.parent.parent)
+    source = to_source(tape)
+    assert f"at tests/{here.name}:" in source and str(here) not in source
+    monkeypatch.chdir(tmp_path)  # the file is not below the working directory: its name alone
+    source = to_source(tape)
+    assert f"at {here.name}:" in source and str(here.parent) not in source
+    with pytest.raises(ValueError, match=rf"x > 0 \(recorded True\) at {here.name}:\d+"):
+        load_module(tapegrad.export(tape, tmp_path / "branchy.py")).branchy(-1.0, 2.0)

@@ -33,10 +33,10 @@ from typing import Any
 import numpy as np
 import pytest
 from support import load_module
-from tapegrad.codegen import array_source, tape_hash, to_source
 
 import tapegrad
-from tapegrad.errors import UnsupportedOpError
+from tapegrad.codegen import array_source, tape_hash, to_source
+from tapegrad.errors import InputTypeError, UnsupportedOpError
 
 # ---------------------------------------------------------------- models and helpers
 
@@ -415,3 +415,42 @@ def test_the_math_backend_refuses_array_tapes(tmp_path: Path) -> None:
             attempt()
         assert "W1: f64[3,5]" in str(error.value)
     assert not (tmp_path / "m.py").exists()
+
+
+# ---------------------------------------------------------------- batch axes (issue 19)
+
+
+def one_layer(W: Any, x: Any) -> Any:
+    return (W @ x).tanh().sum()
+
+
+def test_export_batch_axes_maps_over_leading_axes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    W, xs = rng.normal(size=(2, 3)), rng.normal(size=(5, 4, 3))
+    tape = tapegrad.trace(one_layer, W, xs[0, 0])
+    module = load_module(tapegrad.export(tape, tmp_path / "layer.py", backend="numpy", batch_axes=2))
+    values = module.one_layer(W, xs)
+    grad_W, grad_x = module.one_layer_grad(W, xs)
+    assert values.shape == (5, 4) and grad_W.shape == (5, 4, 2, 3) and grad_x.shape == (5, 4, 3)
+    for i, j in np.ndindex(5, 4):  # each element exactly as the tape computes it
+        assert values[i, j] == tape(W, xs[i, j])
+        assert np.array_equal(grad_W[i, j], tape.gradient(W, xs[i, j])[0])
+        assert np.array_equal(grad_x[i, j], tape.gradient(W, xs[i, j])[1])
+    value, (g_W, g_x) = module.one_layer_value_and_grad(W, xs)
+    assert np.array_equal(value, values) and np.array_equal(g_W, grad_W) and np.array_equal(g_x, grad_x)
+    assert module.one_layer(W, xs[0, 0]) == tape(W, xs[0, 0])  # the recorded shapes: one result
+    empty = module.one_layer_grad(W, xs[:0])
+    assert empty[0].shape == (0, 4, 2, 3) and empty[1].shape == (0, 4, 3)
+    with pytest.raises(ValueError, match=r"input 1 has shape \(5, 4, 2\); expected \(3,\), or 2 leading batch axes"):
+        module.one_layer(W, np.ones((5, 4, 2)))
+
+
+def test_batch_axes_is_for_array_tapes_on_numpy(tmp_path: Path) -> None:
+    tape = tapegrad.trace(one_layer, np.ones((2, 3)), np.ones(3))
+    with pytest.raises(InputTypeError, match='use backend="numpy"'):
+        tapegrad.export(tape, tmp_path / "a.py", batch_axes=1)
+    with pytest.raises(InputTypeError, match="already takes arrays of any shape"):
+        tapegrad.export(lambda x: x * x, tmp_path / "b.py", backend="numpy", batch_axes=1)
+    with pytest.raises(InputTypeError, match="batch_axes must be a whole number >= 0"):
+        tapegrad.export(tape, tmp_path / "c.py", backend="numpy", batch_axes=-1)
+    assert not list(tmp_path.iterdir())

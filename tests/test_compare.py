@@ -19,13 +19,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tapegrad.compare import Divergence, compare_engines, first_divergence
-from tapegrad.state import STATE
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import closure
+from tapegrad.compare import Divergence, compare_engines, first_divergence
 from tapegrad.errors import InputTypeError
+from tapegrad.state import STATE
+from tapegrad.testing import random_program
 
 KEYS = ["ops", "closure ms", "tape eager ms", "tape replay ms", "compiled ms", "closure bytes/op", "tape bytes/op",
         "gradients agree"]  # fmt: skip

@@ -21,10 +21,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from tapegrad.dot import to_dot
-from tapegrad.tape import Tape
 
 import tapegrad
+from tapegrad.dot import to_dot
+from tapegrad.tape import Tape
 
 HAS_DOT = shutil.which("dot") is not None
 STATEMENT = re.compile(

@@ -23,10 +23,10 @@ import subprocess
 
 import numpy as np
 import pytest
-from tapegrad.dot import to_dot
-from tapegrad.interpret import ARRAY, backward, forward
 
 import tapegrad
+from tapegrad.dot import to_dot
+from tapegrad.interpret import ARRAY, backward, forward
 from tapegrad.nn.batched import MLP
 
 HAS_DOT = shutil.which("dot") is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ import tapegrad
 from tapegrad import Value
 from tapegrad.errors import (
     ArgumentCountError,
+    ConcretizationError,
     InputTypeError,
     NonScalarOutputError,
     OutputTypeError,
@@ -130,6 +132,38 @@ def test_function_keeps_one_tape_per_branch_pattern() -> None:
     np.testing.assert_array_equal(f(np.array([1.0, 2.0])), [2.0, 4.0])
 
 
+@pytest.mark.parametrize(
+    ("f", "expected"),
+    [
+        (lambda x: x * x.size, [3.0, 3.0, 3.0]),
+        (lambda x: x * x.shape[0], [3.0, 3.0, 3.0]),
+        (lambda x: x * (x.ndim + 1), [2.0, 2.0, 2.0]),
+        (lambda x: x * len(x), [3.0, 3.0, 3.0]),
+        (lambda x: x * sum(1 for _ in x), [3.0, 3.0, 3.0]),
+    ],
+)
+def test_function_traces_at_the_arrays_when_the_body_reads_a_shape(f: Any, expected: list[float]) -> None:
+    # Issue 14.13: traced at one point, x * x.size replayed as x * 1 on the batch.
+    wrapped = tapegrad.function(f)
+    np.testing.assert_array_equal(wrapped(np.ones(3)), expected)
+    np.testing.assert_array_equal(f(Value(np.ones(3))).data, expected)
+    np.testing.assert_array_equal(wrapped(np.ones(2)), np.array(expected[:2]) * (2 / 3 if expected[0] == 3 else 1))
+    np.testing.assert_array_equal(tapegrad.function(lambda x: x * 2)(np.ones(3)), [2.0, 2.0, 2.0])
+
+
+def test_a_traced_value_stored_into_a_numpy_array_is_refused_clearly() -> None:
+    # Issue 14.3: numpy said only "setting an array element with a sequence".
+    def f(x: Value) -> Value:
+        y = np.zeros(3)
+        y[0] = x[0] * 2
+        return x.sum() + y.sum()
+
+    message = r"stored into a numpy array at .*test_functional.py:\d+ .*tapegrad.stack"
+    with pytest.raises(ConcretizationError, match=message):
+        tapegrad.trace(f, np.ones(3))
+    assert f(Value(np.ones(3))).data == 5.0  # eagerly, numpy keeps the number (detached, as with PyTorch)
+
+
 def test_tape_call_errors() -> None:
     tape = tapegrad.trace(lambda x, y: x * y, 1.0, 2.0)
     with pytest.raises(ArgumentCountError, match=r"takes 2 inputs \(x, y\) but was given 3"):
@@ -155,3 +189,25 @@ def test_tape_called_on_values_records_onto_the_eager_tape() -> None:
     assert isinstance(y, Value) and y.data == 10.0
     y.backward()
     assert w.grad == 6.0
+
+
+# ---------------------------------------------------------------- keyword arguments (issue 19)
+
+
+def scaled_square(x: Any, y: Any = 1.0, *, shift: float = 0.0) -> Any:
+    return y * x**2 + shift
+
+
+def test_grad_passes_keyword_arguments_through() -> None:
+    assert tapegrad.grad(scaled_square)(3.0, y=3.0) == 18.0
+    assert tapegrad.grad(scaled_square)(3.0, y=3.0, shift=5.0) == 18.0
+    assert tapegrad.value_and_grad(scaled_square)(3.0, y=0.5, shift=1.0) == (5.5, 3.0)
+    assert tapegrad.grad(scaled_square, argnums=(0, 1))(3.0, 2.0, shift=1.0) == (12.0, 9.0)
+    assert tapegrad.grad(tapegrad.grad(scaled_square))(3.0, y=2.0) == 4.0  # nests
+    assert tapegrad.grad(scaled_square).__name__ == "scaled_square"
+
+
+def test_keyword_arguments_to_a_tape_are_refused() -> None:
+    tape = tapegrad.trace(scaled_square, 1.0, 2.0)
+    with pytest.raises(ArgumentCountError, match="takes its inputs by position.*pass them in the order x, y"):
+        tapegrad.grad(tape)(1.0, y=2.0)

@@ -7,12 +7,12 @@ import threading
 
 import numpy as np
 import pytest
-from tapegrad.interpret import ARRAY, FLOAT, backward, forward
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import NonFiniteError
+from tapegrad.interpret import ARRAY, FLOAT, backward, forward
+from tapegrad.testing import random_program
 
 
 def program(x, y):  # type: ignore[no-untyped-def]

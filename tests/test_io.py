@@ -31,12 +31,27 @@ from typing import Any
 
 import pytest
 from support import json_paths, load_mutated
-from tapegrad.ops import OPS, OpKind
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import io, maximum, where
 from tapegrad.errors import StaleTapeError, TapeFormatError
+from tapegrad.ops import OPS, OpKind
+from tapegrad.tape import portable_site
+from tapegrad.testing import random_program
+
+
+def test_a_tape_file_names_source_files_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tape = tapegrad.trace(branchy, 1.0, 2.0)
+    here = Path(__file__).resolve()
+    assert tape.sites and all(site.startswith(f"{here}:") for site in tape.sites.values())
+    monkeypatch.chdir(here.parent.parent)
+    assert {site.rpartition(":")[0] for site in json.loads(io.dumps(tape))["sites"].values()} == {f"tests/{here.name}"}
+    monkeypatch.chdir(tmp_path)  # the file is elsewhere: its name alone, never the directories above it
+    text = io.dumps(tape)
+    assert {site.rpartition(":")[0] for site in json.loads(text)["sites"].values()} == {here.name}
+    assert str(here.parent) not in text
 
 
 def bits(x: Any) -> bytes:
@@ -127,7 +142,7 @@ def test_save_and_load_round_trip(name: str, tmp_path: Path) -> None:
     assert io.dumps(loaded) == io.dumps(tape) == path.read_text(encoding="utf-8")
     assert loaded.name == tape.name and loaded.inputs == tape.inputs and loaded.outputs == tape.outputs
     assert [record_key(r) for r in loaded] == [record_key(r) for r in tape]
-    assert loaded.structure == tape.structure and loaded.sites == tape.sites
+    assert loaded.structure == tape.structure and loaded.sites == {s: portable_site(w) for s, w in tape.sites.items()}
     numbers = [s for s, op in enumerate(tape.ops) if op is not OpKind.GUARD]  # a guard's slot holds no number
     assert [bits(loaded.values[s]) for s in numbers] == [bits(tape.values[s]) for s in numbers]
     assert loaded.traced and loaded.sealed

@@ -12,12 +12,13 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from tapegrad.tape import Tape
 
 import tapegrad
 from tapegrad import Value
-from tapegrad.errors import ConflictingArgumentsError
+from tapegrad.closure import Value as ClosureValue
+from tapegrad.errors import ConflictingArgumentsError, ShapeError
 from tapegrad.nn import MLP, Layer, Module, Neuron
+from tapegrad.tape import Tape
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "moons.py"
 
@@ -279,3 +280,16 @@ def test_trace_of_a_model_replays_its_scores(moons: ModuleType) -> None:
     ]
     assert scores.shape == xx.shape
     assert np.allclose(scores, pointwise)
+
+
+@pytest.mark.parametrize("value_type", [Value, ClosureValue])
+def test_a_wrong_number_of_inputs_is_a_shape_error(value_type: type[Any]) -> None:
+    model = MLP(2, [4, 1], seed=0, value_type=value_type)
+    for x, count in (([1.0, 2.0, 3.0], "got 3"), ([1.0], "got 1"), ([], "got 0")):
+        with pytest.raises(ShapeError, match=rf"MLP\(2, \.\.\.\) takes 2 inputs, {count}"):
+            model(x)  # micrograd's zip would drop the third input (or the second weight) without a word
+    with pytest.raises(ShapeError, match=r"takes a list of 2 inputs, got float 1.0"):
+        model(1.0)
+    with pytest.raises(ShapeError, match=r"Neuron\(3\) takes 3 inputs, got 2"):
+        Neuron(3, seed=0, value_type=value_type)([1.0, 2.0])
+    assert isinstance(model([1.0, 2.0]), value_type)

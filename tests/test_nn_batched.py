@@ -115,6 +115,14 @@ def test_linear_names_the_layer_on_a_wrong_input_width() -> None:
         Linear(3, 4, seed=0)(np.ones((5, 2)))
 
 
+def test_batched_mlp_refuses_three_inputs_for_two() -> None:
+    """Issue 19: the batched MLP, like the scalar one, never drops an extra input column."""
+    with pytest.raises(ShapeError, match=r"Linear\(2, 16\) takes inputs of shape \(\.\.\., 2\), got shape \(5, 3\)"):
+        MLP(2, [16, 1], seed=0)(np.ones((5, 3)))
+    with pytest.raises(ShapeError, match=r"got shape \(3,\)"):
+        MLP(2, [16, 1], seed=0)([1.0, 2.0, 3.0])
+
+
 @pytest.mark.parametrize("nin, nout", [(0, 3), (3, 0), (-1, 2), (2.5, 3), (True, 3)])
 def test_linear_sizes_must_be_positive_ints(nin: Any, nout: Any) -> None:
     with pytest.raises(ValueError, match=r"Linear's n(in|out) must be a positive int"):

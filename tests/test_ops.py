@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import pytest
 import sympy
-from tapegrad.ops import OPS, OpKind, op_named
-from tapegrad.value import apply
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
 from tapegrad.errors import NonFiniteError
+from tapegrad.ops import OPS, OpKind, op_named
+from tapegrad.value import apply
 
 NAN, INF = math.nan, math.inf
 

@@ -28,12 +28,12 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapegrad.ops import OpKind
 from tapegrad.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, MAX_NUMBER_LENGTH, to_expression
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad.errors import ParseError, TapegradError
+from tapegrad.ops import OpKind
+from tapegrad.testing import random_program
 
 # ``tapegrad.parse`` is the function (re-exported by the package), which
 # shadows the submodule as an attribute; the module itself is here.
@@ -462,6 +462,16 @@ def test_to_expression_writes_one_output() -> None:
         to_expression(pair)
 
 
+def test_to_expression_refuses_a_tape_with_guards() -> None:
+    # Issue 14.15: the text held the recorded branch only, and parse of it gave -2.0 at -1 (true 1.0).
+    tape = tapegrad.trace(lambda x: x * 2 if x > 0 else -x, 1.0)
+    message = r"holds 1 guard\(s\), the first x > 0 \(recorded True\) at .*test_parse.py:\d+"
+    with pytest.raises(ParseError, match=message):
+        to_expression(tape)
+    branch_free = tapegrad.trace(lambda x: tapegrad.where(x > 0, x * 2, -x), 1.0)
+    assert parse(to_expression(branch_free))(-1.0) == 1.0
+
+
 @pytest.mark.parametrize("constant", ["inf", "(-inf)", "nan", "(-0.0)", "5e-324", "0.1", "1.7976931348623157e+308"])
 def test_to_expression_keeps_special_constants_exactly(constant: str) -> None:
     tape = parse(f"x * {constant}")
@@ -551,3 +561,16 @@ def test_arbitrary_text_gives_a_tape_or_a_parse_error(text: str) -> None:
             assert str(error)
         else:
             assert isinstance(tape, tapegrad.Tape) and len(tape.output_slots) == 1
+
+
+@pytest.mark.parametrize(
+    "text, column",
+    [("x**2 +", 7), ("x * (y + 1", 5), ("tanh(x,", 5), ("x +* 2", 4), ("x y", 3)],
+)
+def test_the_caret_points_where_the_expression_goes_wrong(text: str, column: int) -> None:
+    with pytest.raises(ParseError) as error:
+        tapegrad.parse(text)
+    message = str(error.value)
+    assert f"at column {column}:" in message
+    assert message.splitlines()[-1] == "  " + " " * (column - 1) + "^"
+

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapegrad.passes import PASSES, common_subexpressions, dead_code, fold_constants, identities
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import StaleTapeError, UnknownNameError
+from tapegrad.passes import PASSES, common_subexpressions, dead_code, fold_constants, identities
+from tapegrad.testing import random_program
 
 EDGES = [math.nan, math.inf, -math.inf, 0.0, -0.0, 5e-324, -5e-324, 2.2e-308, 1.0, -3.5]
 

@@ -9,9 +9,9 @@ import zlib
 from pathlib import Path
 
 import pytest
-from tapegrad.report import write_report
 
 from tapegrad.errors import InputTypeError, MissingToolError
+from tapegrad.report import write_report
 
 PLOTS = ("time_per_op.png", "memory_per_op.png", "deep_chain.png")
 

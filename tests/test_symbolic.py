@@ -32,11 +32,9 @@ from typing import Any
 
 import pytest
 import sympy as sp
-import tapegrad.symbolic
-from tapegrad.ops import OPS, Op, OpKind
-from tapegrad.testing import random_program
 
 import tapegrad
+import tapegrad.symbolic
 from tapegrad import maximum, minimum, where
 from tapegrad.errors import (
     ArgumentCountError,
@@ -47,6 +45,8 @@ from tapegrad.errors import (
     UnknownNameError,
     UnsupportedOpError,
 )
+from tapegrad.ops import OPS, Op, OpKind
+from tapegrad.testing import random_program
 
 symbolic = tapegrad.symbolic
 

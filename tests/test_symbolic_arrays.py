@@ -23,9 +23,9 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
-import tapegrad.symbolic
 
 import tapegrad
+import tapegrad.symbolic
 from tapegrad.errors import InputTypeError, SymbolicLimitError
 
 symbolic = tapegrad.symbolic

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from tapegrad.ops import OPS, OpKind
-from tapegrad.tape import Record
 
 import tapegrad
+from tapegrad.ops import OPS, OpKind
+from tapegrad.tape import Record
 
 
 def f(x, y):  # type: ignore[no-untyped-def]

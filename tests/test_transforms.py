@@ -14,11 +14,11 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapegrad.testing import random_program
 
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import ArgumentCountError, InputTypeError, NonScalarOutputError, StaleTapeError, UnknownNameError
+from tapegrad.testing import random_program
 
 X, Y = sp.symbols("x y")
 
@@ -191,3 +191,14 @@ def test_every_transformation_accepts_a_tape() -> None:
     assert tapegrad.jacobian(tape, argnums=(0, 1))(1.0, 2.0) == (4.0, 1.0 + math.cos(2.0))
     assert tapegrad.jvp(tape, (1.0, 2.0), (1.0, 0.0)) == (2.0 + math.sin(2.0), 4.0)
     assert tapegrad.hvp(tape, (1.0, 2.0), (1.0, 0.0)) == (4.0, 2.0)
+
+
+def test_jacobian_and_hessian_pass_keyword_arguments_through() -> None:
+    def f(x: Value, y: Value, *, scale: float) -> Value:
+        return scale * x**3 * y
+
+    assert tapegrad.jacobian(f)(2.0, 1.0, scale=0.5) == 6.0
+    assert tapegrad.jacobian(f, argnums=(0, 1))(2.0, 1.0, scale=0.5) == (6.0, 4.0)
+    assert tapegrad.hessian(f)(2.0, 1.0, scale=0.5) == 6.0
+    with pytest.raises(ArgumentCountError, match="takes its inputs by position"):
+        tapegrad.jacobian(tapegrad.trace(lambda x: x * x, 1.0))(1.0, scale=2.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import os
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -131,6 +132,7 @@ class Tape:
         self.traced = traced
         self.sealed = False  # a trace that has finished recording
         self.closed = False  # an eager tape that takes no more records
+        self.reads_shape = False  # traced code read a shape, size or dtype (tapegrad.function traces at the arrays)
         self.serial = next(_serials)
 
     # ------------------------------------------------------------ building
@@ -330,7 +332,10 @@ class Tape:
         return replay_gradient(self, args, seed)[1]
 
     def explain(self, *args: Any, seed: Any = None) -> str:
-        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends."""
+        """The backward pass at ``args``, step by step: each record's value, adjoint and what it sends.
+
+        A string that shows itself as its lines in a REPL and in Jupyter.
+        """
         from ..functional.replay import explain
 
         return explain(self, args, seed)
@@ -340,3 +345,21 @@ class Tape:
         from ..functional.replay import replay_gradient
 
         return replay_gradient(self, args, seed)
+
+
+def portable_site(site: str) -> str:
+    """``site`` (``"/home/me/work/f.py:12"``) with its file relative to the working directory, else its name alone.
+
+    For what leaves the machine (generated code, tape files): the absolute
+    path would show the user's directories to everyone who reads them.
+    """
+    path, sep, line = site.rpartition(":")
+    if not sep or not os.path.isabs(path):
+        return site
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:  # another drive (Windows)
+        relative = os.pardir
+    if relative.startswith(os.pardir):
+        relative = os.path.basename(path)
+    return f"{relative}:{line}"

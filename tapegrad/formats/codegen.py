@@ -46,10 +46,10 @@ from ..core import ops
 from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code, optimize
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
-from ..core.tape import Tape
-from ..errors import NonScalarOutputError, UnknownNameError, UnsupportedOpError
+from ..core.tape import Tape, portable_site
+from ..errors import InputTypeError, NonScalarOutputError, UnknownNameError, UnsupportedOpError
 from ..functional.tracing import as_tape
-from ..functional.transforms import grad_tape, select_outputs
+from ..functional.transforms import grad_tape, input_positions, select_outputs
 from .exported_tests import write_tests
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
@@ -164,7 +164,7 @@ class _Function:
 
     def _guard(self, slot: int, condition: str) -> None:
         expected = bool(self.tape.attrs[slot])
-        where = self.tape.sites.get(slot, "")
+        where = portable_site(self.tape.sites.get(slot, ""))
         message = f"inputs take another branch than the one recorded: {self.tape.describe_guard(slot)} at {where}"
         if self.backend == "math":
             test = f"not {condition}" if expected else condition
@@ -231,7 +231,36 @@ def _batch(_value, *_inputs):
     return _value if np.shape(_value) == _shape else np.broadcast_to(_value, _shape).copy()
 
 
-_OWN_HELPERS = ("_batch", "_array_input", "_frozen")
+def _map_batch(one, inputs, shapes, axes):
+    """``one`` on each element of the extra leading axes of ``inputs``; an input of its recorded shape is shared."""
+    inputs = [np.asarray(x) for x in inputs]
+    batch = None
+    for k, (x, shape) in enumerate(zip(inputs, shapes)):
+        if x.shape == shape:
+            continue
+        if x.shape[x.ndim - len(shape):] != shape or x.ndim != len(shape) + axes or batch not in (None, x.shape[:axes]):
+            raise ValueError(f"input {k} has shape {x.shape}; expected {shape}, or {axes} leading batch axes "
+                             f"{'of sizes ' + str(batch) + ' ' if batch else ''}before it")
+        batch = x.shape[:axes]
+    if batch is None:
+        return one(*inputs)
+    mapped = [x.shape != shape for x, shape in zip(inputs, shapes)]
+    results = [one(*[x[i] if m else x for x, m in zip(inputs, mapped)]) for i in np.ndindex(batch)]
+    # An empty batch still has the shapes of one result: computed at zeros.
+    first = results[0] if results else one(*[np.zeros(s) if m else x for x, s, m in zip(inputs, shapes, mapped)])
+    return _stack(results, first, batch)
+
+
+def _stack(results, first, batch):
+    if isinstance(first, (tuple, list)):
+        return type(first)(_stack([r[k] for r in results], part, batch) for k, part in enumerate(first))
+    stacked = np.empty(batch + np.shape(first), dtype=np.asarray(first).dtype)
+    for i, r in zip(np.ndindex(batch), results):
+        stacked[i] = r
+    return stacked
+
+
+_OWN_HELPERS = ("_batch", "_array_input", "_frozen", "_map_batch", "_stack")
 
 
 def _helper(name: str) -> Any:
@@ -246,7 +275,8 @@ def _helper_sources(names: set[str]) -> list[str]:
         name = pending.pop()
         if name not in seen:
             seen.add(name)
-            pending += [] if name in _OWN_HELPERS else kernel_dependencies(name)
+            function = _helper(name)
+            pending += kernel_dependencies(function) + [n for n in function.__code__.co_names if n in _OWN_HELPERS]
     return [_without_annotations(inspect.getsource(_helper(name))) for name in sorted(seen)]
 
 
@@ -465,16 +495,32 @@ def export(
     name: str | None = None,
     backend: str = "math",
     tests: bool = False,
+    *,
+    wrt: Sequence[str | int] | str | int | None = None,
+    test_points: Sequence[Sequence[Any]] | None = None,
+    batch_axes: int = 0,
 ) -> Path:
     """Write a standalone module with ``NAME``, ``NAME_grad`` and ``NAME_value_and_grad``.
 
     They return what ``tape(...)``, ``tape.gradient(...)`` and
-    ``tape.value_and_gradient(...)`` return.  The module imports only
-    ``math`` (or ``numpy``), never tapegrad.  With ``tests=True`` it also
-    writes ``test_NAME.py`` beside it: pytest checks of the exported
-    gradient against finite differences and against values recorded now.
+    ``tape.value_and_gradient(...)`` return; ``wrt`` (input names or
+    positions) keeps the gradient's entries for those inputs only.  The
+    module imports only ``math`` (or ``numpy``), never tapegrad.  With
+    ``tests=True`` it also writes ``test_NAME.py`` beside it: pytest checks of
+    the exported gradient against finite differences and against values
+    recorded now, at ``test_points`` (one sequence of inputs each) or else at
+    points it searches for where the function and gradient are finite.
+
+    ``batch_axes=k`` (numpy backend, array tapes) lets each function take
+    inputs with ``k`` extra leading axes of any sizes: it maps over them, as
+    ``jax.vmap`` does, and returns one result per batch element; an input of
+    the recorded shape is shared by every element::
+
+        >>> export(tapegrad.trace(lambda w, x: (w @ x).tanh(), W, x), "m.py", backend="numpy", batch_axes=1)
+        >>> m.f(W, xs)   # xs of shape (n, *x.shape): n values
     """
     tape = as_tape(f_or_tape)
+    _check_batch_axes(tape, backend, batch_axes)
     if len(tape.output_slots) != 1:
         raise NonScalarOutputError(
             f"export writes gradients of one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
@@ -482,9 +528,9 @@ def export(
         )
     default = getattr(f_or_tape, "__name__", tape.name)
     (base,) = identifiers([name or (default if default.isidentifier() else "f")])
-    n_in = len(tape.inputs)
-    full = optimize(grad_tape(tape))
-    grads = optimize(select_outputs(full, range(1, 1 + n_in)))
+    positions = input_positions(tape, wrt)
+    full = optimize(grad_tape(tape, None if wrt is None else positions))
+    grads = optimize(select_outputs(full, range(1, 1 + len(positions))))
     parts = [
         (optimize(tape), base, _summary(tape), _structured(tape)),
         (grads, f"{base}_grad", f"The gradient of {base}: one entry per input.", _structured(grads)),
@@ -494,13 +540,42 @@ def export(
     functions, constants = [], Constants()
     for part_tape, part_name, summary, returns in parts:
         function = _Function(part_tape, backend, constants)
-        functions.append((function, _render(function, part_name, summary, returns)))
+        if batch_axes:
+            function.helpers.add("_map_batch")
+            body = _render(function, f"_{part_name}_one", summary, returns) + ["", ""]
+            body += _batched(function, part_name, summary, batch_axes)
+        else:
+            body = _render(function, part_name, summary, returns)
+        functions.append((function, body))
     title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
     target = Path(path)
     target.write_text(_module(functions, backend, title, tape), encoding="utf-8")
     if tests:
-        write_tests(tape, target, base)
+        write_tests(tape, target, base, positions, test_points)
     return target
+
+
+def _check_batch_axes(tape: Tape, backend: str, batch_axes: int) -> None:
+    """``batch_axes`` is a whole number, for array tapes on the numpy backend (scalar code already broadcasts)."""
+    if not isinstance(batch_axes, int) or isinstance(batch_axes, bool) or batch_axes < 0:
+        raise InputTypeError(f"batch_axes must be a whole number >= 0, got {batch_axes!r}")
+    if batch_axes and (backend != "numpy" or not tape.array):
+        raise InputTypeError(
+            f"batch_axes is for array tapes on the numpy backend; tape {tape.name!r} "
+            + ("holds numbers, and its numpy code already takes arrays of any shape" if backend == "numpy"
+               else f'is exported with backend={backend!r}: use backend="numpy"')
+        )  # fmt: skip
+
+
+def _batched(function: _Function, name: str, summary: str, batch_axes: int) -> list[str]:
+    """The public function of a ``batch_axes`` export: ``_NAME_one`` mapped over the extra leading axes."""
+    shapes = tuple(np.shape(function.tape.values[s]) for s in function.tape.input_slots)
+    params = ", ".join(function.params)
+    note = f"Inputs may have {batch_axes} extra leading axes: the result has one entry per batch element."
+    docstring = _docstring(f"{summary} {note}", function.tape.inputs, function.params, function.tape.output_names)
+    return [f"def {name}({params}):", *["    " + line if line else "" for line in docstring],
+            f"    return _map_batch(_{name}_one, ({params}{',' if len(function.params) == 1 else ''}), "
+            f"{shapes!r}, {batch_axes})"]  # fmt: skip
 
 
 def _value_and_grads(structure: str) -> Callable[[list[str]], str]:

@@ -53,7 +53,7 @@ import numpy as np
 from ..core.interpret import array_result
 from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
-from ..core.tape import ARRAY_OPS, Attr, Tape
+from ..core.tape import ARRAY_OPS, Attr, Tape, portable_site
 from ..errors import ShapeError, TapeFormatError
 from .io_arrays import (
     FLOATS,
@@ -136,7 +136,7 @@ def dumps(tape: Tape) -> str:
         "outputs": list(tape.output_slots),
         "output_names": list(tape.output_names),
         "structure": tape.structure,
-        "sites": {str(s): site for s, site in tape.sites.items()},
+        "sites": {str(s): portable_site(site) for s, site in tape.sites.items()},
     }
     return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 

@@ -226,7 +226,9 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
             warnings.simplefilter("ignore")
             tree = ast.parse(text, mode="eval")
     except SyntaxError as error:
-        column = max((error.offset or 1) - 1, 0)
+        # An expression that ends too early ("x**2 +") has offset 0 or a line past the text: point past its end.
+        at_end = not error.offset or (error.lineno or 1) > 1
+        column = len(text) if at_end else min((error.offset or 1) - 1, len(text))
         raise _fail(text, f"not a valid expression ({error.msg})", column) from None
     except (MemoryError, RecursionError, ValueError):
         raise ParseError("the expression is too complex to parse") from None
@@ -262,9 +264,19 @@ def to_expression(tape: Tape) -> str:
 
     Shared subexpressions are written out each time they are used, so this
     is for small tapes; ``smul`` and ``sdiv`` print as ``*`` and ``/``.
+    A tape with a guard is refused: it holds only the branch it recorded,
+    and the text could not say so (parse would give that branch everywhere).
     """
     if len(tape.output_slots) != 1:
         raise ParseError(f"to_expression writes one output; tape {tape.name!r} has {len(tape.output_slots)}")
+    guards = [i for i, kind in enumerate(tape.ops) if kind is OpKind.GUARD]
+    if guards:
+        where = tape.sites.get(guards[0], "an unknown line")
+        raise ParseError(
+            f"tape {tape.name!r} holds {len(guards)} guard(s), the first {tape.describe_guard(guards[0])} at {where}: "
+            "it recorded one branch of a Python condition, and an expression cannot say it holds only there. "
+            "Write the branch with tapegrad.where(cond, a, b) (both branches are then on the tape) and trace again."
+        )
     text: list[str] = [""] * len(tape)
     for i, kind in enumerate(tape.ops):
         args = [text[a] for a in tape.args[i]]

@@ -38,11 +38,9 @@ def _is_kernel(function: Any) -> bool:
     return getattr(function, "__module__", None) == ops.__name__ and name.startswith("_") and name != "<lambda>"
 
 
-def kernel_dependencies(name: str) -> list[str]:
-    """The kernels that kernel ``name`` calls, read from its code object (its global names)."""
-    code = getattr(ops, name).__code__
-    assert code is not None
-    return [n for n in code.co_names if _is_kernel(getattr(ops, n, None))]
+def kernel_dependencies(function: Callable[..., Any]) -> list[str]:
+    """The kernels ``function`` calls, read from its code object (the global names it uses)."""
+    return [n for n in function.__code__.co_names if _is_kernel(getattr(ops, n, None))]
 
 
 class Printer:

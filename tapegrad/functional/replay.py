@@ -10,6 +10,7 @@ eager tapes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,7 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
 def _convert_typed(tape: Tape, slot: int, name: str, x: Any) -> Any:
     """An input of an array tape: it must have the shape the tape recorded (shapes are baked into its ops)."""
     recorded = tape.values[slot]
-    data = x.data if isinstance(x, Value) else as_data(x, f"input {name!r}")
+    data = x._data if isinstance(x, Value) else as_data(x, f"input {name!r}")
     if np.shape(data) != np.shape(recorded):
         raise ShapeError(
             f"input {name!r} of tape {tape.name!r} was recorded as {type_text(recorded)} but is given as "
@@ -209,7 +210,25 @@ def _show(x: Any) -> str:
     return repr(float(x)) if isinstance(x, np.floating) else repr(x)
 
 
-def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
+class Explanation(str):
+    """The text of :func:`explain`, which shows itself as text where a string would show its quotes.
+
+    It is a ``str`` (``str(e)``, ``print(e)``, ``in``, ``==`` work as on the
+    text); typed at a REPL prompt it prints its lines, and in Jupyter it
+    shows as a preformatted block.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_markdown_(self) -> str:
+        fence = "`" * max(3, 1 + max((len(run) for run in re.findall("`+", self)), default=0))
+        return f"{fence}text\n{self}\n{fence}"
+
+
+def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> Explanation:
     """The backward pass told step by step: each record in reverse order, with its
     value, its incoming adjoint and what it sends to each operand."""
     domain = ARRAY if tape.array else FLOAT
@@ -249,4 +268,4 @@ def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> str:
         lines.append(f"  {line} | {_show(values[i])} | {_show(g)} | {sends}")
     grads = ", ".join(f"d/d{n} = {_show(adjoint[s])}" for n, s in zip(tape.inputs, tape.input_slots))
     lines.append(f"gradient: {grads}")
-    return "\n".join(lines)
+    return Explanation("\n".join(lines))

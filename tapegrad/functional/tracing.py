@@ -21,7 +21,14 @@ from ..core.interpret import FLOAT, sweep
 from ..core.ops import OPS, OpKind
 from ..core.state import STATE
 from ..core.tape import Tape
-from ..errors import ArgumentCountError, InputTypeError, OutputTypeError, ShapeError, StaleTapeError
+from ..errors import (
+    ArgumentCountError,
+    ConcretizationError,
+    InputTypeError,
+    OutputTypeError,
+    ShapeError,
+    StaleTapeError,
+)
 from ..values.value import Value, _new_value, _operand, as_data
 from .replay import input_gradients, output_seeds, replay, replay_gradient
 
@@ -61,7 +68,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
         >>> tape(4.0, 5.0), tape.gradient(4.0, 5.0)
         (20.0, (5.0, 4.0))
 
-    Inside ``f``, ``float(v)`` of a traced Value raises ConcretizationError
+    Inside ``f``, ``float(v)`` or ``v.data`` of a traced Value raises ConcretizationError
     (the tape could only replay the recorded number), and ``if v > 0:``
     records a guard that replay checks.  Values from outside the trace
     (parameters, earlier results) are recorded as constants.
@@ -84,15 +91,38 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     try:
         inputs = []
         for n, x in zip(input_names, example_args):
-            number = x.data if isinstance(x, Value) else as_data(x, f"example argument {n!r}")
+            number = x._data if isinstance(x, Value) else as_data(x, f"example argument {n!r}")
             slot = tape.append(OpKind.INPUT, (), n, number)
             tape.input_slots.append(slot)
             inputs.append(_new_value(number, tape, slot))
-        _set_outputs(tape, f(*inputs))
+        try:
+            result = f(*inputs)
+        except ValueError as error:
+            _refuse_numpy_store(error)
+            raise
+        _set_outputs(tape, result)
     finally:
         state.pop_trace()
         tape.sealed = True
     return tape
+
+
+def _refuse_numpy_store(error: ValueError) -> None:
+    """Say what numpy's "setting an array element with a sequence" meant, if a traced Value caused it.
+
+    ``y[0] = v`` into a numpy float array calls ``float(v)``; numpy replaces
+    the :class:`ConcretizationError` this raises by its own ValueError (a
+    Value can be indexed, so numpy takes it for a sequence) and keeps ours
+    as the cause, which is how it is recognised here.
+    """
+    cause = error.__cause__
+    if isinstance(cause, ConcretizationError) and cause.site is not None:
+        raise ConcretizationError(
+            f"a traced Value was stored into a numpy array at {cause.site} (y[i] = v): numpy keeps only its "
+            "number, so the tape would replay that number forever after. Build the array from Values instead: "
+            "tapegrad.stack([...]) or tapegrad.concatenate of the pieces, tapegrad.where(mask, v, y) to put v "
+            "where a numpy mask is true, or a list of Values."
+        ) from None
 
 
 def as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
@@ -140,6 +170,23 @@ def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
     return [a % count for a in chosen]
 
 
+def with_keywords(f: Callable[..., Any] | Tape, keywords: dict[str, Any]) -> Callable[..., Any] | Tape:
+    """``f`` with its keyword arguments fixed: they pass through undifferentiated, as in JAX.
+
+    A Tape takes its inputs by position only, so keywords to one are refused.
+    """
+    if not keywords:
+        return f
+    if isinstance(f, Tape):
+        raise ArgumentCountError(
+            f"tape {f.name!r} takes its inputs by position, got keyword argument(s) {', '.join(keywords)}; "
+            f"pass them in the order {', '.join(f.inputs)}"
+        )
+    bound = functools.partial(f, **keywords)
+    bound.__name__ = getattr(f, "__name__", "f")  # type: ignore[attr-defined]  # the tape's name
+    return bound
+
+
 def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Any, Any]]:
     """A function returning ``(f(*args), gradient)``, as ``jax.value_and_grad``.
 
@@ -147,15 +194,20 @@ def value_and_grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 
     tuple of gradients).  ``f`` must return one scalar; ``f`` may also be a
     Tape.  Called on traced Values (inside another ``trace`` or ``grad``),
     the result is recorded too, so ``grad`` nests for higher derivatives.
+    Keyword arguments pass through to ``f`` and are not differentiated::
+
+        >>> tapegrad.grad(lambda x, scale=1.0: scale * x ** 2)(3.0, scale=0.5)
+        3.0
     """
 
-    def value_and_grad_f(*args: Any) -> tuple[Any, Any]:
+    def value_and_grad_f(*args: Any, **keywords: Any) -> tuple[Any, Any]:
         picked = _argnums(argnums, len(args))
-        if isinstance(f, Tape):
-            value, grads = replay_gradient(f, args)
+        g = with_keywords(f, keywords)
+        if isinstance(g, Tape):
+            value, grads = replay_gradient(g, args)
         else:
-            points = [a.data if isinstance(a, Value) else a for a in args]
-            tape = trace(f, *points)
+            points = [a._data if isinstance(a, Value) else a for a in args]
+            tape = trace(g, *points)
             if len(tape.output_slots) != 1 or tape.structure != "value":
                 output_seeds(tape, None)  # raises NonScalarOutputError
             if tape.captures or any(isinstance(a, Value) for a in args):
@@ -180,8 +232,8 @@ def grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Call
     value_and_grad_f = value_and_grad(f, argnums)
 
     @functools.wraps(f if callable(f) and not isinstance(f, Tape) else grad)
-    def grad_f(*args: Any) -> Any:
-        return value_and_grad_f(*args)[1]
+    def grad_f(*args: Any, **keywords: Any) -> Any:
+        return value_and_grad_f(*args, **keywords)[1]
 
     return grad_f
 
@@ -198,8 +250,9 @@ class Function:
 
     Array arguments are a batch of points when ``f`` is elementwise (it is
     traced at one point and replayed on the batch); when ``f`` uses array
-    ops (``@``, ``sum``, indexing...) it is traced at the arrays themselves,
-    and traced again when their shapes change.
+    ops (``@``, ``sum``, indexing...) or reads a shape (``x.size``,
+    ``x.shape``, ``len(x)``...) it is traced at the arrays themselves, and
+    traced again when their shapes change.
     """
 
     def __init__(self, f: Callable[..., Any]) -> None:
@@ -227,9 +280,10 @@ class Function:
             return trace(self.f, *args)
         try:
             tape = trace(self.f, *[_first_point(a) for a in args])
-            if all(OPS[kind].elementwise or OPS[kind].arity == 0 or kind is OpKind.GUARD for kind in set(tape.ops)):
+            elementwise = all(OPS[k].elementwise or OPS[k].arity == 0 or k is OpKind.GUARD for k in set(tape.ops))
+            if elementwise and not tape.reads_shape:  # x * x.size at one point would be x * 1
                 return tape
-        except ShapeError:  # array ops on a scalar point
+        except Exception:  # array ops, len() or x.shape[0] on a scalar point; a real error recurs below
             pass
         return trace(self.f, *args)
 

@@ -25,7 +25,7 @@ from ..errors import ArgumentCountError, InputTypeError, NonScalarOutputError, U
 from ..values.domain import VALUE
 from ..values.value import Value
 from .replay import check_scalar_output, input_gradients, replay, replay_gradient, restructure
-from .tracing import _argnums, grad, trace
+from .tracing import _argnums, grad, trace, with_keywords
 
 __all__ = ["grad_tape", "gradient_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
 
@@ -152,10 +152,11 @@ def gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None
 # ---------------------------------------------------------------- JAX-style functions
 
 
-def _tape_of(f: Callable[..., Any] | Tape, args: Sequence[Any]) -> Tape:
+def _tape_of(f: Callable[..., Any] | Tape, args: Sequence[Any], keywords: dict[str, Any] | None = None) -> Tape:
+    f = with_keywords(f, keywords or {})
     if isinstance(f, Tape):
         return f
-    return trace(f, *[a.data if isinstance(a, Value) else a for a in args])
+    return trace(f, *[a._data if isinstance(a, Value) else a for a in args])
 
 
 def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
@@ -163,12 +164,13 @@ def jacobian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> 
 
     For one output and ``argnums=0`` it is the derivative; with several
     outputs the result follows ``f``'s output structure, and with a tuple of
-    ``argnums`` each entry is a tuple over those arguments.
+    ``argnums`` each entry is a tuple over those arguments.  Keyword
+    arguments pass through to ``f``, not differentiated.
     """
 
-    def jacobian_f(*args: Any) -> Any:
+    def jacobian_f(*args: Any, **keywords: Any) -> Any:
         picked = _argnums(argnums, len(args))
-        tape = _tape_of(f, args)
+        tape = _tape_of(f, args, keywords)
         n_out = len(tape.output_slots)
         rows = []
         for k in range(n_out):
@@ -208,14 +210,14 @@ def hessian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> C
     ``((d2f/dx2, d2f/dxdy), (d2f/dydx, d2f/dy2))``.
     """
 
-    def hessian_f(*args: Any) -> Any:
-        tape = _tape_of(f, args)
+    def hessian_f(*args: Any, **keywords: Any) -> Any:
+        tape = _tape_of(f, args, keywords)
         if len(tape.output_slots) != 1 or tape.structure != "value":
             raise NonScalarOutputError(
                 f"hessian needs a scalar-valued function, but {tape.name!r} has {len(tape.output_slots)} "
                 "outputs; use jacobian(jacobian(f)) for the second derivatives of each output"
             )
-        return jacobian(grad(f, argnums), argnums)(*args)
+        return jacobian(grad(with_keywords(f, keywords), argnums), argnums)(*args)
 
     return hessian_f
 

@@ -191,7 +191,7 @@ def _close_eager_tape() -> None:
 
 _CHAIN_SCRIPT = """
 import json, sys, time
-engine, depth = sys.argv[1], int(sys.argv[2])
+engine, depth, forward = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "forward"
 try:
     if engine in ("tape replay", "compiled"):
         import tapegrad
@@ -214,10 +214,12 @@ try:
             from tapegrad import Value as TapeValue
             Value = ClosureValue if engine == "closure" else TapeValue
             step = lambda x: (0.5 * x + 0.1).tanh()
+        start = time.perf_counter()
         y = Value(0.3)
         for _ in range(depth):
             y = step(y)
-        start = time.perf_counter()
+        if not forward:
+            start = time.perf_counter()
         y.backward()
     print(json.dumps({"seconds": time.perf_counter() - start}))
 except BaseException as error:
@@ -225,15 +227,17 @@ except BaseException as error:
 """
 
 
-def run_chain(engine: str, depth: int, timeout: float = CHAIN_TIMEOUT) -> Cell:
+def run_chain(engine: str, depth: int, timeout: float = CHAIN_TIMEOUT, forward: bool = False) -> Cell:
     """Seconds for the chain's backward pass in a fresh process, or the name of what broke.
 
     A fresh process each, so a crash, a deep recursion or a leftover graph
-    of one engine cannot affect another's number.
+    of one engine cannot affect another's number.  With ``forward`` the
+    eager engines' time includes building the chain (``bench_engines``
+    reports forward + backward); replay and compiled time the gradient alone.
     """
     try:
         done = subprocess.run(
-            [sys.executable, "-c", _CHAIN_SCRIPT, engine, str(depth)],
+            [sys.executable, "-c", _CHAIN_SCRIPT, engine, str(depth), "forward" if forward else "backward"],
             capture_output=True,
             text=True,
             timeout=timeout,

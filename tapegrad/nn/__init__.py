@@ -33,7 +33,7 @@ import random
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ..errors import ConflictingArgumentsError
+from ..errors import ConflictingArgumentsError, ShapeError
 from ..values.value import Value
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "Linear", "Embedding", "SGD", "Adam"]
@@ -73,6 +73,16 @@ class Module:
         return []
 
 
+def _check_inputs(x: Any, nin: int, who: str) -> None:
+    """``x`` is a sequence of ``nin`` inputs: micrograd's ``zip`` silently drops extra inputs (or weights)."""
+    try:
+        count = len(x)
+    except TypeError:
+        raise ShapeError(f"{who} takes a list of {nin} inputs, got {type(x).__name__} {x!r:.60}") from None
+    if count != nin:
+        raise ShapeError(f"{who} takes {nin} inputs, got {count}; one number (or Value) per input")
+
+
 class Neuron(Module):
     """``relu(w . x + b)``, or ``w . x + b`` when ``nonlin`` is false.
 
@@ -94,7 +104,8 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x: Sequence[Any]) -> Any:
-        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=False)), self.b)
+        _check_inputs(x, len(self.w), repr(self))
+        act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
         return act.relu() if self.nonlin else act
 
     def parameters(self) -> list[Any]:
@@ -155,6 +166,8 @@ class MLP(Module):
         ]
 
     def __call__(self, x: Sequence[Any]) -> Any:
+        if self.layers and self.layers[0].neurons:  # said here, where the user called, not by the first neuron
+            _check_inputs(x, len(self.layers[0].neurons[0].w), f"MLP({len(self.layers[0].neurons[0].w)}, ...)")
         for layer in self.layers:
             x = layer(x)
         return x

@@ -86,7 +86,7 @@ class Linear(Module):
     def __call__(self, x: Any) -> Value:
         if not isinstance(x, Value):
             x = np.asarray(x)
-        shape = np.shape(x.data) if isinstance(x, Value) else x.shape
+        shape = x.shape
         if len(shape) == 0 or shape[-1] != self.nin:
             # Say which layer: the matmul's own ShapeError could not.
             raise ShapeError(f"{self!r} takes inputs of shape (..., {self.nin}), got shape {shape}")

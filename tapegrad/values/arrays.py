@@ -42,7 +42,7 @@ __all__ = [
 
 
 def _data(x: Any) -> Any:
-    return x.data if isinstance(x, Value) else x
+    return x._data if isinstance(x, Value) else x
 
 
 def _shape(x: Any) -> tuple[int, ...]:
@@ -102,7 +102,7 @@ def take(x: Any, idx: Value, bound: int | None = None) -> Any:
     """
     rows = _shape(x)[0]
     bound = rows if bound is None else bound
-    picks = np.asarray(idx.data)
+    picks = np.asarray(idx._data)
     if picks.size and (np.any(picks != np.floor(picks)) or picks.min() < 0 or picks.max() >= bound):
         raise ShapeError(
             f"take: indices must be whole numbers in [0, {bound}) for {type_text(_data(x))}, "

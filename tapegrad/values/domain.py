@@ -38,5 +38,5 @@ VALUE = make_domain(
     const=constant,
     is_zero=_value_is_zero,
     truth=truth,
-    numbers=lambda v: v.data if isinstance(v, Value) else v,
+    numbers=lambda v: v._data if isinstance(v, Value) else v,
 )

@@ -22,7 +22,7 @@ def eager_backward(root: Value) -> None:
     earlier step used again), newest tape first, so each tape is swept once.
     Each swept tape is closed: later operations start a fresh tape.
     """
-    if np.shape(root.data) != ():
+    if np.shape(root._data) != ():
         raise NonScalarOutputError(
             f"backward() needs a scalar, but this Value is an array of shape {root.shape}; "
             "reduce it first, e.g. loss.sum().backward() or loss.mean().backward()"
@@ -41,7 +41,7 @@ def eager_backward(root: Value) -> None:
             "backward() inside tapegrad.trace would turn traced Values into numbers; "
             "use tapegrad.grad(f) to differentiate inside a traced function"
         )
-    one = 1.0 if type(root.data) is float else np.ones_like(root.data)  # a float32 output seeds float32 adjoints
+    one = 1.0 if type(root._data) is float else np.ones_like(root._data)  # a float32 output seeds float32 adjoints
     pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: one}}
     while pending:
         tape = max(pending, key=lambda t: t.serial)

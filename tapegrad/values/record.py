@@ -39,7 +39,7 @@ _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
 def _new_value(data: Any, tape: Tape, slot: int) -> Value:
     """A result Value; it has no ``_name`` or ``_grad`` of its own (see Value.name, Value.grad)."""
     v = _object_new(Value)
-    v.data = data
+    v._data = data
     v._tape = tape
     v._slot = slot
     return v
@@ -108,9 +108,9 @@ def _bring(tape: Tape, v: Value) -> int:
     source = v._tape
     if source is None and not tape.traced:  # a leaf: bind it afresh whenever its data has changed
         slot = tape.source_slots.get(id(v))
-        if slot is None or tape.values[slot] is not v.data:
+        if slot is None or tape.values[slot] is not v._data:
             _check_size(tape)
-            slot = tape.append(_INPUT, (), v.name or "leaf", v.data)
+            slot = tape.append(_INPUT, (), v.name or "leaf", v._data)
             tape.sources[slot] = v
             tape.source_slots[id(v)] = slot
         return slot
@@ -123,16 +123,16 @@ def _bring(tape: Tape, v: Value) -> int:
         if not (tape.traced and source in STATE.traces):
             raise LeakedValueError(
                 f"a Value being recorded by the trace of {source.name!r} was used outside it "
-                "(from another thread, or after the trace). Pass its .data instead."
+                "(from another thread, or after the trace). Use what the traced function returns instead."
             )
         slot = tape.source_slots.get(id(v))
         if slot is None:
-            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v.data)
+            slot = tape.append(_INPUT, (), f"captured:{v.name or '%' + str(v._slot)}", v._data)
             tape.captures.append((slot, v))
             tape.source_slots[id(v)] = slot
         return slot
     if tape.traced or source is None:
-        return _const_slot(tape, v.data)
+        return _const_slot(tape, v._data)
     key = (source.serial, v._slot)
     slot = tape.source_slots.get(key)
     if slot is None:
@@ -189,7 +189,7 @@ def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], a
     if STATE.checks:
         _check(tape, slot, out)
     v = _object_new(Value)
-    v.data = out
+    v._data = out
     v._tape = tape
     v._slot = slot
     return v
@@ -243,7 +243,7 @@ def _binary(op: Op, x: Any, y: Any) -> Value:
     if state.checks:
         _check(tape, slot, out)
     v = _object_new(Value)  # _new_value, inlined on the hottest path
-    v.data = out
+    v._data = out
     v._tape = tape
     v._slot = slot
     return v
@@ -258,22 +258,22 @@ def _compare(op: Op, x: Any, y: Any) -> Value:
 
 
 def truth(v: Any, site: str | None = None) -> bool:
-    """Python asks whether ``v`` is true: for a traced Value, record a guard.
+    """Python asks whether ``v`` is true: record a guard (on an eager tape too, for ``Value.tape()``).
 
     The guard remembers ``site`` (default: the user's line asking) so that a
     replay taking the other branch can say where the branch was written.
     """
     if not isinstance(v, Value):
         return bool(v)
-    if np.size(v.data) != 1:
+    if np.size(v._data) != 1:
         raise ShapeError(
             f"the truth of an array Value of shape {v.shape} is ambiguous: Python asked for one bool "
             "(an if, and, or, not). Reduce it first, e.g. (x > 0).sum() > 0, or use tapegrad.where(cond, a, b)"
         )
-    result = bool(v.data)
+    result = bool(v._data)
     tape = v._tape
-    if tape is not None and tape.traced and not tape.sealed:
-        slot = tape.append(_GUARD, (v._slot,), result, v.data)
+    if tape is not None and not tape.sealed and not tape.closed:
+        slot = tape.append(_GUARD, (v._slot,), result, v._data)
         tape.sites[slot] = site or _user_site()
     return result
 
@@ -342,3 +342,113 @@ def maximum(x: Any, y: Any) -> Any:
 def minimum(x: Any, y: Any) -> Any:
     """The smaller of ``x`` and ``y`` (nan if either is); ties split the gradient."""
     return apply(OPS[OpKind.MINIMUM], x, y)
+
+
+# ---------------------------------------------------------------- the tape of an eager Value
+
+
+def eager_tape(root: Value) -> Tape:
+    """``root.tape()``: the eager computation of ``root`` as a tape of its own.
+
+    Its inputs are the leaves ``root`` depends on (named after them, ``x0,
+    x1...`` when unnamed) and its output is ``root``: the records ``root``
+    needs are copied from its eager tape, and from the earlier tapes it links
+    to, oldest first.  A guard (``if v > 0:``) is kept when its condition
+    depends only on those leaves.  A leaf whose data changed during the
+    computation is one input, with the value first recorded.
+    """
+    tape = root._tape
+    if tape is not None and tape.traced:
+        raise LeakedValueError(
+            f"tape() of a Value recorded by the trace of {tape.name!r}: that trace's tape is what "
+            "tapegrad.trace returns; tape() is for eager Values"
+        )
+    new = Tape(root.name or "value", traced=True)
+    if tape is None:  # a leaf: the identity
+        new.input_slots.append(new.append(_INPUT, (), root.name or "x0", root._data))
+        new.output_slots.append(new.input_slots[0])
+    else:
+        needed = _needed_records(tape, root._slot)
+        remap = _copy_needed(new, needed)
+        new.output_slots.append(remap[tape.serial, root._slot])
+    new.output_names.append(root.name or "out")
+    new.sealed = True
+    return new
+
+
+def _needed_records(tape: Tape, slot: int) -> dict[Tape, set[int]]:
+    """The slots each eager tape must replay to compute ``slot`` of ``tape``, newest tape first."""
+    needed: dict[Tape, set[int]] = {}
+    pending: dict[Tape, set[int]] = {tape: {slot}}
+    while pending:  # links point to earlier tapes only, so a tape is finished when it is taken
+        tape = max(pending, key=lambda t: t.serial)
+        marks = needed[tape] = _closure(tape, pending.pop(tape))
+        last = max(marks)
+        for guard in (i for i in range(last) if tape.ops[i] is _GUARD):
+            condition = _closure(tape, {guard})
+            if all(i in marks for i in condition if tape.ops[i] is _INPUT):
+                marks |= condition
+        for i in marks:
+            source = tape.sources.get(i)
+            if isinstance(source, tuple):
+                earlier, earlier_slot = source
+                pending.setdefault(earlier, set()).add(earlier_slot)
+    return needed
+
+
+def _closure(tape: Tape, slots: set[int]) -> set[int]:
+    """``slots`` and every record they read, on one tape."""
+    marks: set[int] = set()
+    stack = list(slots)
+    while stack:
+        i = stack.pop()
+        if i not in marks:
+            marks.add(i)
+            stack.extend(tape.args[i])
+    return marks
+
+
+def _copy_needed(new: Tape, needed: dict[Tape, set[int]]) -> dict[tuple[int, int], int]:
+    """Copy the needed records onto ``new``, oldest tape first; the new slot of each (serial, slot)."""
+    remap: dict[tuple[int, int], int] = {}
+    leaves: dict[Any, int] = {}
+    for tape in sorted(needed, key=lambda t: t.serial):
+        for i in sorted(needed[tape]):
+            kind, source = tape.ops[i], tape.sources.get(i)
+            if kind is _INPUT and isinstance(source, tuple):  # a result of an earlier tape, already copied
+                remap[tape.serial, i] = remap[source[0].serial, source[1]]
+                continue
+            if kind is _INPUT:
+                key = id(source) if source is not None else (tape.serial, i)
+                if key not in leaves:
+                    leaves[key] = new.append(_INPUT, (), source, tape.values[i])  # named below
+                    new.input_slots.append(leaves[key])
+                remap[tape.serial, i] = leaves[key]
+                continue
+            args = tuple([remap[tape.serial, a] for a in tape.args[i]])
+            slot = new.append(kind, args, tape.attrs.get(i), tape.values[i])
+            if i in tape.sites:
+                new.sites[slot] = tape.sites[i]
+            remap[tape.serial, i] = slot
+    _name_leaves(new)
+    return remap
+
+
+def _name_leaves(new: Tape) -> None:
+    """Each input named after its leaf; an unnamed one (or a second of a name) ``x<k>``, k its position."""
+    leaves = [new.attrs[s] for s in new.input_slots]
+    names = [leaf.name if isinstance(leaf, Value) else None for leaf in leaves]
+    taken: set[str] = set()
+    for k, name in enumerate(names):  # the user's names first, the first leaf of a name keeping it
+        if name and name not in taken:
+            taken.add(name)
+        else:
+            names[k] = None
+    for k, (slot, name) in enumerate(zip(new.input_slots, names)):
+        if name is None:
+            j = k
+            while f"x{j}" in taken:
+                j += 1
+            name = f"x{j}"
+            taken.add(name)
+        new.attrs[slot] = name

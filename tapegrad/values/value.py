@@ -63,7 +63,18 @@ def as_float(x: Any, what: str = "a Value's data") -> float:
             "to evaluate many points, trace the function once and replay the tape on arrays: "
             "tape = tapegrad.trace(f, 0.0); tape(xs)"
         )
+    engine = _ENGINES.get(type(x).__module__) if type(x).__name__ == "Value" else None
+    if engine is not None:
+        raise InputTypeError(
+            f"{what} is a {engine}.Value, which cannot join this computation: "
+            "tapegrad.Value (the tape) and tapegrad.closure.Value (the closure engine) do not mix. Build it "
+            "from one kind (nn models take value_type=...), or pass .data for the number"
+        )
     raise InputTypeError(f"{what} must be a real number (int or float), got {type(x).__name__} {x!r:.60}")
+
+
+_ENGINES = {"tapegrad.values.value": "tapegrad", "tapegrad.lab.closure": "tapegrad.closure"}
+"""The two Value classes by module, as users name them (for the message when they are mixed)."""
 
 
 def as_data(x: Any, what: str = "a Value's data") -> Any:
@@ -89,6 +100,11 @@ def as_data(x: Any, what: str = "a Value's data") -> Any:
 def _no_out(what: str, dtype: Any, out: Any) -> None:
     if dtype is not None or out is not None:
         raise InputTypeError(f"{what}: the result is a new Value; dtype= and out= are not supported (use .astype)")
+
+
+def _comparable(x: Any) -> bool:
+    """Whether ``v == x`` compares numbers: a Value, a real number or an array (lists included)."""
+    return isinstance(x, (Value, numbers.Real, np.ndarray, np.number, np.bool_, list, tuple))
 
 
 def _user_site() -> str:
@@ -121,17 +137,33 @@ class Value:
     recorded the old array keep it.
     """
 
-    __slots__ = ("data", "_name", "_tape", "_slot", "_grad")
+    __slots__ = ("_data", "_name", "_tape", "_slot", "_grad")
 
-    data: Any  # a float, or a numpy array
     __array_ufunc__ = None  # numpy defers to Value: ndarray * Value is Value.__rmul__
 
     def __init__(self, data: Any, name: str | None = None) -> None:
-        self.data = as_data(data)
+        self._data: Any = as_data(data)  # a float, or a numpy array; tapegrad itself reads this, never .data
         self._name = name
         self._tape: Tape | None = None
         self._slot = -1
-        self._grad: Any = np.zeros_like(self.data) if isinstance(self.data, np.ndarray) else 0.0
+        self._grad: Any = np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
+
+    @property
+    def data(self) -> Any:
+        """The number (or array), as micrograd's ``.data``; refused for a traced Value inside its trace.
+
+        A number read inside ``trace``/``grad``/``function`` would be
+        replayed as a constant forever after (``x * math.sqrt(x.data)``
+        would differentiate as ``x * 3``), so it raises
+        :class:`ConcretizationError`, as ``float()`` does.
+        """
+        self._check_concrete(".data")
+        return self._data
+
+    @data.setter
+    def data(self, data: Any) -> None:
+        self._check_concrete("setting .data")
+        self._data = data
 
     @property
     def name(self) -> str | None:
@@ -154,7 +186,7 @@ class Value:
         grads = self._tape.grads
         g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
         if g is None:
-            return np.zeros_like(self.data) if isinstance(self.data, np.ndarray) else 0.0
+            return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
         return g
 
     @grad.setter
@@ -179,16 +211,34 @@ class Value:
 
         eager_backward(self)
 
+    def tape(self) -> Tape:
+        """The computation of this eager Value as a Tape: inputs are its leaves, output is itself.
+
+        >>> x = Value(2.0, name="x"); y = Value(3.0, name="y")
+        >>> loss = (x * y).tanh()
+        >>> t = loss.tape(); t.inputs, t.gradient(2.0, 3.0)
+        (('x', 'y'), ...)
+
+        It replays, differentiates, prints, exports (``to_sympy``, ``explain``,
+        ``to_dot``) like any traced tape.
+        """
+        from .record import eager_tape  # record imports this module
+
+        return eager_tape(self)
+
     # ------------------------------------------------------------ conversions
     def _check_concrete(self, what: str) -> None:
         tape = self._tape
         if tape is not None and tape.traced and not tape.sealed:
-            raise ConcretizationError(
-                f"{what} of a traced Value at {_user_site()}: the tape would replay the recorded "
-                f"number {self.data!r} forever after. Keep the computation on Values "
-                "(tapegrad.where, maximum and minimum give branch-free conditionals), or read "
-                ".data if a recorded constant is really what you want."
+            site = _user_site()
+            error = ConcretizationError(
+                f"{what} of a traced Value at {site}: the tape would replay the number recorded "
+                "there forever after. Keep the computation on Values (tapegrad.where, maximum and "
+                "minimum give branch-free conditionals; an `if` on a comparison records a guard); "
+                "a number that should stay fixed is computed outside the traced function and passed in."
             )
+            error.site = site
+            raise error
 
     def __float__(self) -> float:
         self._check_concrete("float()")
@@ -199,9 +249,9 @@ class Value:
         return int(self._one_number("int()"))
 
     def _one_number(self, what: str) -> Any:
-        if np.size(self.data) != 1:
+        if np.size(self._data) != 1:
             raise ShapeError(f"{what} of a Value of shape {self.shape}: it is not one number; reduce it first")
-        return self.data
+        return self._data
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise InputTypeError(
@@ -212,35 +262,65 @@ class Value:
     def __bool__(self) -> bool:
         return truth(self)
 
-    def __repr__(self) -> str:
+    def _traced_text(self) -> str | None:
+        """``Value(traced, slot %3)`` while this Value's trace records, else None.
+
+        Printing the number inside a trace would invite a branch on text the
+        tape cannot replay, so a traced Value prints symbolically (as a JAX tracer does).
+        """
+        tape = self._tape
+        if tape is None or not tape.traced or tape.sealed:
+            return None
+        shape = f", {type_text(self._data)}" if isinstance(self._data, np.ndarray) else ""
         name = f", name={self.name!r}" if self.name else ""
-        if isinstance(self.data, np.ndarray):
-            return f"Value({type_text(self.data)}, data={self.data!r}{name})"
-        return f"Value(data={self.data}, grad={self.grad}{name})"
+        return f"Value(traced{shape}, slot %{self._slot}{name})"
+
+    def __repr__(self) -> str:
+        traced = self._traced_text()
+        if traced is not None:
+            return traced
+        name = f", name={self.name!r}" if self.name else ""
+        if isinstance(self._data, np.ndarray):
+            return f"Value({type_text(self._data)}, data={self._data!r}{name})"
+        return f"Value(data={self._data}, grad={self.grad}{name})"
+
+    def __format__(self, spec: str) -> str:
+        """f-strings: an eager number formats as its data (``f"{loss:.4f}"``); a traced Value prints symbolically."""
+        if not spec or self._traced_text() is not None:
+            return str(self)
+        return format(np.asarray(self._one_number(f"format spec {spec!r}")).flat[0], spec)
 
     # ------------------------------------------------------------ arrays
+    def _read_shape(self) -> Any:
+        """The data, noting on a trace that its code read a shape (tapegrad.function then traces at the arrays)."""
+        tape = self._tape
+        if tape is not None and tape.traced:
+            tape.reads_shape = True
+        return self._data
+
     @property
     def shape(self) -> tuple[int, ...]:
         """The array's shape; ``()`` for a scalar."""
-        return np.shape(self.data)
+        return np.shape(self._read_shape())
 
     @property
     def ndim(self) -> int:
-        return np.ndim(self.data)
+        return np.ndim(self._read_shape())
 
     @property
     def size(self) -> int:
-        return int(np.size(self.data))
+        return int(np.size(self._read_shape()))
 
     @property
     def dtype(self) -> np.dtype[Any]:
         """float64 for scalars; an array's own dtype (float64 or float32)."""
-        return dtype_of(self.data)
+        return dtype_of(self._read_shape())
 
     def __len__(self) -> int:
-        if not np.ndim(self.data):
+        data = self._read_shape()
+        if not np.ndim(data):
             raise TypeError("len() of a scalar Value")
-        return len(self.data)
+        return len(data)
 
     def __iter__(self) -> Any:
         return (self[i] for i in range(len(self)))
@@ -290,9 +370,11 @@ class Value:
     def log_softmax(self, axis: int = -1) -> Value:
         return arrays.log_softmax(self, axis)
 
-    def _repr_latex_(self) -> str:
-        """Jupyter: the number and its gradient."""
-        return rf"$\mathrm{{Value}}({self.data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
+    def _repr_latex_(self) -> str | None:
+        """Jupyter: the number and its gradient (None for a traced Value: Jupyter shows its repr)."""
+        if self._traced_text() is not None:
+            return None
+        return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
@@ -341,8 +423,20 @@ class Value:
 
     # Comparisons record a condition (1.0 or 0.0).  It becomes a guard only
     # when Python asks for its truth, so inside where() it records no guard.
-    # == and != keep Python's identity meaning, so Values stay hashable, as
-    # in micrograd; tapegrad.equal and not_equal record the comparison.
+    # == and != too (so `1 if x == 0 else sin(x) / x` works), while hashing
+    # stays by identity: Values are set members and dict keys, as PyTorch tensors.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other: Any) -> Any:
+        if not _comparable(other):
+            return NotImplemented  # None, strings...: never equal, as for PyTorch tensors
+        return _compare(_EQ, self, other)
+
+    def __ne__(self, other: Any) -> Any:
+        if not _comparable(other):
+            return NotImplemented
+        return _compare(_NE, self, other)
+
     def __gt__(self, other: Any) -> Value:
         return _compare(_GT, self, other)
 
@@ -386,6 +480,7 @@ class Value:
 _ADD, _SUB, _MUL, _DIV = OPS[OpKind.ADD], OPS[OpKind.SUB], OPS[OpKind.MUL], OPS[OpKind.DIV]
 _NEG, _POW, _POW_CONST, _ABS = OPS[OpKind.NEG], OPS[OpKind.POW], OPS[OpKind.POW_CONST], OPS[OpKind.ABS]
 _GT, _GE, _LT, _LE = OPS[OpKind.GT], OPS[OpKind.GE], OPS[OpKind.LT], OPS[OpKind.LE]
+_EQ, _NE = OPS[OpKind.EQ], OPS[OpKind.NE]
 _RELU, _TANH, _EXP, _LOG = OPS[OpKind.RELU], OPS[OpKind.TANH], OPS[OpKind.EXP], OPS[OpKind.LOG]
 _SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.COS], OPS[OpKind.SQRT]
 
