@@ -119,6 +119,7 @@ def _as_ieee(op: Op, operands: list[Any], failure: str) -> Any:
     """
     if all(_is_number(a) for a in operands):
         floats = [1.0 if a is sp.true else 0.0 if a is sp.false else float(a) for a in operands]
+        assert op.scalar is not None, f"op {op.name} has a sympy rule but no float kernel"
         value = op.scalar(*floats)
         if op.kind in _COMPARISONS:
             return sp.true if value else sp.false
@@ -151,6 +152,7 @@ def _array_result(op: Op, args: Sequence[Any], result: Any) -> Any:
     arrays = [np.asarray(x, dtype=object) for x in operands]
     if not all(_is_number(e) for x in arrays for e in x.ravel()):
         raise _refused(op, operands, _ZOO)
+    assert op.array is not None, f"op {op.name} has a sympy rule but no array kernel"
     with np.errstate(all="ignore"):
         value = op.array(*[x.astype(np.float64) for x in arrays], *attr)
     return slot_constant(value)
