@@ -77,7 +77,8 @@ class TapeFormatError(TapegradError, ValueError):
 
 
 class SymbolicLimitError(TapegradError):
-    """A formula nests too deeply for sympy to build or print; the cse form does not."""
+    """sympy cannot build a formula: too deep for Python's recursion limit, too large, or an
+    operation it cannot represent (a comparison with nan); the message says which and what to use."""
 
 
 class MissingToolError(TapegradError, RuntimeError):

@@ -224,11 +224,30 @@ def grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Call
     """
     value_and_grad_f = value_and_grad(f, argnums)
 
-    @functools.wraps(f if callable(f) and not isinstance(f, Tape) else grad)
     def grad_f(*args: Any, **keywords: Any) -> Any:
         return value_and_grad_f(*args, **keywords)[1]
 
+    if isinstance(f, Tape):
+        _take_inputs_of(grad_f, f)
+    elif callable(f):
+        functools.update_wrapper(grad_f, f)
     return grad_f
+
+
+def _take_inputs_of(grad_f: Callable[..., Any], tape: Tape) -> None:
+    """Give ``grad_f`` the tape's name and its inputs as parameters.
+
+    A trace of ``grad_f`` (``grad(grad(tape))``, ``hessian(tape)``) reads its
+    signature for the input names and count; without this it would see
+    ``*args`` at best.  Input names that are no Python identifiers (``names=``
+    accepts any string) leave it ``*args``.
+    """
+    grad_f.__name__ = grad_f.__qualname__ = tape.name
+    try:
+        positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in tape.inputs]
+        grad_f.__signature__ = inspect.Signature(positional)  # type: ignore[attr-defined]
+    except ValueError:  # a keyword, a repeated name or no identifier
+        pass
 
 
 # ---------------------------------------------------------------- function

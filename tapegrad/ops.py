@@ -291,6 +291,8 @@ def _keep_zeros(g: Any, out: Any) -> Any:
     times faster than ``np.count_nonzero``) and nothing more when no adjoint
     is zero.  Other array types (dask) get ``np.where``.
     """
+    if isinstance(out, np.generic):  # two scalars: numpy gives a scalar; np.where would make it a 0-d array
+        return g if g == 0.0 else out
     if type(out) is np.ndarray:
         zero = np.equal(g, 0.0)
         if zero.any():

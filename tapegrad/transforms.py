@@ -22,7 +22,7 @@ from .errors import ArgumentCountError, InputTypeError, NonScalarOutputError, Un
 from .functional import _argnums, grad, trace, with_keywords
 from .interpret import VALUE, backward, forward, forward_tangents
 from .passes import dead_code
-from .replay import check_scalar_output, input_gradients, replay, replay_gradient, restructure
+from .replay import _zero, check_scalar_output, input_gradients, replay, replay_gradient, restructure
 from .tape import Tape, cyclic_gc_paused
 from .value import Value
 
@@ -118,7 +118,8 @@ def jvp_tape(tape: Tape) -> Tape:
         values = forward(tape, args[:n_in], VALUE)
         tangent = forward_tangents(tape, values, dict(zip(tape.input_slots, args[n_in:])), VALUE)
         outs = [values[s] for s in tape.output_slots]
-        return tuple(outs + [0.0 if tangent[s] is None else tangent[s] for s in tape.output_slots])
+        # no tangent flows: zeros of the output's recorded shape and dtype, as jax.jvp gives
+        return tuple(outs + [_zero(tape, s) if tangent[s] is None else tangent[s] for s in tape.output_slots])
 
     names = list(tape.inputs) + [f"tangent_{x}" for x in tape.inputs]
     with cyclic_gc_paused():
