@@ -104,7 +104,31 @@ def _render(tape: Any, fmt: str, order: int = 1) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
+def terminal_text(text: str) -> str:
+    """``text`` with every non-printable character but the newline written as ``\\uXXXX``.
+
+    Names come from files and users: an escape sequence in one (ESC ``]0;``
+    retitles a window, ESC ``[2J`` clears the screen) must not reach the
+    terminal, and a lone surrogate cannot be printed at all.  The escape is
+    JSON's, so ``--format json`` stays valid JSON that reads back the same.
+    """
+    if text.isprintable():
+        return text
+    return "\n".join(line if line.isprintable() else "".join(map(_escaped, line)) for line in text.split("\n"))
+
+
+def _escaped(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code > 0xFFFF:  # a surrogate pair, as JSON writes it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def _emit(text: str, output: str | None) -> None:
+    text = terminal_text(text)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
     else:
@@ -137,7 +161,7 @@ def _export(args: argparse.Namespace) -> None:
     tape = parse(args.expr)
     name = args.name or Path(args.output).stem
     path = export(tape, args.output, name=name if name.isidentifier() else "f", backend=args.backend)
-    print(f"wrote {path}")
+    print(terminal_text(f"wrote {path}"))
 
 
 def _show(args: argparse.Namespace) -> None:
@@ -249,7 +273,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"tapegrad {args.command}: error: {first_line.rstrip(':')}", file=sys.stderr)
+        print(terminal_text(f"tapegrad {args.command}: error: {first_line.rstrip(':')}"), file=sys.stderr)
         return 1
     return 0
 

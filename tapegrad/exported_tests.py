@@ -19,11 +19,12 @@ import numpy as np
 
 from . import __version__
 from .errors import InputTypeError
-from .literals import array_source, identifiers, literal, printable
+from .literals import array_source, fixed_header, identifiers, literal, printable
 from .tape import Tape
 
 _HEADER = '''\
-# Tests of the exported module {module_text}, written by tapegrad {version}.
+{fixed}
+# Tests of the exported module {module_text}.
 # They use only the exported module, loaded from the file beside this one{and_numpy}.
 {imports}
 
@@ -114,8 +115,8 @@ def write_tests(tape: Tape, module: Path, base: str) -> None:
         and_numpy, imports = "", "import importlib.util\nimport math\nimport pathlib\n\nimport pytest"
     first = "" if tape.structure == "value" else "[0]"
     header = _HEADER.format(
+        fixed="\n".join(fixed_header(f"Tests written by tapegrad {__version__}. Do not edit: export again.")),
         module_text=printable(repr(module.name)),
-        version=__version__,
         and_numpy=and_numpy,
         imports=imports,
         module_name=module.name,

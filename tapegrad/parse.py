@@ -24,7 +24,7 @@ from typing import Any
 from .errors import ParseError
 from .functional import trace
 from .ops import OPS, OpKind
-from .tape import Tape
+from .tape import Tape, check_name
 from .value import Value, apply, maximum, minimum, where
 
 __all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
@@ -225,7 +225,9 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
     """
     if not isinstance(expr, str):
         raise ParseError(f"the expression must be a string, got {type(expr).__name__}")
+    check_name(name, "the tape name")
     _check_limits(expr)
+    check_name(expr, "the expression")
     text = expr.strip()
     if not text:
         raise ParseError("the expression is empty")
