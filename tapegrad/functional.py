@@ -133,6 +133,8 @@ def _set_outputs(tape: Tape, result: Any) -> None:
 
 
 def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
+    if not isinstance(argnums, (int, tuple, list)):
+        raise InputTypeError(f"argnums must be an int or a tuple of ints, got {type(argnums).__name__} {argnums!r}")
     chosen = [argnums] if isinstance(argnums, int) else list(argnums)
     for a in chosen:
         if not isinstance(a, int) or isinstance(a, bool):

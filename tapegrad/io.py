@@ -277,6 +277,11 @@ def loads(
     text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
 ) -> Tape:
     """A tape from JSON text, after checking all of it."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TapeFormatError(
+            f"loads reads a tape from JSON text (str or bytes), got {type(text).__name__}; "
+            "use load(path) for a file, or loads(json.dumps(document)) for a parsed document"
+        )
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
         raise TapeFormatError(f"the tape file is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
