@@ -831,3 +831,14 @@ def test_symbolic_and_from_sympy_load_on_first_use() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_from_sympy_takes_one_symbol_as_its_inputs() -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.from_sympy(x**2 + 1, x)  # was TypeError: 'Symbol' object is not iterable
+    assert tape.inputs == ("x",) and tape.gradient(3.0) == (6.0,)
+    assert tapegrad.from_sympy(x**2 + 1, [x]).gradient(3.0) == (6.0,)
+    with pytest.raises(InputTypeError, match=r"inputs must be sympy Symbols, got int 3"):
+        tapegrad.from_sympy(x**2, 3)
+    with pytest.raises(InputTypeError, match=r"the symbol 'a\\ud800' holds a lone surrogate"):
+        tapegrad.from_sympy(x**2, [x, sp.Symbol("a\ud800")])
