@@ -160,7 +160,8 @@ def test_tape_called_on_values_records_onto_the_eager_tape() -> None:
 
 def test_trace_refuses_names_with_a_lone_surrogate() -> None:
     """No tape file, generated module or terminal can hold one: refused where the name enters."""
-    with pytest.raises(InputTypeError, match=r"the input name 'a\\ud800' holds a lone surrogate \('\\ud800' at character 1\)"):
+    message = r"the input name 'a\\ud800' holds a lone surrogate \('\\ud800' at character 1\)"
+    with pytest.raises(InputTypeError, match=message):
         tapegrad.trace(lambda x: x * 2.0, 1.0, names=["a\ud800"])
 
     def f(x: Value) -> Value:

@@ -555,7 +555,8 @@ def test_a_hundred_thousand_records_round_trip(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("given", [None, [1, 2], {"format": "tapegrad.tape"}, 3.0], ids=repr)
 def test_loads_takes_text(given: Any) -> None:
-    with pytest.raises(TapeFormatError, match=r"loads reads a tape from JSON text \(str or bytes\), got .*; use load\(path\)"):
+    message = r"loads reads a tape from JSON text \(str or bytes\), got .*; use load\(path\)"
+    with pytest.raises(TapeFormatError, match=message):
         io.loads(given)
 
 
@@ -572,5 +573,6 @@ def test_a_lone_surrogate_in_a_name_is_refused_on_load(place: str, path: str) ->
         document["sites"] = {"2": "x\udc80"}
     else:
         document[place] = "x\udc80" if place == "name" else ["x\udc80"]
-    with pytest.raises(TapeFormatError, match=rf"invalid tape file at {re.escape(path)}: the name 'x\\udc80' holds a lone"):
+    message = rf"invalid tape file at {re.escape(path)}: the name 'x\\udc80' holds a lone"
+    with pytest.raises(TapeFormatError, match=message):
         io.loads(json.dumps(document))

@@ -193,7 +193,8 @@ def test_error_messages_are_escaped_too(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "tape.json").write_text(json.dumps(document), encoding="utf-8")
     assert main(["show", str(tmp_path / "tape.json")]) == 1
     err = capsys.readouterr().err
-    assert err == "tapegrad show: error: invalid tape file at records[2][1][0]: expected a slot from 0 to 1, got \\u001b[2J\n"
+    expected = "invalid tape file at records[2][1][0]: expected a slot from 0 to 1, got \\u001b[2J"
+    assert err == f"tapegrad show: error: {expected}\n"
 
 
 # ---------------------------------------------------------------- 12. lone surrogates
