@@ -23,7 +23,10 @@ becomes a read-only module constant ``_c0, _c1...``, built once on import.
 
 Safety: nothing a user typed reaches the source except as a sanitised
 identifier, a float literal, or escaped text inside a comment, a docstring or
-an error message's string literal (``tapegrad.literals`` writes those).
+an error message's string literal (``tapegrad.literals`` writes those), and
+never the first two lines, where Python would read an encoding declaration
+(:func:`~tapegrad.literals.fixed_header`).  Names the code adds start with
+``_`` (helpers, constants, parts and their list ``_s``), which no parameter does.
 ``export(..., tests=True)`` writes its tests file with ``tapegrad.exported_tests``.
 """
 

@@ -2,7 +2,8 @@
 
 Everything a user typed or recorded reaches generated code through here, and
 only as one of these: a safe identifier (:func:`identifiers`), escaped text
-in a comment or docstring (:func:`printable`, :func:`docstring_text`), a float
+in a comment or docstring (:func:`printable`, :func:`docstring_text`) from the
+third line on (:func:`fixed_header` writes the first two), a float
 that reads back exactly (:func:`literal`), or an array rebuilt element by
 element (:func:`array_source`) and named once per module (:class:`Constants`).
 :class:`Attribute` is how an op's code template sees a record's attribute::
