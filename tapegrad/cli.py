@@ -167,7 +167,27 @@ def _export(args: argparse.Namespace) -> None:
 def _show(args: argparse.Namespace) -> None:
     from .io import load
 
-    _emit(_render(load(args.file), args.format), args.output)
+    tape = load(args.file)
+    if args.format not in ("json", "python", "numpy"):  # those escape names themselves, and keep them exact
+        _one_line_names(tape)
+    _emit(_render(tape, args.format), args.output)
+
+
+def _one_line_names(tape: Any) -> None:
+    """Escape the names of a loaded tape (its own copy) so that each prints on one line.
+
+    A name from a file holding a newline would otherwise forge a record in
+    the listing (``x\\n  %9 = ...``) or a formula line in ``--format sympy``.
+    """
+    from .literals import printable
+    from .ops import OpKind
+
+    tape.name = printable(tape.name)
+    tape.output_names = [printable(name) for name in tape.output_names]
+    tape.sites = {slot: printable(site) for slot, site in tape.sites.items()}
+    for slot, kind in enumerate(tape.ops):
+        if kind is OpKind.INPUT:
+            tape.attrs[slot] = printable(tape.attrs[slot])
 
 
 def _compare(args: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -175,8 +176,8 @@ def test_show_prints_non_printable_characters_escaped(
     out = capsys.readouterr().out
     assert all(line.isprintable() for line in out.splitlines()), out
     assert "\x1b" not in out and "\x07" not in out and "\x9b" not in out
-    if fmt == "tape":
-        assert "\\u001b]0;HACKED\\u0007\\u001b[2J\\u009b31m\\u202e" in out
+    if fmt == "tape":  # names are escaped as in a Python string; any other text as in JSON
+        assert "\\x1b]0;HACKED\\x07\\x1b[2J\\x9b31m\\u202e" in out
     if fmt == "json":  # still JSON, and the same tape
         assert io.dumps(io.loads(out)) == io.dumps(tape)
 
@@ -223,3 +224,20 @@ def test_show_refuses_a_lone_surrogate_without_a_traceback(
             f"tapegrad show: error: invalid tape file at {path}: the name 'a\\ud800' holds a lone surrogate "
             "('\\ud800' at character 1), which no tape file or terminal can hold; remove it or use another name\n"
         )
+
+
+@pytest.mark.parametrize("fmt", ["tape", "sympy", "latex"])
+def test_a_newline_in_a_name_cannot_forge_a_line(fmt: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tape = tapegrad.trace(lambda x: x * 2.0 if x > 0 else x, 1.0, names=["x\n  %9 = forged"])
+    tape.name, tape.output_names = "f\nforged", ["out\nforged = 1"]
+    tape.sites = {slot: "f.py:1\n  %8 = forged" for slot in tape.sites}
+    io.save(tape, tmp_path / "tape.json")
+    with pytest.warns(tapegrad.errors.GuardWarning) if fmt != "tape" else contextlib.nullcontext():
+        assert main(["show", str(tmp_path / "tape.json"), "--format", fmt]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert not [line for line in lines if line.lstrip().startswith(("%9", "%8", "forged"))]
+    if fmt == "tape":
+        assert len(lines) == len(tape) + 2
+        assert lines[1] == "  %0 = input x\\n  %9 = forged"
+    if fmt == "sympy":
+        assert lines == ["out\\nforged = 1 = 2*x\\n  %9 = forged"]
