@@ -121,13 +121,17 @@ def _write_everything(tape: tapegrad.Tape, exported: Any, backend: str, where: P
 
 
 @pytest.mark.parametrize("payload", sorted(PAYLOADS))
-def test_cookie_shaped_names_never_run_code_on_import(payload: str, tmp_path: Path) -> None:
+def test_cookie_shaped_names_never_run_code_on_import(
+    payload: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where an attack run by compile() in this process would write
     jobs = []
     for k, position in enumerate(POSITIONS):
         tag = f"{k}"
         name = PAYLOADS[payload].format(attack=ATTACK.format(tag=tag))
         tape, exported = _tape(position, name)
         for backend in ("math", "numpy"):
+            assert float(tape.compile(backend)(*POINT)) == tape(*POINT)
             written = _write_everything(tape, exported, backend, tmp_path / f"{k}-{backend}")
             jobs += written
             for job in written:
