@@ -64,6 +64,10 @@ class UnsupportedOpError(TapegradError, ValueError):
     """A sympy expression uses a function that has no tapegrad op."""
 
 
+class HyperparameterError(TapegradError, ValueError):
+    """An optimiser setting (``lr``, ``momentum``, ``betas``, ``eps``, ``weight_decay``) is out of its range."""
+
+
 class GuardWarning(UserWarning):
     """An exported formula holds only where the tape's guards do (the branch it recorded)."""
 

@@ -22,7 +22,7 @@ from .interpret import FLOAT
 from .ops import OPS, OpKind
 from .replay import input_gradients, output_seeds, replay, replay_gradient, sweep
 from .state import STATE
-from .tape import Tape
+from .tape import Tape, check_name
 from .value import Value, _new_value, _operand, as_data
 
 __all__ = ["trace", "as_tape", "grad", "value_and_grad", "function", "Function"]
@@ -66,7 +66,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     records a guard that replay checks.  Values from outside the trace
     (parameters, earlier results) are recorded as constants.
     """
-    fname = getattr(f, "__name__", "f")
+    fname = check_name(str(getattr(f, "__name__", "f")), "the function's __name__")
     if names is None:
         input_names = _parameter_names(f, example_args)
     else:
@@ -78,6 +78,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
         for n in input_names:
             if not isinstance(n, str):
                 raise InputTypeError(f"input names must be strings, got {type(n).__name__} {n!r}")
+            check_name(n, "the input name")
     tape = Tape(name=fname, traced=True)
     state = STATE
     state.push_trace(tape)
@@ -147,13 +148,16 @@ def _set_outputs(tape: Tape, result: Any) -> None:
             )
         tape.output_slots.append(_operand(tape, item))
         default = "out" if tape.structure == "value" else f"out{i}"
-        tape.output_names.append(item.name or default if isinstance(item, Value) else default)
+        name = item.name or default if isinstance(item, Value) else default
+        tape.output_names.append(check_name(name, "the output name"))
 
 
 # ---------------------------------------------------------------- grad
 
 
 def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
+    if not isinstance(argnums, (int, tuple, list)):
+        raise InputTypeError(f"argnums must be an int or a tuple of ints, got {type(argnums).__name__} {argnums!r}")
     chosen = [argnums] if isinstance(argnums, int) else list(argnums)
     for a in chosen:
         if not isinstance(a, int) or isinstance(a, bool):

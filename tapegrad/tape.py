@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .errors import InputTypeError
 from .ops import OPS, OpKind
 from .shapes import FLOAT64, ArrayAttr, Index, dtype_of, type_text
 
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
     from .replay import Explanation
     from .value import Value
 
-__all__ = ["Record", "Tape", "cyclic_gc_paused"]
+__all__ = ["Record", "Tape", "cyclic_gc_paused", "check_name"]
 
 Attr = Any
 """A record's attribute: a number, a name, a truth, an axis or shape tuple,
@@ -52,6 +53,25 @@ def _shape_and_dtype(value: Any) -> tuple[tuple[int, ...], Any]:
 
 
 _REDUCTIONS = (OpKind.SUM, OpKind.MAX, OpKind.LOGSUMEXP)
+
+
+def check_name(name: str, what: str) -> str:
+    """``name``, if it can be written as UTF-8; else :class:`~tapegrad.errors.InputTypeError`.
+
+    A tape's names end up in tape files, generated modules and terminals,
+    all UTF-8.  The one Python string that no UTF-8 can hold has a lone
+    surrogate (``"\\ud800"``); such a name is refused where it enters, so
+    ``save``, ``str(tape)`` and ``tapegrad show`` never fail on it later.
+    """
+    try:
+        if isinstance(name, str):
+            name.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputTypeError(
+            f"{what} {name[:40]!r} holds a lone surrogate ({name[error.start]!r} at character {error.start}), "
+            "which no tape file or terminal can hold; remove it or use another name"
+        ) from None
+    return name
 
 
 @contextmanager

@@ -223,6 +223,12 @@ def hessian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> C
 
 
 def _pair(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):  # as jax.jvp: an array here is one argument, not several
+            raise InputTypeError(
+                f"jvp and hvp take {what} as a tuple or list with one entry per argument of f, got "
+                f"{type(given).__name__}; for one argument write jvp(f, (x,), (v,))"
+            )
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentCountError(

@@ -714,9 +714,12 @@ def test_hostile_input_names_compute_correctly(backend: str) -> None:
         f(*[-1.0] * len(HOSTILE)) if backend == "math" else f(*[np.array([-1.0, 1.0])] * len(HOSTILE))
 
 
-def test_a_name_that_is_not_valid_text_still_works() -> None:
-    """A lone surrogate cannot be encoded; it must still become an identifier and be escaped elsewhere."""
-    tape = tapegrad.trace(lambda x, y: x * y, 2.0, 3.0, names=["\ud800", "y"])
+def test_a_name_that_is_not_valid_text_is_refused_or_escaped() -> None:
+    """A lone surrogate cannot be encoded: trace refuses it; set directly, it is still escaped in the source."""
+    with pytest.raises(InputTypeError, match=r"the input name '\\ud800' holds a lone surrogate"):
+        tapegrad.trace(lambda x, y: x * y, 2.0, 3.0, names=["\ud800", "y"])
+    tape = tapegrad.trace(lambda x, y: x * y, 2.0, 3.0)
+    tape.name, tape.output_names = "\ud800", ["\udfff"]
     source = to_source(tape)
     ast.parse(source)
     assert tape.compile()(2.0, 5.0) == 10.0
@@ -1158,6 +1161,27 @@ def test_exported_parts(part_size: Callable[[int], None], tmp_path: Path) -> Non
     tape = tapegrad.trace(rosenbrock, 1.0, 1.0)
     for point in POINTS:
         assert module.rosenbrock_value_and_grad(*point) == tape.value_and_gradient(*point)
+
+
+def test_generated_names_never_clash_with_user_names_past_20000_statements(tmp_path: Path) -> None:
+    """An input named ``s`` gave ``SyntaxError: duplicate argument 's'`` once a function was split into parts."""
+    names = ["s", "t0", "t1", "math", "np", "_s", "_batch", "_log", "_f_part0", "f", "x"]
+
+    def long(*xs: Any) -> Any:
+        y = xs[0]
+        for _ in range(10_001):  # two records a step: over 20,000 statements, so two parts
+            y = y * 1.0001 + xs[-1]
+        return y + sum(xs[1:-1], 0.0)
+
+    tape = tapegrad.trace(long, *[0.5] * len(names), names=names)
+    point = [0.01 * (k + 1) for k in range(len(names))]
+    for backend in ("math", "numpy"):
+        source = to_source(tape, "f", backend)
+        assert "def _f_part1(" in source
+        assert bits(tape.compile(backend)(*point)) == bits(tape(*point))
+    module = load_module(tapegrad.export(tape, tmp_path / "long.py", name="f"))
+    assert "_f_value_and_grad_part1" in vars(module)
+    assert module.f_value_and_grad(*point) == tape.value_and_gradient(*point)
 
 
 # ---------------------------------------------------------------- 9. Tape.compile

@@ -17,6 +17,7 @@ from tapegrad.errors import (
     InputTypeError,
     NonScalarOutputError,
     OutputTypeError,
+    ShapeError,
     StaleTapeError,
 )
 
@@ -211,3 +212,53 @@ def test_keyword_arguments_to_a_tape_are_refused() -> None:
     tape = tapegrad.trace(scaled_square, 1.0, 2.0)
     with pytest.raises(ArgumentCountError, match="takes its inputs by position.*pass them in the order x, y"):
         tapegrad.grad(tape)(1.0, y=2.0)
+
+
+def test_trace_refuses_names_with_a_lone_surrogate() -> None:
+    """No tape file, generated module or terminal can hold one: refused where the name enters."""
+    message = r"the input name 'a\\ud800' holds a lone surrogate \('\\ud800' at character 1\)"
+    with pytest.raises(InputTypeError, match=message):
+        tapegrad.trace(lambda x: x * 2.0, 1.0, names=["a\ud800"])
+
+    def f(x: Value) -> Value:
+        return x * 2.0
+
+    f.__name__ = "\udfff"
+    with pytest.raises(InputTypeError, match=r"the function's __name__ '\\udfff' holds a lone surrogate"):
+        tapegrad.trace(f, 1.0)
+
+    def named(x: Value) -> Value:
+        out = x * 2.0
+        out.name = "out\ud800"
+        return out
+
+    with pytest.raises(InputTypeError, match=r"the output name 'out\\ud800' holds a lone surrogate"):
+        tapegrad.trace(named, 1.0)
+
+
+def test_a_ragged_input_is_an_input_type_error() -> None:
+    tape = tapegrad.trace(lambda x, y: x * y, 2.0, 3.0)
+    with pytest.raises(InputTypeError, match=r"input 'x' must be a number or a rectangular array"):
+        tape([1.0, [2.0, 3.0]], 1.0)
+    with pytest.raises(InputTypeError, match=r"input 'y' must be a number or a rectangular array"):
+        tape.gradient(1.0, [[1.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("seed", [np.ones(4), np.ones((1, 3)), np.ones((3, 1)), 2.0, np.ones((2, 3))], ids=repr)
+def test_a_seed_of_another_shape_than_the_output_is_a_shape_error(seed: object) -> None:
+    """(3, 1) and (2, 3) seeds used to broadcast into a wrong gradient without a word; (4,) gave numpy's error."""
+    tape = tapegrad.trace(lambda x: x * 2.0, np.ones(3))
+    for gradient in (tape.gradient, tape.value_and_gradient):
+        with pytest.raises(ShapeError, match=r"the seed for output 'out' .* pass seed= an array of shape \(3,\)"):
+            gradient(np.ones(3), seed=seed)
+    assert np.array_equal(tape.gradient(np.ones(3), seed=np.array([1.0, 2.0, 3.0]))[0], [2.0, 4.0, 6.0])
+
+
+def test_a_seed_must_fit_the_batch_of_a_tape_of_numbers() -> None:
+    tape = tapegrad.trace(lambda x, y: (x * y, x + y), 2.0, 3.0)
+    batch = (np.ones(3), np.full(3, 2.0))
+    with pytest.raises(ShapeError, match=r"the seed for output 'out0' .* has the batch's shape \(3,\)"):
+        tape.gradient(*batch, seed=(np.ones(4), np.ones(3)))
+    with pytest.raises(ShapeError, match=r"has the batch's shape \(\)"):
+        tape.gradient(1.0, 2.0, seed=(np.ones(3), 1.0))
+    assert [list(g) for g in tape.gradient(*batch, seed=(np.ones(3), 1.0))] == [[3.0] * 3, [2.0] * 3]

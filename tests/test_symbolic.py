@@ -1023,3 +1023,14 @@ def test_latex_of_a_matrix() -> None:
     assert symbolic.latex(sp.Matrix([[sp.Symbol("q")]])) == "\\begin{bmatrix}q\\end{bmatrix}"
     with pytest.raises(InputTypeError, match="latex of a sympy Matrix writes it as it is"):
         symbolic.latex(h, wrt="x")
+
+
+def test_from_sympy_takes_one_symbol_as_its_inputs() -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.from_sympy(x**2 + 1, x)  # was TypeError: 'Symbol' object is not iterable
+    assert tape.inputs == ("x",) and tape.gradient(3.0) == (6.0,)
+    assert tapegrad.from_sympy(x**2 + 1, [x]).gradient(3.0) == (6.0,)
+    with pytest.raises(InputTypeError, match=r"inputs must be sympy Symbols, got int 3"):
+        tapegrad.from_sympy(x**2, 3)
+    with pytest.raises(InputTypeError, match=r"the symbol 'a\\ud800' holds a lone surrogate"):
+        tapegrad.from_sympy(x**2, [x, sp.Symbol("a\ud800")])

@@ -315,3 +315,23 @@ def test_float32_scalars_stay_float32_in_every_transform() -> None:
     # a float64 scalar stays a Python float
     assert tapegrad.hvp(lambda x: x * 2.0, (1.5,), (1.0,)) == (0.0,)
     assert type(tapegrad.hvp(lambda x: x * 2.0, (1.5,), (1.0,))[0]) is float
+
+
+@pytest.mark.parametrize("primals", [1.0, np.array([1.0]), None, "x", (x for x in [1.0])], ids=repr)
+def test_jvp_and_hvp_take_tuples_of_primals_and_tangents(primals: object) -> None:
+    f = lambda x: x * x  # noqa: E731
+    for transform in (tapegrad.jvp, tapegrad.hvp):
+        with pytest.raises(InputTypeError, match=r"take primals as a tuple or list .* jvp\(f, \(x,\), \(v,\)\)"):
+            transform(f, primals, (1.0,))
+        with pytest.raises(InputTypeError, match=r"take tangents as a tuple or list"):
+            transform(f, (1.0,), primals)
+    assert tapegrad.jvp(f, [3.0], [1.0]) == (9.0, 6.0)  # a list is a sequence of arguments, as in JAX
+
+
+@pytest.mark.parametrize("argnums", [1.5, None, "0", {0: 1}], ids=repr)
+def test_argnums_must_be_an_int_or_a_tuple(argnums: object) -> None:
+    f = lambda x, y: x * y  # noqa: E731
+    for transform in (tapegrad.jacobian, tapegrad.grad, tapegrad.value_and_grad, tapegrad.hessian):
+        with pytest.raises(InputTypeError, match=r"argnums must be an int or a tuple of ints"):
+            transform(f, argnums)(1.0, 2.0)  # type: ignore[arg-type]
+    assert tapegrad.jacobian(f, [0, 1])(1.0, 2.0) == (2.0, 1.0)
