@@ -27,14 +27,14 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import inspect
 import io
 import itertools
 import json
 import keyword
-import math
-import gc
 import linecache
+import math
 import operator
 import os
 import re
@@ -1058,7 +1058,7 @@ def test_compiled_source_leaves_linecache_with_its_function() -> None:
     before = ours()
     kept = tapegrad.trace(branchy, 1.0, 2.0).compile()
     for i in range(200):  # distinct tapes: distinct sources
-        tapegrad.trace(lambda x, y: x * y + float(i), 1.0, 2.0).compile()(1.0, 2.0)
+        tapegrad.trace(lambda x, y, c=float(i): x * y + c, 1.0, 2.0).compile()(1.0, 2.0)
     assert len(ours() - before) == 1
     same = tapegrad.trace(branchy, 1.0, 2.0).compile()  # the same source under a name of its own
     assert len(ours() - before) == 2

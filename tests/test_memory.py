@@ -20,10 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import tapegrad
 from tapegrad import Value, record
-from tapegrad.nn import MLP
-from tapegrad.nn import batched
+from tapegrad.nn import MLP, batched
 from tapegrad.tape import Tape
 
 ROOT = Path(__file__).resolve().parents[1]
