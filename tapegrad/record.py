@@ -63,8 +63,25 @@ def _untracked(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
     return _leaf(out)
 
 
+def _untracked_binary(op: Op, a: Any, b: Any) -> Value:
+    """:func:`_untracked` for two operands, with the float case first (evaluation loops of scalar models)."""
+    a = a.data if type(a) is Value else _untracked_data(a)
+    b = b.data if type(b) is Value else _untracked_data(b)
+    if type(a) is not float or type(b) is not float or op.scalar is None or STATE.checks:
+        return _untracked(op, (a, b))
+    v = _object_new(Value)
+    v.data = op.scalar(a, b)
+    v._name = None
+    v._tape = None
+    v._slot = -1
+    v._grad = 0.0
+    return v
+
+
 def _untracked_data(x: Any) -> Any:
     """An operand's number, as a constant record would hold it."""
+    if type(x) is float:
+        return x
     if isinstance(x, Value):
         return x.data
     if type(x) is ArrayAttr:
@@ -316,7 +333,7 @@ def _binary(op: Op, x: Any, y: Any) -> Value:
     tape = state.current
     if tape is None:
         if state.no_grad:
-            return _untracked(op, (x, y))
+            return _untracked_binary(op, x, y)
         tape = _current_tape()
     if type(x) is Value:
         sx = x._slot if x._tape is tape else _bring(tape, x)

@@ -39,6 +39,11 @@ def test_every_op_gives_the_recorded_number() -> None:
     with no_grad():
         untracked = [getattr(x, m)().data for m in methods] + [(x > 0.5).data, (x <= 0.5).data, (2.0**x).data]
     assert untracked == recorded
+    v = Value(np.arange(3.0))
+    recorded_operands = [(x + 1).data, (3 - x).data, (v * [1, 2, 3]).data, (v @ np.ones(3)).data]
+    with no_grad():
+        untracked_operands = [(x + 1).data, (3 - x).data, (v * [1, 2, 3]).data, (v @ np.ones(3)).data]
+    np.testing.assert_equal(untracked_operands, recorded_operands)
     model, X = batched.MLP(8, [16, 16, 1], seed=3), np.random.default_rng(0).normal(size=(32, 8))
     expected = model(X).softmax(axis=0).sum(axis=1)
     with no_grad():
