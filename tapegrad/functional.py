@@ -216,13 +216,13 @@ class Function:
     def __init__(self, f: Callable[..., Any], cache_size: int = 16) -> None:
         if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
             raise InputTypeError(f"cache_size must be a positive int (how many tapes to keep), got {cache_size!r}")
+        functools.update_wrapper(self, f)  # first: it copies f's __dict__, which must not overwrite the cache
         self.f = f
         self.cache_size = cache_size
         self._kept: collections.OrderedDict[Any, Tape] = collections.OrderedDict()  # by branches, newest last
         self._recent: collections.deque[bool] = collections.deque(maxlen=RETRACE_WINDOW)  # did the call trace?
         self._warned = False
         self._lock = threading.Lock()
-        functools.update_wrapper(self, f)
 
     @property
     def tapes(self) -> list[Tape]:
