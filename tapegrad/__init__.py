@@ -16,7 +16,7 @@ from .codegen import export
 from .functional import Function, function, grad, trace, value_and_grad
 from .parse import parse
 from .passes import optimize
-from .state import debug_nans
+from .state import debug_nans, no_grad
 from .tape import Record, Tape
 from .transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
 from .value import Value, equal, maximum, minimum, not_equal, where
@@ -62,6 +62,7 @@ __all__ = [
     "maximum",
     "minimum",
     "debug_nans",
+    "no_grad",
     "errors",
     "__version__",
 ]

@@ -72,6 +72,10 @@ class GuardWarning(UserWarning):
     """An exported formula holds only where the tape's guards do (the branch it recorded)."""
 
 
+class RetraceWarning(UserWarning):
+    """A ``tapegrad.function`` traced its function again on most calls (its calls keep taking new branches)."""
+
+
 class ParseError(TapegradError, ValueError):
     """An expression string is not in tapegrad's grammar (or is over a size limit)."""
 

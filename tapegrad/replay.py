@@ -274,7 +274,10 @@ def eager_backward(root: Value) -> None:
     while pending:
         tape = max(pending, key=lambda t: t.serial)
         adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
-        _accumulate(tape, adjoint)
+        owner = tape if tape.origin is None else tape.origin()  # a linked view adds to its tape's .grad
+        if owner is not None:
+            _accumulate(owner, adjoint)
+            STATE.close_eager(owner)
         for slot, source in tape.sources.items():
             g = adjoint[slot] if slot < len(adjoint) else None
             if g is None or (g == 0.0 if type(g) is float else not g.any()):

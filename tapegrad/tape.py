@@ -21,7 +21,7 @@ import gc
 import itertools
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -145,6 +145,12 @@ class Tape:
         # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
         self.sources: dict[int, Any] = {}
         self.grads: list[Any] | None = None
+        # What later eager tapes link to (record.linked_view): these records with only the sources their
+        # links need; on such a view, ``origin`` reaches the tape it shares records with, ``needed`` its slots.
+        self.view: Tape | None = None
+        self.origin: Callable[[], Tape | None] | None = None
+        self.needed = bytearray()
+        self.nbytes = 0  # bytes of the arrays recorded: an eager tape is closed past a limit (record.py)
         # What is already on the tape: constants by value; leaves and captured
         # Values by id; results of earlier tapes by (serial, slot).
         self.const_slots: dict[tuple[type, Any], int] = {}
@@ -178,6 +184,7 @@ class Tape:
     def note_array(self, slot: int, elementwise: bool, operands: list[Any], value: Any) -> None:
         """Record what the backward pass must know of an array record: did numpy broadcast or promote?"""
         self.array = True
+        self.nbytes += getattr(value, "nbytes", 8)
         shape, dtype = _shape_and_dtype(value)
         if dtype != FLOAT64:
             self.narrow = True

@@ -27,11 +27,13 @@ from __future__ import annotations
 
 import ast
 import builtins
+import gc
 import inspect
 import io
 import itertools
 import json
 import keyword
+import linecache
 import math
 import operator
 import os
@@ -1047,6 +1049,28 @@ def test_a_failing_guard_shows_its_generated_line() -> None:
     with pytest.raises(ValueError) as error:
         f(-1.0, 2.0)
     assert "raise ValueError(" in "".join(traceback.format_exception(error.value))  # linecache has the source
+
+
+def test_compiled_source_leaves_linecache_with_its_function() -> None:
+    """1,500 compiled tapes kept 21 MB of source in linecache for good; now each source goes with its function."""
+
+    def ours() -> set[str]:
+        gc.collect()
+        return {name for name in linecache.cache if name.startswith("<tapegrad ")}
+
+    before = ours()
+    kept = tapegrad.trace(branchy, 1.0, 2.0).compile()
+    for i in range(200):  # distinct tapes: distinct sources
+        tapegrad.trace(lambda x, y, c=float(i): x * y + c, 1.0, 2.0).compile()(1.0, 2.0)
+    assert len(ours() - before) == 1
+    same = tapegrad.trace(branchy, 1.0, 2.0).compile()  # the same source under a name of its own
+    assert len(ours() - before) == 2
+    del same
+    with pytest.raises(ValueError) as error:
+        kept(-1.0, 2.0)
+    assert "raise ValueError(" in "".join(traceback.format_exception(error.value))
+    del kept, error
+    assert not ours() - before
 
 
 # ---------------------------------------------------------------- 7. dask

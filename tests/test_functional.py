@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,7 @@ from tapegrad.errors import (
     InputTypeError,
     NonScalarOutputError,
     OutputTypeError,
+    RetraceWarning,
     ShapeError,
     StaleTapeError,
 )
@@ -163,6 +165,62 @@ def test_a_traced_value_stored_into_a_numpy_array_is_refused_clearly() -> None:
     with pytest.raises(ConcretizationError, match=message):
         tapegrad.trace(f, np.ones(3))
     assert f(Value(np.ones(3))).data == 5.0  # eagerly, numpy keeps the number (detached, as with PyTorch)
+
+
+def test_function_keeps_at_most_cache_size_tapes_least_recently_used_dropped() -> None:
+    traced = []
+
+    @tapegrad.function(cache_size=2)
+    def f(x: Value) -> Value:
+        traced.append(x._data)  # a spy on each trace (reading .data itself is refused)
+        if x > 1:
+            return x * 3
+        return x * 2 if x > 0 else -x
+
+    assert [f(2.0), f(0.5), f(2.0), f(-1.0)] == [6.0, 1.0, 6.0, 1.0]  # three branch patterns
+    assert f.cache_size == 2 and len(f.tapes) == 2
+    assert f.tapes[0](-2.0) == 2.0 and f.tapes[1](5.0) == 15.0  # most recently used first; 0 < x <= 1 dropped
+    assert f(0.25) == 0.5 and traced == [2.0, 0.5, -1.0, 0.25]  # so it is traced again
+    assert tapegrad.Function(f.f).cache_size == 16
+    for bad in [0, -1, 2.5, True, None]:
+        with pytest.raises(InputTypeError, match="cache_size must be a positive int"):
+            tapegrad.function(f.f, cache_size=bad)  # type: ignore[arg-type]
+
+
+def test_function_keeps_one_tape_per_branch_pattern_of_batches_that_disagree() -> None:
+    """A batch whose points take different branches is traced again on every call, and fails;
+    it used to keep a new tape each time and try them all on every call (3,000 calls: 218 s)."""
+
+    @tapegrad.function
+    def f(x: Value) -> Value:
+        return x * 2 if x > 0 else -x
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RetraceWarning)
+        for _ in range(300):
+            with pytest.raises(StaleTapeError, match=r"at \d of 4 points"):
+                f(np.concatenate([rng.normal(size=3), [1.0, -1.0]])[1:])
+    assert len(f.tapes) == 2
+
+
+def test_function_warns_when_most_calls_trace_again() -> None:
+    @tapegrad.function
+    def halve(x: Value) -> Value:
+        while x > 1:  # each number of halvings is another branch pattern
+            x = x / 2
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)
+        for n in range(10):  # ten traces in the first 20 calls: not most of them
+            assert halve(2.0**n) == 1.0 and halve(2.0**n) == 1.0
+    with pytest.warns(RetraceWarning, match=r"traced halve again on 11 of its last 20 calls.*cache_size=16.*where"):
+        for n in range(10, 12):
+            halve(2.0**n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)
+        halve(2.0**30)  # said once
 
 
 def test_tape_call_errors() -> None:
