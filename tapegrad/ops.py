@@ -18,7 +18,11 @@ Strong zeros: an adjoint that is exactly zero propagates nothing, even
 through a local derivative that is inf or nan.  Rules therefore multiply and
 divide the adjoint with ``smul`` and ``sdiv`` ("strong" multiply and divide:
 ``g`` itself when ``g == 0``, else ``g * y`` or ``g / y``), never with ``*``
-and ``/``.  Because these are ops of the table too, the rule holds wherever a
+and ``/``.  ``smul`` is strong on both sides: a local derivative that is
+exactly zero also stops an inf or nan adjoint (``smul(inf, 0.0)`` is
+``0.0``), so forward mode, which multiplies tangents by the same partials,
+and second derivatives, which differentiate ``smul`` itself, keep the
+strong zeros of reverse mode.  Because these are ops of the table too, the rule holds wherever a
 rule runs: over floats, elementwise over arrays, and in recorded gradient
 tapes and the code generated from them.
 
@@ -221,7 +225,11 @@ def _gate(g: float, x: float) -> float:
 
 
 def _smul(g: float, y: float) -> float:
-    return g if g == 0.0 else g * y
+    # A zero on either side wins over inf and nan: y == 0 is a local derivative of zero (forward mode,
+    # second derivatives); a finite g keeps the product, and with it the sign of the zero.
+    if g == 0.0:
+        return g
+    return y if y == 0.0 and g - g != 0.0 else g * y
 
 
 def _sdiv(g: float, y: float) -> float:
@@ -276,27 +284,33 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _smul_array(g: Any, y: Any) -> Any:
-    return _keep_zeros(g, np.multiply(g, y))
+    out = _keep_zeros(g, np.multiply(g, y))
+    zero = np.equal(y, 0.0)
+    if not np.any(zero):
+        return out
+    return _keep_zeros(y, out, zero & (np.subtract(g, g) != 0.0))  # a zero y wins over an infinite or nan g
 
 
 def _sdiv_array(g: Any, y: Any) -> Any:
     return _keep_zeros(g, np.divide(g, y))
 
 
-def _keep_zeros(g: Any, out: Any) -> Any:
-    """``out`` with ``g`` put back wherever ``g`` is zero (the strong zeros of smul and sdiv).
+def _keep_zeros(g: Any, out: Any, zero: Any = None) -> Any:
+    """``out`` with ``g`` put back wherever ``g`` is zero (the strong zeros of smul and sdiv),
+    or wherever ``zero`` holds if it is given.
 
     A numpy result is patched in place, which is cheaper than ``np.where``
     when, as usual, few adjoints are zero: one vectorised comparison (four
     times faster than ``np.count_nonzero``) and nothing more when no adjoint
     is zero.  Other array types (dask) get ``np.where``.
     """
-    if type(out) is np.ndarray:
+    if zero is None:
         zero = np.equal(g, 0.0)
+    if type(out) is np.ndarray:
         if zero.any():
             np.copyto(out, g, where=zero)
         return out
-    return np.where(g == 0.0, g, out)
+    return np.where(zero, g, out)
 
 
 # ---------------------------------------------------------------- backward rules
@@ -586,7 +600,8 @@ _TABLE = [
     # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
        lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y,
-       python="{0} if {0} == 0.0 else {0} * {1}", numpy="_smul_array({0}, {1})"),
+       python="{0} if {0} == 0.0 else {1} if {1} == 0.0 and {0} - {0} != 0.0 else {0} * {1}",
+       numpy="_smul_array({0}, {1})"),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
        lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y,
        python="{0} if {0} == 0.0 else _div({0}, {1})", numpy="_sdiv_array({0}, {1})"),
