@@ -281,9 +281,9 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         return forward(*filled, *extra)
     if op.kind is OpKind.TAKE or op.kind is OpKind.TAKE_GRAD:  # linear in the first operand; indices stay
         return forward(tangents[0], operands[1], *extra) if tangents[0] is not None else None
-    if op.kind is OpKind.MATMUL:
+    if op.kind is OpKind.MATMUL or op.kind is OpKind.SMATMUL:  # bilinear; tangent times operand is strong
         (x, y), (tx, ty) = operands, tangents
-        terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]
+        terms = [m.smatmul(tx, y) if tx is not None else None, m.smatmul(x, ty) if ty is not None else None]
         return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
     if op.kind is OpKind.LOG_SOFTMAX:  # t - sum(softmax * t)
         return tangents[0] - m.sum(m.smul(tangents[0], m.exp(out)), ((attr,), True))

@@ -98,6 +98,7 @@ class OpKind(IntEnum):
     LOG_SOFTMAX = 43
     TAKE = 44
     TAKE_GRAD = 45
+    SMATMUL = 46
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -488,10 +489,39 @@ def _kept(m: Any, g: Any, x: Any, attr: tuple[Any, bool]) -> Any:
     return g if keepdims else m.reshape(g, kept_shape(np.shape(x), axes))
 
 
+def _smatmul(x: Any, y: Any) -> Any:
+    """``x @ y`` whose products are strong, as ``smul``'s: a zero times an inf or a nan adds 0, not nan.
+
+    The backward of ``matmul`` (and its forward mode) contracts adjoints with
+    the operands, as ``sum(smul(g, y))`` does on scalars; a plain matmul
+    would let one infinite weight turn the zero adjoints of a whole row into
+    nan.  A product without a nan met no such term, so the usual case costs
+    one check of the result.  Otherwise the product is taken again over the
+    finite entries, and where infinite or nan terms meet an element, they
+    decide it: counted by products of masks, as many as there are terms.
+    """
+    out = np.matmul(x, y)
+    if not np.isnan(out).any():
+        return out
+    nan_x, nan_y, inf_x, inf_y = np.isnan(x), np.isnan(y), np.isinf(x), np.isinf(y)
+    finite = np.matmul(np.where(nan_x | inf_x, 0.0, x), np.where(nan_y | inf_y, 0.0, y))
+    sign_x, sign_y = np.where(nan_x, 0.0, np.sign(x)), np.where(nan_y, 0.0, np.sign(y))
+    # Infinite terms: an infinite x times a nonzero y that is not nan, or a finite nonzero x times an infinite y.
+    big_x, small_x, big_y = np.where(inf_x, sign_x, 0.0), np.where(inf_x, 0.0, sign_x), np.where(inf_y, sign_y, 0.0)
+    signs = np.matmul(big_x, sign_y) + np.matmul(small_x, big_y)
+    count = np.matmul(np.abs(big_x), np.abs(sign_y)) + np.matmul(np.abs(small_x), np.abs(big_y))
+    nans = np.matmul(nan_x * 1.0, (y != 0.0) * 1.0) + np.matmul(((x != 0.0) & ~nan_x) * 1.0, nan_y * 1.0)
+    infinite = np.where(count + signs > 0.0, np.inf, 0.0) + np.where(count - signs > 0.0, -np.inf, 0.0)
+    infinite = np.where(nans > 0.0, np.nan, infinite)
+    strong = np.where((count > 0.0) | (nans > 0.0), finite + infinite, finite)
+    return strong.astype(out.dtype) if strong.dtype != out.dtype else strong
+
+
 def _matmul_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
     # Operands have two or more axes (Value.__matmul__ reshapes vectors); batch axes may broadcast.
-    dx = m.matmul(g, m.transpose(y, transpose_last(np.ndim(y))))
-    dy = m.matmul(m.transpose(x, transpose_last(np.ndim(x))), g)
+    # The products are strong (smatmul), as smul's are on scalars.
+    dx = m.smatmul(g, m.transpose(y, transpose_last(np.ndim(y))))
+    dy = m.smatmul(m.transpose(x, transpose_last(np.ndim(x))), g)
     shapes = np.shape(x), np.shape(y)
     return tuple(d if np.shape(d) == s else m.sum_to(d, s) for d, s in zip((dx, dy), shapes))
 
@@ -640,6 +670,9 @@ _TABLE = [
               "_take({0}, {1}, {c})", symbolic=_no_formula),
     _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx, rows), None),
               "_take_grad({0}, {1}, {c})", symbolic=_no_formula),
+    # matmul with strong products, for backward rules and forward mode; as a formula, the plain product.
+    _array_op(OpKind.SMATMUL, 2, _smatmul, _matmul_vjp, "_smatmul({0}, {1})",
+              symbolic=lambda sp, x, y: np.matmul(x, y), has_attr=False),
 ]
 # fmt: on
 
