@@ -287,7 +287,7 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 def _smul_array(g: Any, y: Any) -> Any:
     out = _keep_zeros(g, np.multiply(g, y))
     zero = np.equal(y, 0.0)
-    if not np.any(zero):
+    if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below
         return out
     return _keep_zeros(y, out, zero & (np.subtract(g, g) != 0.0))  # a zero y wins over an infinite or nan g
 
