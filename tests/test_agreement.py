@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 
 import tapegrad
 import tapegrad.closure
-from tapegrad.errors import StaleTapeError
 from tapegrad.codegen import compile_tape
+from tapegrad.errors import StaleTapeError
 from tapegrad.interpret import FLOAT, backward, forward, forward_tangents, make_domain
 from tapegrad.ops import Op, OpKind
 
@@ -275,7 +275,7 @@ def bit_key(x: Any) -> Any:
 
 
 def assert_same_bits(expected: Sequence[Any], got: Sequence[Any], what: str) -> None:
-    assert [bit_key(v) for v in got] == [bit_key(v) for v in expected], f"{what}: {list(got)!r}, expected {list(expected)!r}"
+    assert [bit_key(v) for v in got] == [bit_key(v) for v in expected], f"{what}: {got!r}, expected {expected!r}"
 
 
 def reverse_engines(program: Sequence[Instruction], point: Sequence[float]) -> dict[str, list[Any]]:

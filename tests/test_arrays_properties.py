@@ -443,8 +443,11 @@ def same_bits(a: Any, b: Any) -> bool:
     """Equal, element by element, with -0.0 not 0.0 and any nan equal to any nan."""
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     nan = np.isnan(a)
-    return bool(np.array_equal(nan, np.isnan(b)) and np.array_equal(a[~nan], b[~nan])
-                and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan])))
+    return bool(
+        np.array_equal(nan, np.isnan(b))
+        and np.array_equal(a[~nan], b[~nan])
+        and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan]))
+    )
 
 
 @EXAMPLES
