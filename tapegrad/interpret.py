@@ -332,7 +332,11 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
 
     The first contribution is stored, not added to 0.0, and a zero adjoint
     still runs its rule, so a gradient of ``-0.0`` keeps its sign, as in the
-    generic loop and in generated code.
+    generic loop and in generated code.  One exact shortcut: a zero adjoint
+    sends only zeros (the rules are strong), and adding a zero to a nonzero
+    (or nan) partial sum changes no bit of it or of any later sum, so a
+    record with a zero adjoint whose operands already hold such sums is
+    skipped (half the records of a relu network's backward pass).
     """
     top = max(seeds) if seeds else -1
     adjoint: list[Any] = [None] * (top + 1)
@@ -350,6 +354,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
         args = argss[i]
         if len(args) == 2:
             a, b = args
+            if g == 0.0 and adjoint[a] and adjoint[b]:
+                continue
             da, db = rule(m, g, values[i], values[a], values[b])
             if da is not None:
                 previous = adjoint[a]
@@ -360,6 +366,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             continue
         if len(args) == 1:
             (a,) = args
+            if g == 0.0 and adjoint[a]:
+                continue
             if i in attrs:
                 (da,) = rule(m, g, values[i], values[a], attrs[i])
             else:

@@ -10,6 +10,7 @@ an input nothing reaches gets +0.0.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Callable
@@ -267,3 +268,20 @@ def test_eager_gradient_through_linked_tapes_keeps_a_minus_zero() -> None:
     tapegrad.state.STATE.close_eager(h2._tape)  # the next op starts a new tape that links back to h2
     (h2 * -0.0).backward()
     assert bits(x2.grad) == bits(-0.0)
+
+
+def test_a_zero_adjoint_sends_only_zeros_through_every_rule() -> None:
+    """What the float fast path's one shortcut rests on: every elementwise rule is strong."""
+    from tapegrad.interpret import FLOAT
+    from tapegrad.ops import OPS
+
+    edges = [0.0, -0.0, 1.0, -1.0, 0.5, math.inf, -math.inf, math.nan, 1e308]
+    for op in OPS:
+        if op.vjp is None or not op.elementwise:
+            continue
+        extra = (2.0,) if op.has_attr else ()
+        for operands in itertools.product(edges, repeat=op.arity):
+            out = op.scalar(*operands, *extra)
+            for g in (0.0, -0.0):
+                sent = [c for c in op.vjp(FLOAT.m, g, out, *operands, *extra) if c is not None]
+                assert all(c == 0.0 for c in sent), (op.name, operands, g, sent)
