@@ -249,8 +249,8 @@ def eager_backward(root: Value) -> None:
             g = adjoint[slot] if slot < len(adjoint) else None
             if g is None:
                 continue
-            if isinstance(source, Value):
-                source._grad = _added(source._grad, g)
+            if isinstance(source, Value):  # a leaf's own array: adjoints may share one (add sends g to both)
+                source._grad = _added(source._grad, g.copy() if isinstance(g, np.ndarray) else g)
             else:
                 earlier, earlier_slot = source
                 seeds = pending.setdefault(earlier, {})

@@ -285,3 +285,10 @@ def test_a_zero_adjoint_sends_only_zeros_through_every_rule() -> None:
             for g in (0.0, -0.0):
                 sent = [c for c in op.vjp(FLOAT.m, g, out, *operands, *extra) if c is not None]
                 assert all(c == 0.0 for c in sent), (op.name, operands, g, sent)
+
+
+def test_leaf_array_gradients_are_their_own_arrays() -> None:
+    x, y = Value(np.array([1.0, 2.0])), Value(np.array([3.0, 4.0]))
+    (x + y).sum().backward()  # add sends the same adjoint to both
+    x.grad[0] = 5.0
+    assert y.grad.tolist() == [1.0, 1.0]
