@@ -74,7 +74,7 @@ def _untracked_binary(op: Op, a: Any, b: Any) -> Value:
     v._name = None
     v._tape = None
     v._slot = -1
-    v._grad = 0.0
+    v._grad = None
     return v
 
 
@@ -96,7 +96,7 @@ def _leaf(data: Any) -> Value:
     v._name = None
     v._tape = None
     v._slot = -1
-    v._grad = np.zeros(data.shape, data.dtype) if type(data) is np.ndarray else 0.0
+    v._grad = None  # no gradient yet, as Value(...) starts
     return v
 
 
