@@ -87,11 +87,13 @@ class CharMLP(Module):
         return self.embedding.parameters() + self.hidden.parameters() + self.output.parameters()
 
 
+@tapegrad.no_grad()
 def loss_on(model: CharMLP, X: np.ndarray, Y: np.ndarray) -> float:
-    """The mean cross-entropy of ``model`` on a whole split (no gradient is asked)."""
+    """The mean cross-entropy of ``model`` on a whole split (no gradient is asked, so nothing is recorded)."""
     return float(tapegrad.cross_entropy(model(X), Y).data)
 
 
+@tapegrad.no_grad()
 def sample(model: CharMLP, count: int, rng: np.random.Generator, max_length: int = 30) -> list[str]:
     """``count`` new names: start from ``...``, draw each next character from the softmax of the logits."""
     names = []

@@ -13,7 +13,7 @@ import sys
 from . import errors
 from ._version import __version__
 from .core.passes import optimize
-from .core.state import debug_nans
+from .core.state import debug_nans, no_grad
 from .core.tape import Record, Tape
 from .formats.codegen import export
 from .formats.parse import parse
@@ -83,6 +83,7 @@ __all__ = [
     "maximum",
     "minimum",
     "debug_nans",
+    "no_grad",
     "errors",
     "__version__",
 ]

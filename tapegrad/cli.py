@@ -108,7 +108,31 @@ def _render(tape: Any, fmt: str, order: int = 1) -> str:
     return "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
 
+def terminal_text(text: str) -> str:
+    """``text`` with every non-printable character but the newline written as ``\\uXXXX``.
+
+    Names come from files and users: an escape sequence in one (ESC ``]0;``
+    retitles a window, ESC ``[2J`` clears the screen) must not reach the
+    terminal, and a lone surrogate cannot be printed at all.  The escape is
+    JSON's, so ``--format json`` stays valid JSON that reads back the same.
+    """
+    if text.isprintable():
+        return text
+    return "\n".join(line if line.isprintable() else "".join(map(_escaped, line)) for line in text.split("\n"))
+
+
+def _escaped(ch: str) -> str:
+    if ch.isprintable():
+        return ch
+    code = ord(ch)
+    if code > 0xFFFF:  # a surrogate pair, as JSON writes it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
+
+
 def _emit(text: str, output: str | None) -> None:
+    text = terminal_text(text)
     if output:
         Path(output).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {output}")
@@ -150,15 +174,35 @@ def _export(args: argparse.Namespace) -> None:
     wrt = args.wrt.split(",") if args.wrt else None
     name = name if name.isidentifier() else "f"
     path = export(tape, args.output, name=name, backend=args.backend, tests=args.tests, wrt=wrt)
-    print(f"wrote {path}")
+    print(terminal_text(f"wrote {path}"))
     if args.tests:
-        print(f"wrote {path.parent / f'test_{path.stem}.py'}")
+        print(terminal_text(f"wrote {path.parent / f'test_{path.stem}.py'}"))
 
 
 def _show(args: argparse.Namespace) -> None:
     from .formats.io import load
 
-    _emit(_render(load(args.file), args.format), args.output)
+    tape = load(args.file)
+    if args.format not in ("json", "python", "numpy"):  # those escape names themselves, and keep them exact
+        _one_line_names(tape)
+    _emit(_render(tape, args.format), args.output)
+
+
+def _one_line_names(tape: Any) -> None:
+    """Escape the names of a loaded tape (its own copy) so that each prints on one line.
+
+    A name from a file holding a newline would otherwise forge a record in
+    the listing (``x\\n  %9 = ...``) or a formula line in ``--format sympy``.
+    """
+    from .core.ops import OpKind
+    from .formats.literals import printable
+
+    tape.name = printable(tape.name)
+    tape.output_names = [printable(name) for name in tape.output_names]
+    tape.sites = {slot: printable(site) for slot, site in tape.sites.items()}
+    for slot, kind in enumerate(tape.ops):
+        if kind is OpKind.INPUT:
+            tape.attrs[slot] = printable(tape.attrs[slot])
 
 
 def _compare(args: argparse.Namespace) -> None:
@@ -291,7 +335,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        print(f"tapegrad {args.command}: error: {first_line.rstrip(':')}", file=sys.stderr)
+        print(terminal_text(f"tapegrad {args.command}: error: {first_line.rstrip(':')}"), file=sys.stderr)
         return 1
     return 0
 

@@ -64,8 +64,16 @@ class UnsupportedOpError(TapegradError, ValueError):
     """A sympy expression uses a function that has no tapegrad op."""
 
 
+class HyperparameterError(TapegradError, ValueError):
+    """An optimiser setting (``lr``, ``momentum``, ``betas``, ``eps``, ``weight_decay``) is out of its range."""
+
+
 class GuardWarning(UserWarning):
     """An exported formula holds only where the tape's guards do (the branch it recorded)."""
+
+
+class RetraceWarning(UserWarning):
+    """A ``tapegrad.function`` traced its function again on most calls (its calls keep taking new branches)."""
 
 
 class ParseError(TapegradError, ValueError):
@@ -77,7 +85,8 @@ class TapeFormatError(TapegradError, ValueError):
 
 
 class SymbolicLimitError(TapegradError):
-    """A formula nests too deeply for sympy to build or print; the cse form does not."""
+    """sympy cannot build a formula: too deep for Python's recursion limit, too large, or an
+    operation it cannot represent (a comparison with nan); the message says which and what to use."""
 
 
 class MissingToolError(TapegradError, RuntimeError):

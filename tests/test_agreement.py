@@ -9,6 +9,7 @@ and on numpy arrays, and in the closure engine.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -19,8 +20,9 @@ from hypothesis import strategies as st
 
 import tapegrad
 import tapegrad.closure
+from tapegrad.codegen import compile_tape
 from tapegrad.errors import StaleTapeError
-from tapegrad.interpret import FLOAT, backward, forward, make_domain
+from tapegrad.interpret import FLOAT, backward, forward, forward_tangents, make_domain
 from tapegrad.ops import Op, OpKind
 
 UNARY: dict[str, Callable[[Any], Any]] = {
@@ -260,3 +262,90 @@ def test_array_power_one_half_at_minus_infinity_and_minus_zero() -> None:
     values = tape(np.array(points))
     assert [float(tape(x)) for x in points] == [0.0, math.inf, 0.5]  # C99: pow(-inf, 0.5) = inf, pow(-0.0, 0.5) = 0.0
     assert list(values) == [0.0, math.inf, 0.5]
+
+
+# ---------------------------------------------------------------- bit for bit, signed zeros included
+
+
+def bit_key(x: Any) -> Any:
+    """What must be equal between engines: the bit pattern of a number, any nan counting as one
+    (IEEE leaves a nan's sign and payload to the hardware)."""
+    x = float(x)
+    return "nan" if math.isnan(x) else struct.pack("<d", x)
+
+
+def assert_same_bits(expected: Sequence[Any], got: Sequence[Any], what: str) -> None:
+    assert [bit_key(v) for v in got] == [bit_key(v) for v in expected], f"{what}: {got!r}, expected {expected!r}"
+
+
+def reverse_engines(program: Sequence[Instruction], point: Sequence[float]) -> dict[str, list[Any]]:
+    """Value and gradient at ``point`` from every engine in reverse mode."""
+    tape = trace(program, point)
+    values = forward(tape, point, FLOAT)
+    adjoint = backward(tape, values, {tape.output_slots[0]: 1.0}, FLOAT)
+    generic = [values[tape.output_slots[0]]] + [
+        adjoint[s] if s < len(adjoint) and adjoint[s] is not None else 0.0 for s in tape.input_slots
+    ]
+    full = tapegrad.grad_tape(tape)
+    optimized = tapegrad.optimize(full)
+    engines = {
+        "eager": eager(program, point),
+        "closure": closure(program, point),
+        "tape.gradient": replay(tape, point),
+    }
+    flat = {name: [value, *grads] for name, (value, grads) in engines.items()}
+    flat["generic loop"] = generic
+    flat["grad_tape"] = list(full(*point))
+    flat["optimize"] = list(optimized(*point))
+    flat["math code"] = list(compile_tape(optimized)(*point))
+    flat["math code, not optimized"] = list(compile_tape(full)(*point))
+    return flat
+
+
+def forward_engines(program: Sequence[Instruction], point: Sequence[float], k: int) -> dict[str, list[Any]]:
+    """Value and tangent along input ``k`` at ``point`` from every engine in forward mode."""
+    tape = trace(program, point)
+    tangent = [1.0 if i == k else 0.0 for i in range(len(point))]
+    values = forward(tape, point, FLOAT)
+    tangents = forward_tangents(tape, values, dict(zip(tape.input_slots, tangent)), FLOAT)
+    out = tape.output_slots[0]
+    jvp_tape = tapegrad.jvp_tape(tape)
+    optimized = tapegrad.optimize(jvp_tape)
+    return {
+        "forward_tangents": [values[out], 0.0 if tangents[out] is None else tangents[out]],
+        "jvp": list(tapegrad.jvp(tape, point, tangent)),
+        "jvp_tape": list(jvp_tape(*point, *tangent)),
+        "optimize": list(optimized(*point, *tangent)),
+        "math code": list(compile_tape(optimized)(*point, *tangent)),
+    }
+
+
+@settings(max_examples=150, deadline=None)
+@given(cases())
+def test_every_engine_gives_the_same_bits(case: tuple[list[Instruction], list[list[float]]]) -> None:
+    """Reverse mode in every engine, then forward mode in every engine: the same bits, signed zeros included."""
+    program, (point, other, _) = case
+    for at in (point, other):
+        try:
+            engines = reverse_engines(program, at)
+        except StaleTapeError:
+            continue  # the second point takes another branch than the traced one
+        expected = engines.pop("eager")
+        for name, got in engines.items():
+            assert_same_bits(expected, got, f"{name} at {at}")
+        for k in range(len(at)):
+            modes = forward_engines(program, at, k)
+            expected = modes.pop("forward_tangents")
+            for name, got in modes.items():
+                assert_same_bits(expected, got, f"forward mode, {name}, input {k} at {at}")
+
+
+def test_signed_zeros_follow_pytorchs_rule_in_both_modes() -> None:
+    """The first contribution is the gradient; relu(-x) and x * -0.0 have gradient -0.0 everywhere."""
+    relu_of_minus = [Instruction("neg", (0, 0, 0, 0), 0, 0.0, 1.0), Instruction("relu", (1, 0, 0, 0), 0, 0.0, 1.0)]
+    times_minus_zero = [Instruction("mul", (0, 0, 0, 0), 1, -0.0, 1.0)]
+    for program in (relu_of_minus, times_minus_zero):
+        for name, got in reverse_engines(program, [1.0]).items():
+            assert_same_bits([got[0], -0.0], got, name)
+        for name, got in forward_engines(program, [1.0], 0).items():
+            assert_same_bits([got[0], -0.0], got, f"forward mode, {name}")

@@ -263,6 +263,7 @@ DIRECT_CASES: list[Case] = [
          lambda g: _scatter_reference(g, (slice(None), slice(1, 3)), (3, 4)), ((3, 2),)),
     Case("take_grad[repeated rows]", lambda g: apply(OPS[OpKind.TAKE_GRAD], g, Value(EMBED.astype(float)), attr=3),
          lambda g: _scatter_reference(g, EMBED, (3, 4)), ((5, 4),)),
+    Case("smatmul[batch@mat]", lambda a, b: apply(OPS[OpKind.SMATMUL], a, b), np.matmul, ((2, 3, 4), (4, 5))),
 ]
 
 # Every elementwise op of the table, applied to arrays with broadcasting.

@@ -424,15 +424,30 @@ def test_elementwise_programs_on_arrays_equal_the_scalar_tape_point_by_point(
     for k in range(points):
         point = [float(c[k]) for c in columns]
         value, grads = scalar_tape.value_and_gradient(*point)
-        assert value == out.data[k] or (np.isnan(value) and np.isnan(out.data[k]))
+        assert same_bits(value, out.data[k])
         for leaf, g in zip(leaves, grads):
-            assert leaf.grad[k] == g, (k, leaf.grad[k], g)
-    # the array program traced, replayed and differentiated: the same bits again
+            assert same_bits(leaf.grad[k], g), (k, leaf.grad[k], g)
+    # the array program traced, replayed, differentiated and compiled: the same bits again, signed zeros included
     array_tape = tapegrad.trace(lambda *xs: run(program, *xs).sum(), *columns)
     value, grads = array_tape.value_and_gradient(*columns)
-    np.testing.assert_array_equal(grads, [leaf.grad for leaf in leaves])
-    recorded = tapegrad.optimize(tapegrad.grad_tape(array_tape))(*columns)
-    np.testing.assert_array_equal(recorded[1:], [leaf.grad for leaf in leaves])
+    eager = [leaf.grad for leaf in leaves]
+    assert same_bits(grads, eager)
+    recorded = tapegrad.grad_tape(array_tape)
+    assert same_bits(recorded(*columns)[1:], eager)
+    optimized = tapegrad.optimize(recorded)
+    assert same_bits(optimized(*columns)[1:], eager)
+    assert same_bits(optimized.compile("numpy")(*columns)[1:], eager)
+
+
+def same_bits(a: Any, b: Any) -> bool:
+    """Equal, element by element, with -0.0 not 0.0 and any nan equal to any nan."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    nan = np.isnan(a)
+    return bool(
+        np.array_equal(nan, np.isnan(b))
+        and np.array_equal(a[~nan], b[~nan])
+        and np.array_equal(np.signbit(a[~nan]), np.signbit(b[~nan]))
+    )
 
 
 @EXAMPLES

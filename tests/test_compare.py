@@ -221,7 +221,8 @@ class WrongRuleToInput(closure.Value):
         out = super().tanh()
 
         def backward() -> None:
-            self._adjoint += 2.0 * out._adjoint  # should be (1 - out**2) * adjoint
+            sent = 2.0 * out._adjoint  # should be (1 - out**2) * adjoint
+            self._adjoint = sent if self._adjoint is None else self._adjoint + sent  # None: nothing reached it yet
 
         out._backward = backward
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from tapegrad.errors import (
     InputTypeError,
     NonScalarOutputError,
     OutputTypeError,
+    RetraceWarning,
+    ShapeError,
     StaleTapeError,
 )
 
@@ -164,6 +167,62 @@ def test_a_traced_value_stored_into_a_numpy_array_is_refused_clearly() -> None:
     assert f(Value(np.ones(3))).data == 5.0  # eagerly, numpy keeps the number (detached, as with PyTorch)
 
 
+def test_function_keeps_at_most_cache_size_tapes_least_recently_used_dropped() -> None:
+    traced = []
+
+    @tapegrad.function(cache_size=2)
+    def f(x: Value) -> Value:
+        traced.append(x._data)  # a spy on each trace (reading .data itself is refused)
+        if x > 1:
+            return x * 3
+        return x * 2 if x > 0 else -x
+
+    assert [f(2.0), f(0.5), f(2.0), f(-1.0)] == [6.0, 1.0, 6.0, 1.0]  # three branch patterns
+    assert f.cache_size == 2 and len(f.tapes) == 2
+    assert f.tapes[0](-2.0) == 2.0 and f.tapes[1](5.0) == 15.0  # most recently used first; 0 < x <= 1 dropped
+    assert f(0.25) == 0.5 and traced == [2.0, 0.5, -1.0, 0.25]  # so it is traced again
+    assert tapegrad.Function(f.f).cache_size == 16
+    for bad in [0, -1, 2.5, True, None]:
+        with pytest.raises(InputTypeError, match="cache_size must be a positive int"):
+            tapegrad.function(f.f, cache_size=bad)  # type: ignore[arg-type]
+
+
+def test_function_keeps_one_tape_per_branch_pattern_of_batches_that_disagree() -> None:
+    """A batch whose points take different branches is traced again on every call, and fails;
+    it used to keep a new tape each time and try them all on every call (3,000 calls: 218 s)."""
+
+    @tapegrad.function
+    def f(x: Value) -> Value:
+        return x * 2 if x > 0 else -x
+
+    rng = np.random.default_rng(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RetraceWarning)
+        for _ in range(300):
+            with pytest.raises(StaleTapeError, match=r"at \d of 4 points"):
+                f(np.concatenate([rng.normal(size=3), [1.0, -1.0]])[1:])
+    assert len(f.tapes) == 2
+
+
+def test_function_warns_when_most_calls_trace_again() -> None:
+    @tapegrad.function
+    def halve(x: Value) -> Value:
+        while x > 1:  # each number of halvings is another branch pattern
+            x = x / 2
+        return x
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)
+        for n in range(10):  # ten traces in the first 20 calls: not most of them
+            assert halve(2.0**n) == 1.0 and halve(2.0**n) == 1.0
+    with pytest.warns(RetraceWarning, match=r"traced halve again on 11 of its last 20 calls.*cache_size=16.*where"):
+        for n in range(10, 12):
+            halve(2.0**n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RetraceWarning)
+        halve(2.0**30)  # said once
+
+
 def test_tape_call_errors() -> None:
     tape = tapegrad.trace(lambda x, y: x * y, 1.0, 2.0)
     with pytest.raises(ArgumentCountError, match=r"takes 2 inputs \(x, y\) but was given 3"):
@@ -211,3 +270,53 @@ def test_keyword_arguments_to_a_tape_are_refused() -> None:
     tape = tapegrad.trace(scaled_square, 1.0, 2.0)
     with pytest.raises(ArgumentCountError, match="takes its inputs by position.*pass them in the order x, y"):
         tapegrad.grad(tape)(1.0, y=2.0)
+
+
+def test_trace_refuses_names_with_a_lone_surrogate() -> None:
+    """No tape file, generated module or terminal can hold one: refused where the name enters."""
+    message = r"the input name 'a\\ud800' holds a lone surrogate \('\\ud800' at character 1\)"
+    with pytest.raises(InputTypeError, match=message):
+        tapegrad.trace(lambda x: x * 2.0, 1.0, names=["a\ud800"])
+
+    def f(x: Value) -> Value:
+        return x * 2.0
+
+    f.__name__ = "\udfff"
+    with pytest.raises(InputTypeError, match=r"the function's __name__ '\\udfff' holds a lone surrogate"):
+        tapegrad.trace(f, 1.0)
+
+    def named(x: Value) -> Value:
+        out = x * 2.0
+        out.name = "out\ud800"
+        return out
+
+    with pytest.raises(InputTypeError, match=r"the output name 'out\\ud800' holds a lone surrogate"):
+        tapegrad.trace(named, 1.0)
+
+
+def test_a_ragged_input_is_an_input_type_error() -> None:
+    tape = tapegrad.trace(lambda x, y: x * y, 2.0, 3.0)
+    with pytest.raises(InputTypeError, match=r"input 'x' must be a number or a rectangular array"):
+        tape([1.0, [2.0, 3.0]], 1.0)
+    with pytest.raises(InputTypeError, match=r"input 'y' must be a number or a rectangular array"):
+        tape.gradient(1.0, [[1.0], [2.0, 3.0]])
+
+
+@pytest.mark.parametrize("seed", [np.ones(4), np.ones((1, 3)), np.ones((3, 1)), 2.0, np.ones((2, 3))], ids=repr)
+def test_a_seed_of_another_shape_than_the_output_is_a_shape_error(seed: object) -> None:
+    """(3, 1) and (2, 3) seeds used to broadcast into a wrong gradient without a word; (4,) gave numpy's error."""
+    tape = tapegrad.trace(lambda x: x * 2.0, np.ones(3))
+    for gradient in (tape.gradient, tape.value_and_gradient):
+        with pytest.raises(ShapeError, match=r"the seed for output 'out' .* pass seed= an array of shape \(3,\)"):
+            gradient(np.ones(3), seed=seed)
+    assert np.array_equal(tape.gradient(np.ones(3), seed=np.array([1.0, 2.0, 3.0]))[0], [2.0, 4.0, 6.0])
+
+
+def test_a_seed_must_fit_the_batch_of_a_tape_of_numbers() -> None:
+    tape = tapegrad.trace(lambda x, y: (x * y, x + y), 2.0, 3.0)
+    batch = (np.ones(3), np.full(3, 2.0))
+    with pytest.raises(ShapeError, match=r"the seed for output 'out0' .* has the batch's shape \(3,\)"):
+        tape.gradient(*batch, seed=(np.ones(4), np.ones(3)))
+    with pytest.raises(ShapeError, match=r"has the batch's shape \(\)"):
+        tape.gradient(1.0, 2.0, seed=(np.ones(3), 1.0))
+    assert [list(g) for g in tape.gradient(*batch, seed=(np.ones(3), 1.0))] == [[3.0] * 3, [2.0] * 3]

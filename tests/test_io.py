@@ -24,6 +24,7 @@ import inspect
 import json
 import math
 import random
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -565,3 +566,28 @@ def test_a_hundred_thousand_records_round_trip(tmp_path: Path) -> None:
     assert io.MAX_RECORDS >= 10**6
     bytes_per_record = (tmp_path / "big.json").stat().st_size / len(tape)
     assert bytes_per_record * 10**6 < io.MAX_BYTES
+
+
+@pytest.mark.parametrize("given", [None, [1, 2], {"format": "tapegrad.tape"}, 3.0], ids=repr)
+def test_loads_takes_text(given: Any) -> None:
+    message = r"loads reads a tape from JSON text \(str or bytes\), got .*; use load\(path\)"
+    with pytest.raises(TapeFormatError, match=message):
+        io.loads(given)
+
+
+@pytest.mark.parametrize(
+    "place, path",
+    [("name", "name"), ("input", "records[0][2]"), ("output_names", "output_names[0]"), ("sites", "sites.2")],
+)
+def test_a_lone_surrogate_in_a_name_is_refused_on_load(place: str, path: str) -> None:
+    """JSON may write "\\ud800"; such a name would make save(), str(tape) and the CLI fail later."""
+    document = json.loads(io.dumps(tapegrad.trace(lambda x: x * 2.0 if x > 0 else x, 1.0)))
+    if place == "input":
+        document["records"][0][2] = "x\udc80"
+    elif place == "sites":
+        document["sites"] = {"2": "x\udc80"}
+    else:
+        document[place] = "x\udc80" if place == "name" else ["x\udc80"]
+    message = rf"invalid tape file at {re.escape(path)}: the name 'x\\udc80' holds a lone"
+    with pytest.raises(TapeFormatError, match=message):
+        io.loads(json.dumps(document))

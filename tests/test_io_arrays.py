@@ -26,6 +26,7 @@ import copy
 import json
 import math
 import random
+import re
 import struct
 from collections.abc import Callable
 from pathlib import Path
@@ -754,3 +755,22 @@ def test_random_mutations_of_array_files_load_stably_or_raise_tape_format_error(
     for _ in range(4_000):
         outcomes[load_mutated(mutate(rng.choice(documents), rng))] += 1
     assert outcomes["tape"] > 150 and outcomes["error"] > 2_000, outcomes
+
+
+HUGE_EMPTY = [0, 2**52, 2**52]  # no elements, but numpy refuses the shape ("array is too big")
+
+
+@pytest.mark.parametrize("where", ["example", "constant", "broadcast_to", "reshape"])
+def test_a_huge_shape_with_a_zero_is_a_format_error(where: str) -> None:
+    document = json.loads(io.dumps(tapegrad.trace(lambda x: (x * 2.0).sum(), np.ones(3))))
+    empty = {"dtype": "float64", "shape": HUGE_EMPTY, "data": []}
+    path = {"example": "example[0].shape", "constant": "records[1][2].shape"}.get(where, "records[2][2]")
+    if where == "example":
+        document["example"][0] = empty
+    elif where == "constant":
+        document["records"][1][2] = empty
+    else:
+        document["records"][2] = [where, [0], HUGE_EMPTY]
+    message = rf"at {re.escape(path)}: shape \[0, 4503599627370496, 4503599627370496\] is too large"
+    with pytest.raises(TapeFormatError, match=message):
+        io.loads(json.dumps(document))

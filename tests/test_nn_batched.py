@@ -11,7 +11,7 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
-from tapegrad.errors import ConflictingArgumentsError, InputTypeError, ShapeError, UnknownNameError
+from tapegrad.errors import ConflictingArgumentsError, HyperparameterError, InputTypeError, ShapeError, UnknownNameError
 from tapegrad.nn import MLP as ScalarMLP
 from tapegrad.nn import SGD, Adam, Embedding, Linear, Module
 from tapegrad.nn.batched import MLP
@@ -400,10 +400,17 @@ def test_optimisers_train_a_small_regression() -> None:
         (lambda p: Adam(p, betas=(0.9,)), r"betas must be two numbers in \[0, 1\)"),  # type: ignore[arg-type]
         (lambda p: Adam(p, eps=-1e-8), r"eps must be a number >= 0"),
         (lambda p: Adam(p, weight_decay=-0.1), r"weight_decay must be a number >= 0"),
+        (lambda p: SGD(p, lr=10**400), r"lr must be a number >= 0, got 10000000000000000000\.\.\. \(401 digits\)"),
+        (lambda p: Adam(p, lr=10**400), r"lr must be a number >= 0, got 1000.*; pass a finite float"),
+        (lambda p: SGD(p, lr=float("inf")), r"lr must be a number >= 0, got inf; pass a finite float"),
+        (lambda p: SGD(p, lr=0.1, momentum=-(10**400)), r"momentum must be a number >= 0"),
+        (lambda p: Adam(p, eps=10**309), r"eps must be a number >= 0"),
+        (lambda p: Adam(p, betas=0.9), r"betas must be two numbers in \[0, 1\)"),  # type: ignore[arg-type]
+        (lambda p: Adam(p, betas=(10**400, 0.9)), r"betas must be two numbers in \[0, 1\)"),
     ],
 )
 def test_optimisers_refuse_bad_hyperparameters(make: Callable[[list[Any]], Any], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(HyperparameterError, match=message):  # a ValueError too
         make([Value(1.0)])
 
 

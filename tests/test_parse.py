@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 from tapegrad.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, MAX_NUMBER_LENGTH, to_expression
 
 import tapegrad
-from tapegrad.errors import ParseError, TapegradError
+from tapegrad.errors import InputTypeError, ParseError, TapegradError
 from tapegrad.ops import OpKind
 from tapegrad.testing import random_program
 
@@ -574,3 +574,28 @@ def test_the_caret_points_where_the_expression_goes_wrong(text: str, column: int
     assert f"at column {column}:" in message
     assert message.splitlines()[-1] == "  " + " " * (column - 1) + "^"
 
+
+
+@pytest.mark.parametrize("text, name", [("x + \ud800", "expr"), ("x + 1", "a\ud800")])
+def test_a_lone_surrogate_is_an_input_type_error(text: str, name: str) -> None:
+    """It used to be "too complex to parse" (the text) or a UnicodeEncodeError later (the name)."""
+    what = "the expression 'x + \\ud800'" if name == "expr" else "the tape name 'a\\ud800'"
+    with pytest.raises(InputTypeError) as error:
+        tapegrad.parse(text, name=name)
+    assert str(error.value).startswith(f"{what} holds a lone surrogate")
+
+
+@pytest.mark.parametrize("n", [201, 401, 2_000])
+def test_a_flat_sum_or_product_is_not_deep(n: int) -> None:
+    """Python nests x+x+...+x on its left as deep as the sum is long; it is still flat: accepted."""
+    assert tapegrad.parse("+".join(["x"] * n))(1.5) == 1.5 * n
+    assert tapegrad.parse(" - ".join(["x * y"] * n))(2.0, 1.0) == 2.0 * (2 - n)
+    assert tapegrad.parse("*".join(["x"] * n))(1.0) == 1.0
+
+
+def test_real_nesting_keeps_its_limits() -> None:
+    for deep in ["-" * 401 + "x", "**".join(["x"] * 402), "x" + "+(x" * 201 + ")" * 201]:
+        with pytest.raises(ParseError, match=r"nest(s)? deeper than 200"):
+            tapegrad.parse(deep)
+    with pytest.raises(ParseError, match=r"too complex to parse \(Python's parser takes chains of up to about 2,000"):
+        tapegrad.parse("+".join(["x"] * 9_000))

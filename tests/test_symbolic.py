@@ -831,3 +831,206 @@ def test_symbolic_and_from_sympy_load_on_first_use() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-500:]
+
+
+# ---------------------------------------------------------------- what sympy cannot do (issue 14 items 6, 7)
+
+
+def _printed(expr: Any) -> list[str]:
+    """``expr`` as every sympy printer writes it."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    return [str(expr), sp.pycode(expr), sp.ccode(expr), sp.latex(expr), NumPyPrinter().doprint(expr)]
+
+
+def test_complex_infinity_exports_as_the_infinity_the_tape_computes() -> None:
+    """sympy's log(0) is zoo, which no code printer can write; the tape's log(0) is -inf, so the formula's is -oo."""
+    tape = tapegrad.trace(lambda y: 0.0**y, 1.0)
+    gradient = symbolic.gradient(tape)
+    replacements, exprs = symbolic.gradient(tape, cse=True)
+    for expr in [*gradient, *exprs, *(rhs for _, rhs in replacements)]:
+        assert not expr.has(sp.zoo)
+        for text in _printed(expr):
+            assert "zoo" not in text and "ComplexInfinity" not in text and "tilde" not in text
+    assert "-math.inf" in sp.pycode(gradient[0]) and "-INFINITY" in sp.ccode(gradient[0])
+    assert "zoo" not in symbolic.latex(tape) and "\\tilde" not in symbolic.latex(tape)
+    y = sp.Symbol("y")
+    assert gradient[0].subs(y, 2) == 0 and tape.gradient(2.0) == (0.0,)
+    # constants on their own: exactly what the float kernels give
+    x = sp.Symbol("x")
+    cases = {
+        (lambda x: x + (x * 0.0 + 1.0).log() + (x * 0.0).log()): -sp.oo,  # log(0)
+        (lambda x: x / 0.0): sp.Piecewise((sp.oo, x > 0), (-sp.oo, x < 0), (sp.nan, True)),
+        (lambda x: x**-1.0 + (x * 0.0) ** -1.0): x**-1 + sp.oo,  # 0 ** -1
+    }
+    for f, want in cases.items():
+        got = tapegrad.trace(f, 1.0).to_sympy()
+        assert not got.has(sp.zoo)
+        if want == -sp.oo:
+            assert got == x - sp.oo
+        else:
+            assert got == want
+    quotient = tapegrad.trace(lambda x: x / 0.0, 1.0)
+    formula = sp.lambdify(x, quotient.to_sympy(), "math")
+    for point in (2.0, -2.0, 0.0):
+        assert repr(formula(point)) == repr(quotient(point))
+
+
+def test_no_op_of_the_table_gives_sympy_complex_infinity() -> None:
+    """Every elementwise op on zeros, infinities and nan: never zoo, never a raw sympy error."""
+    x = sp.Symbol("x")
+    operands = [x, sp.Integer(0), sp.Integer(1), sp.Integer(-2), sp.oo, -sp.oo, sp.nan, sp.Rational(1, 2)]
+    domain = tapegrad.symbolic.SYMPY
+    for op in OPS:
+        rule = domain.forward[op.kind]
+        if rule is None or not op.elementwise or op.arity == 0:
+            continue
+        attrs: list[tuple[Any, ...]] = [(2.0,), (-1.0,), (0.5,)] if op.has_attr else [()]
+        for args in __import__("itertools").product(operands, repeat=op.arity):
+            for attr in attrs:
+                try:
+                    result = rule(*args, *attr)
+                except tapegrad.errors.SymbolicLimitError as error:
+                    assert sp.nan in args and "cannot export" in str(error) and "compare with nan" in str(error)
+                    continue
+                assert not (isinstance(result, sp.Basic) and result.has(sp.zoo)), (op.name, args, attr)
+                if all(a.is_number for a in args) and _sympy_fails(op, args, attr):  # the kernel's value
+                    want = float(op.scalar(*[float(a) for a in args], *attr))
+                    got = float(1.0 if result is sp.true else 0.0 if result is sp.false else result)
+                    assert got == want or (math.isnan(got) and math.isnan(want)), (op.name, args, attr, result, want)
+
+
+def _sympy_fails(op: Op, args: Sequence[Any], attr: Sequence[Any]) -> bool:
+    """Whether the op's own sympy rule gives zoo or raises (where the export uses the float kernel)."""
+    assert op.symbolic is not None
+    try:
+        raw = op.symbolic(sp, *args, *[sp.Float(a) for a in attr])
+    except (TypeError, ValueError):
+        return True
+    return isinstance(raw, sp.Basic) and raw.has(sp.zoo)
+
+
+def test_nan_under_maximum_and_relu_is_exported_or_refused_clearly() -> None:
+    nan = float("nan")
+    assert tapegrad.trace(lambda x: maximum(x * 0.0 + nan, 1.0).relu(), 1.0).to_sympy() is sp.nan
+    assert tapegrad.trace(lambda x: x + (x * 0.0 + nan > 1.0), 1.0).to_sympy() == sp.Symbol("x")
+    for f in (lambda x: maximum(x, nan), lambda x: minimum(nan, x), lambda x: where(x > nan, x, 1.0)):
+        tape = tapegrad.trace(f, 1.0)
+        for cse in (False, True):
+            with pytest.raises(tapegrad.errors.SymbolicLimitError, match=r"cannot export \w+\(.*nan.*\) as a formula"):
+                tape.to_sympy(cse=cse)
+        with pytest.raises(tapegrad.errors.SymbolicLimitError, match="sympy refuses to compare with nan"):
+            symbolic.gradient(tape)
+
+
+def test_sympy_recursion_is_reported_and_never_suggests_a_remedy_that_fails() -> None:
+    """Under any recursion limit: a formula, or SymbolicLimitError; cse=True is suggested only when it works."""
+
+    def f(x: Any, y: Any) -> Any:
+        condition = where(x > y, x + 1.0 > y, y > x * 2.0)
+        return where(condition, (x * y).sin(), (x - y).exp())
+
+    tape = tapegrad.trace(f, 1.0, 2.0)
+    base = len(inspect.stack())
+    outcomes = set()
+    for extra in range(30, 160, 5):
+        for cse in (False, True):
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(base + extra)
+            try:
+                tape.to_sympy(cse=cse)
+                outcomes.add("built")
+            except tapegrad.errors.SymbolicLimitError as error:
+                outcomes.add("refused")
+                message = str(error)
+                assert "recurs" in message or "nests too deeply" in message
+                if "cse=True" in message:
+                    tape.to_sympy(cse=True)  # the advice works
+                else:
+                    assert "tape.compile()" in message
+            except RecursionError:  # pragma: no cover - the failure this test exists to catch
+                pytest.fail(f"raw RecursionError with cse={cse} at recursion limit +{extra}")
+            finally:
+                sys.setrecursionlimit(old)
+    assert outcomes == {"built", "refused"}
+
+
+# ---------------------------------------------------------------- strong zeros in formulas (issue 14 item 8)
+
+
+@pytest.mark.parametrize(
+    "f",
+    [
+        lambda x: where(x > 0, x.sqrt(), 0.0),
+        lambda x: where(x > 0, x * x.sqrt(), 0.0),
+        lambda x: where(x > 0, x.log(), 0.0) + x,
+        lambda x: (x * 0.0).sqrt() * 0.0 + x.relu(),
+    ],
+)
+def test_strong_gradient_formulas_agree_with_the_tape(f: Callable[..., Any]) -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.trace(f, 1.0)
+    strong = symbolic.gradient(tape, strong=True)[0]
+    replacements, (strong_cse,) = symbolic.gradient(tape, strong=True, cse=True)
+    for point in (0.0, -1.0, 2.25):
+        want = tape.gradient(point)[0]
+        assert float(strong.subs(x, point)) == want
+        env = {x: sp.Float(point)}
+        for name, rhs in replacements:
+            env[name] = rhs.xreplace(env)
+        assert float(strong_cse.xreplace(env)) == want
+
+
+def test_plain_gradient_formulas_are_the_calculus_ones_by_default() -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.trace(lambda x: where(x > 0, x.sqrt(), 0.0), 1.0)
+    assert symbolic.gradient(tape)[0].subs(x, 0) is sp.nan and tape.gradient(0.0) == (0.0,)
+    assert symbolic.gradient(tape, strong=True)[0].subs(x, 0) == 0
+    assert "strong=True" in (symbolic.gradient.__doc__ or "")
+    second = symbolic.hessian(lambda x: where(x > 0, x * x.sqrt(), 0.0), strong=True)
+    assert second[0, 0].subs(x, 4) == sp.Rational(3, 8)
+
+
+# ---------------------------------------------------------------- hessian wrt=, latex of a Matrix (issue 19 item 5)
+
+
+def test_hessian_of_only_some_inputs() -> None:
+    a, b, c = sp.symbols("a b c")
+    expr = a * a * b + c * b * b + a * c + sp.sin(a * c)
+    tape = tapegrad.trace(lambda a, b, c: a * a * b + c * b * b + a * c + (a * c).sin(), 1.0, 1.0, 1.0)
+    full = sp.hessian(expr, (a, b, c))
+    assert symbolic.hessian(tape) == full
+    assert symbolic.hessian(tape, wrt=["c", "a"]) == sp.hessian(expr, (c, a))
+    assert symbolic.hessian(tape, wrt=1) == sp.Matrix([[2 * c]])
+    assert symbolic.hessian(tape, wrt=[0, "b"]) == sp.hessian(expr, (a, b))
+    with pytest.raises(UnknownNameError, match="wrt='v' names no input"):
+        symbolic.hessian(tape, wrt="v")
+
+
+def test_hessian_of_only_some_array_inputs() -> None:
+    import numpy as np
+
+    tape = tapegrad.trace(lambda W, v: (W @ v).sum() * v.sum(), np.ones((2, 2)), np.ones(2))
+    only_v = symbolic.hessian(tape, wrt="v")
+    assert only_v.shape == (2, 2)
+    full = symbolic.hessian(tape)
+    assert full.shape == (6, 6) and full[4:, 4:] == only_v
+
+
+def test_latex_of_a_matrix() -> None:
+    h = symbolic.hessian(lambda x, y: x * x * y)
+    assert symbolic.latex(h) == "\\begin{bmatrix}2 y & 2 x\\\\2 x & 0\\end{bmatrix}"
+    assert symbolic.latex(sp.Matrix([[sp.Symbol("q")]])) == "\\begin{bmatrix}q\\end{bmatrix}"
+    with pytest.raises(InputTypeError, match="latex of a sympy Matrix writes it as it is"):
+        symbolic.latex(h, wrt="x")
+
+
+def test_from_sympy_takes_one_symbol_as_its_inputs() -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.from_sympy(x**2 + 1, x)  # was TypeError: 'Symbol' object is not iterable
+    assert tape.inputs == ("x",) and tape.gradient(3.0) == (6.0,)
+    assert tapegrad.from_sympy(x**2 + 1, [x]).gradient(3.0) == (6.0,)
+    with pytest.raises(InputTypeError, match=r"inputs must be sympy Symbols, got int 3"):
+        tapegrad.from_sympy(x**2, 3)
+    with pytest.raises(InputTypeError, match=r"the symbol 'a\\ud800' holds a lone surrogate"):
+        tapegrad.from_sympy(x**2, [x, sp.Symbol("a\ud800")])

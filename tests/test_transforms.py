@@ -202,3 +202,136 @@ def test_jacobian_and_hessian_pass_keyword_arguments_through() -> None:
     assert tapegrad.hessian(f)(2.0, 1.0, scale=0.5) == 6.0
     with pytest.raises(ArgumentCountError, match="takes its inputs by position"):
         tapegrad.jacobian(tapegrad.trace(lambda x: x * x, 1.0))(1.0, scale=2.0)
+
+
+# ---------------------------------------------------------------- second derivatives of tapes of any arity
+
+
+def _smooth(*xs):  # type: ignore[no-untyped-def]
+    """A function of any number of inputs whose every second partial is nonzero."""
+    total = xs[0] * 0.5
+    for k, x in enumerate(xs):
+        total = total + (x * (k + 1.0)).sin() * xs[k - 1] + x * x * xs[0]
+    return total
+
+
+def _second_partials_by_differences(tape: tapegrad.Tape, point: list[float], h: float = 1e-5) -> np.ndarray:
+    """d2f/dxi dxj by central differences of the tape's gradient."""
+    n = len(point)
+    H = np.zeros((n, n))
+    for j in range(n):
+        up, down = list(point), list(point)
+        up[j] += h
+        down[j] -= h
+        H[:, j] = (np.array(tape.gradient(*up)) - np.array(tape.gradient(*down))) / (2 * h)
+    return H
+
+
+ARGNUMS = [0, 1, -1, (0, 1), (1, 0), (0, 2), (2,), (0, 1, 2), (3, 1)]
+
+
+@pytest.mark.parametrize("arity", [1, 2, 3, 4, 5])
+@pytest.mark.parametrize("argnums", ARGNUMS)
+def test_second_derivatives_of_a_tape_of_any_arity(arity: int, argnums: int | tuple[int, ...]) -> None:
+    picked = [argnums] if isinstance(argnums, int) else list(argnums)
+    if any(not -arity <= a < arity for a in picked):
+        pytest.skip("argnums past the arity")
+    picked = [a % arity for a in picked]
+    names = ["a", "b", "c", "d", "e"][:arity]
+    tape = tapegrad.trace(_smooth, *[1.0] * arity, names=names)
+    point = [0.3 + 0.4 * k for k in range(arity)]
+    H = _second_partials_by_differences(tape, point)
+    hess = tapegrad.hessian(tape, argnums=argnums)(*point)
+    jac_of_grad = tapegrad.jacobian(tapegrad.grad(tape, argnums), argnums)(*point)
+    for got in (hess, jac_of_grad):
+        if isinstance(argnums, int):
+            assert got == pytest.approx(H[picked[0], picked[0]], rel=1e-7, abs=1e-8)
+        else:
+            want = [[H[i, j] for j in picked] for i in picked]
+            assert np.array(got) == pytest.approx(np.array(want), rel=1e-7, abs=1e-8)
+    for i in picked:
+        for j in picked:
+            assert tapegrad.grad(tapegrad.grad(tape, i), j)(*point) == pytest.approx(H[i, j], rel=1e-7, abs=1e-8)
+    # the tape and the function it was traced from agree to the last bit
+    assert hess == tapegrad.hessian(_smooth, argnums=argnums)(*point)
+
+
+def test_hessian_of_a_three_input_tape() -> None:
+    """The issue's example: the inner trace read grad's own signature and refused three arguments."""
+    tape = tapegrad.trace(lambda a, b, c: a * b * c, 1.0, 2.0, 3.0)
+    assert tapegrad.hessian(tape, argnums=(0, 1))(1.0, 2.0, 3.0) == ((0.0, 3.0), (3.0, 0.0))
+    assert tapegrad.grad(tapegrad.grad(tape), 1)(1.0, 2.0, 3.0) == 3.0
+    assert tapegrad.jacobian(tapegrad.grad(tape, 2), (0, 1))(1.0, 2.0, 3.0) == (2.0, 1.0)
+    assert tapegrad.grad(tapegrad.grad(tapegrad.grad(tape), 1), 2)(1.0, 2.0, 3.0) == 1.0
+    # grad of a tape reads as the tape: its name and input names carry into the traces of it
+    inner = tapegrad.trace(tapegrad.grad(tape), 1.0, 2.0, 3.0)
+    assert inner.name == "<lambda>" and inner.inputs == ("a", "b", "c")
+    with pytest.raises(ArgumentCountError, match="cannot be traced with 2 example argument"):
+        tapegrad.hessian(tape)(1.0, 2.0)
+
+
+def test_grad_of_a_tape_with_names_that_are_no_identifiers() -> None:
+    tape = tapegrad.trace(lambda x, y, z: x * y * z, 1.0, 2.0, 3.0, names=["class", "λ", "a b"])
+    assert tapegrad.hessian(tape, argnums=(0, 2))(1.0, 2.0, 3.0) == ((0.0, 2.0), (2.0, 0.0))
+
+
+# ---------------------------------------------------------------- zeros keep their shape and dtype
+
+
+def _described(x):  # type: ignore[no-untyped-def]
+    """Shape and dtype of every entry of a (nested) result."""
+    if isinstance(x, (tuple, list)):
+        return type(x)([_described(e) for e in x])
+    return (np.shape(x), np.dtype(getattr(x, "dtype", np.float64)), type(x) is float or isinstance(x, np.ndarray))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_zero_tangents_are_arrays_of_the_recorded_shape_and_dtype(dtype: type) -> None:
+    ones = np.ones(3, dtype)
+    array_of = (((3,), np.dtype(dtype), True),)
+    hv = tapegrad.hvp(lambda x: x.sum(), (ones,), (ones,))
+    assert _described(hv) == array_of and not np.any(hv[0])
+    hv2 = tapegrad.hvp(lambda x, y: (x * x).sum() + y.sum(), (ones, ones), (ones, ones))
+    assert _described(hv2) == array_of * 2 and list(hv2[1]) == [0.0, 0.0, 0.0]
+    value, tangent = tapegrad.jvp(lambda x: x.sum() * 0.0 + np.ones(2, dtype), (ones,), (ones,))
+    assert _described(tangent) == (((2,), np.dtype(dtype), True))
+    tape = tapegrad.trace(lambda x, y: (y * 2.0, x.sum() * 0.0 + np.zeros((2, 2), dtype)), ones, ones)
+    outs = tapegrad.jvp_tape(tape)(ones, ones, ones, np.zeros(3, dtype))
+    assert _described(outs) == (((3,), np.dtype(dtype), True), ((2, 2), np.dtype(dtype), True)) * 2
+    assert not np.any(outs[2]) and not np.any(outs[3])
+    jac = tapegrad.jacobian(lambda x, y: y * 2.0, argnums=(0, 1))(ones, ones)
+    assert _described(jac) == (((3, 3), np.dtype(dtype), True),) * 2
+    assert _described(tapegrad.hessian(lambda x: x.sum())(ones)) == ((3, 3), np.dtype(dtype), True)
+    assert _described(tapegrad.grad(lambda x, y: x.sum(), argnums=1)(ones, ones)) == array_of[0]
+
+
+def test_float32_scalars_stay_float32_in_every_transform() -> None:
+    x = np.float32(1.5)
+    f32 = np.dtype(np.float32)
+    assert _described(tapegrad.hvp(lambda x: x * 2.0, (x,), (x,))) == (((), f32, True),)
+    assert _described(tapegrad.jvp(lambda x: x * 2.0, (x,), (x,)))[1][:2] == ((), f32)
+    assert _described(tapegrad.grad(lambda x: x * x)(x))[:2] == ((), f32)
+    assert _described(tapegrad.hessian(lambda x: x * 2.0)(x)) == ((), f32, True)
+    # a float64 scalar stays a Python float
+    assert tapegrad.hvp(lambda x: x * 2.0, (1.5,), (1.0,)) == (0.0,)
+    assert type(tapegrad.hvp(lambda x: x * 2.0, (1.5,), (1.0,))[0]) is float
+
+
+@pytest.mark.parametrize("primals", [1.0, np.array([1.0]), None, "x", (x for x in [1.0])], ids=repr)
+def test_jvp_and_hvp_take_tuples_of_primals_and_tangents(primals: object) -> None:
+    f = lambda x: x * x  # noqa: E731
+    for transform in (tapegrad.jvp, tapegrad.hvp):
+        with pytest.raises(InputTypeError, match=r"take primals as a tuple or list .* jvp\(f, \(x,\), \(v,\)\)"):
+            transform(f, primals, (1.0,))
+        with pytest.raises(InputTypeError, match=r"take tangents as a tuple or list"):
+            transform(f, (1.0,), primals)
+    assert tapegrad.jvp(f, [3.0], [1.0]) == (9.0, 6.0)  # a list is a sequence of arguments, as in JAX
+
+
+@pytest.mark.parametrize("argnums", [1.5, None, "0", {0: 1}], ids=repr)
+def test_argnums_must_be_an_int_or_a_tuple(argnums: object) -> None:
+    f = lambda x, y: x * y  # noqa: E731
+    for transform in (tapegrad.jacobian, tapegrad.grad, tapegrad.value_and_grad, tapegrad.hessian):
+        with pytest.raises(InputTypeError, match=r"argnums must be an int or a tuple of ints"):
+            transform(f, argnums)(1.0, 2.0)  # type: ignore[arg-type]
+    assert tapegrad.jacobian(f, [0, 1])(1.0, 2.0) == (2.0, 1.0)

@@ -8,8 +8,12 @@ there is no recursion, no per-node closure and no topological sort: the tape
 is already in evaluation order, so the reverse sweep is a loop backwards.
 
 Strong zeros: an adjoint that is exactly zero propagates nothing, even where
-the local derivative is inf or nan.  For floats a zero adjoint skips its
-record; for arrays the rule holds elementwise.
+the local derivative is inf or nan.  The backward rules keep that rule
+themselves (``smul``, ``sdiv``, ``where``), elementwise, so no loop skips a
+record for a zero adjoint: skipping would drop the signed zeros the rules
+send, and every engine follows PyTorch's rule for signed zeros (the first
+contribution to an adjoint is the adjoint, -0.0 included; later ones are
+added; a slot nothing reaches has none, and an input's gradient is then +0.0).
 """
 
 from __future__ import annotations
@@ -87,12 +91,7 @@ FLOAT = make_domain(
     truth=lambda c, site: bool(c),
 )
 def _array_is_zero(g: Any) -> bool:
-    """Only a zero number skips a record: checking every array costs more than it saves.
-
-    Skipping is an optimisation, not a rule: the backward rules keep strong
-    zeros elementwise (``smul``, ``sdiv``, ``where``), as in recorded
-    gradient tapes and generated code.
-    """
+    """A zero number (for :func:`tapegrad.replay.explain`, which says what a zero adjoint sends)."""
     return type(g) is float and g == 0.0
 
 
@@ -164,7 +163,6 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
     for slot, g in seeds.items():
         adjoint[slot] = g
     m = domain.m
-    is_zero = domain.is_zero
     check = STATE.debug_nans
     broadcasts, narrow = tape.broadcasts, tape.narrow
     for i in range(top, -1, -1):
@@ -173,7 +171,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
             continue
         op = OPS[ops[i]]
         rule = op.vjp
-        if rule is None or is_zero(g):
+        if rule is None:
             continue
         args = argss[i]
         operands = [values[a] for a in args]
@@ -211,8 +209,10 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     Needs no second set of derivative rules: a backward rule is linear in its
     adjoint, so evaluating it with ``g = 1`` gives the op's partial
     derivatives, and a record's tangent is the sum of partial times operand
-    tangent.  The products are strong (``smul``), so a zero tangent
-    propagates nothing.  Array ops are linear in their operands, bilinear
+    tangent.  The products are strong (``smul``) on both sides, so a zero
+    tangent propagates nothing, and a zero partial stops an infinite or nan
+    tangent (``where(x > 0, sqrt(x), 0)`` at -1 has tangent 0, as its
+    gradient is 0).  Array ops are linear in their operands, bilinear
     (``matmul``) or a weighted sum (``max``, ``logsumexp``: the weights are
     again the backward rule at ``g = 1``), see :func:`_array_tangent`.
     Returns ``None`` where no tangent flows.
@@ -222,11 +222,10 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     for slot, t in tangents.items():
         tangent[slot] = t
     m = domain.m
-    is_zero = domain.is_zero
     for i, kind in enumerate(ops):
         op = OPS[kind]
         args = argss[i]
-        if op.vjp is None or all(tangent[a] is None or is_zero(tangent[a]) for a in args):
+        if op.vjp is None or all(tangent[a] is None for a in args):
             continue
         operands = [values[a] for a in args]
         if not op.elementwise:
@@ -263,9 +262,9 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         return forward(*filled, *extra)
     if op.kind is OpKind.TAKE or op.kind is OpKind.TAKE_GRAD:  # linear in the first operand; indices stay
         return forward(tangents[0], operands[1], *extra) if tangents[0] is not None else None
-    if op.kind is OpKind.MATMUL:
+    if op.kind is OpKind.MATMUL or op.kind is OpKind.SMATMUL:  # bilinear; tangent times operand is strong
         (x, y), (tx, ty) = operands, tangents
-        terms = [forward(tx, y) if tx is not None else None, forward(x, ty) if ty is not None else None]
+        terms = [m.smatmul(tx, y) if tx is not None else None, m.smatmul(x, ty) if ty is not None else None]
         return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
     if op.kind is OpKind.LOG_SOFTMAX:  # t - sum(softmax * t)
         return tangents[0] - m.sum(m.smul(tangents[0], m.exp(out)), ((attr,), True))
@@ -312,8 +311,13 @@ def forward_float(tape: Tape, inputs: Sequence[float]) -> list[Any]:
 def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> list[Any]:
     """:func:`backward` over floats, with None where nothing flowed.
 
-    The first contribution is stored, not added to 0.0, so a gradient of
-    ``-0.0`` keeps its sign, as in the generic loop and in generated code.
+    The first contribution is stored, not added to 0.0, and a zero adjoint
+    still runs its rule, so a gradient of ``-0.0`` keeps its sign, as in the
+    generic loop and in generated code.  One exact shortcut: a zero adjoint
+    sends only zeros (the rules are strong), and adding a zero to a nonzero
+    (or nan) partial sum changes no bit of it or of any later sum, so a
+    record with a zero adjoint whose operands already hold such sums is
+    skipped (half the records of a relu network's backward pass).
     """
     top = max(seeds) if seeds else -1
     adjoint: list[Any] = [None] * (top + 1)
@@ -323,7 +327,7 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
     m = _FLOAT_M
     for i in range(top, -1, -1):
         g = adjoint[i]
-        if g is None or g == 0.0:
+        if g is None:
             continue
         rule = _VJP[ops[i]]
         if rule is None:
@@ -331,6 +335,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
         args = argss[i]
         if len(args) == 2:
             a, b = args
+            if g == 0.0 and adjoint[a] and adjoint[b]:
+                continue
             da, db = rule(m, g, values[i], values[a], values[b])
             if da is not None:
                 previous = adjoint[a]
@@ -341,6 +347,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             continue
         if len(args) == 1:
             (a,) = args
+            if g == 0.0 and adjoint[a]:
+                continue
             if i in attrs:
                 (da,) = rule(m, g, values[i], values[a], attrs[i])
             else:

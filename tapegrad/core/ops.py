@@ -18,7 +18,11 @@ Strong zeros: an adjoint that is exactly zero propagates nothing, even
 through a local derivative that is inf or nan.  Rules therefore multiply and
 divide the adjoint with ``smul`` and ``sdiv`` ("strong" multiply and divide:
 ``g`` itself when ``g == 0``, else ``g * y`` or ``g / y``), never with ``*``
-and ``/``.  Because these are ops of the table too, the rule holds wherever a
+and ``/``.  ``smul`` is strong on both sides: a local derivative that is
+exactly zero also stops an inf or nan adjoint (``smul(inf, 0.0)`` is
+``0.0``), so forward mode, which multiplies tangents by the same partials,
+and second derivatives, which differentiate ``smul`` itself, keep the
+strong zeros of reverse mode.  Because these are ops of the table too, the rule holds wherever a
 rule runs: over floats, elementwise over arrays, and in recorded gradient
 tapes and the code generated from them.
 
@@ -94,6 +98,7 @@ class OpKind(IntEnum):
     LOG_SOFTMAX = 43
     TAKE = 44
     TAKE_GRAD = 45
+    SMATMUL = 46
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -262,7 +267,11 @@ def _gate(g: float, x: float) -> float:
 
 
 def _smul(g: float, y: float) -> float:
-    return g if g == 0.0 else g * y
+    # A zero on either side wins over inf and nan: y == 0 is a local derivative of zero (forward mode,
+    # second derivatives); a finite g keeps the product, and with it the sign of the zero.
+    if g == 0.0:
+        return g
+    return y if y == 0.0 and g - g != 0.0 else g * y
 
 
 def _sdiv(g: float, y: float) -> float:
@@ -317,27 +326,35 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _smul_array(g: Any, y: Any) -> Any:
-    return _keep_zeros(g, np.multiply(g, y))
+    out = _keep_zeros(g, np.multiply(g, y))
+    zero = np.equal(y, 0.0)
+    if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below
+        return out
+    return _keep_zeros(y, out, zero & (np.subtract(g, g) != 0.0))  # a zero y wins over an infinite or nan g
 
 
 def _sdiv_array(g: Any, y: Any) -> Any:
     return _keep_zeros(g, np.divide(g, y))
 
 
-def _keep_zeros(g: Any, out: Any) -> Any:
-    """``out`` with ``g`` put back wherever ``g`` is zero (the strong zeros of smul and sdiv).
+def _keep_zeros(g: Any, out: Any, zero: Any = None) -> Any:
+    """``out`` with ``g`` put back wherever ``g`` is zero (the strong zeros of smul and sdiv),
+    or wherever ``zero`` holds if it is given.
 
     A numpy result is patched in place, which is cheaper than ``np.where``
     when, as usual, few adjoints are zero: one vectorised comparison (four
     times faster than ``np.count_nonzero``) and nothing more when no adjoint
     is zero.  Other array types (dask) get ``np.where``.
     """
-    if type(out) is np.ndarray:
+    if zero is None:
         zero = np.equal(g, 0.0)
+    if isinstance(out, np.generic):  # two scalars: numpy gives a scalar; np.where would make it a 0-d array
+        return g if zero else out
+    if type(out) is np.ndarray:
         if zero.any():
             np.copyto(out, g, where=zero)
         return out
-    return np.where(g == 0.0, g, out)
+    return np.where(zero, g, out)
 
 
 # ---------------------------------------------------------------- backward rules
@@ -516,10 +533,39 @@ def _kept(m: Any, g: Any, x: Any, attr: tuple[Any, bool]) -> Any:
     return g if keepdims else m.reshape(g, kept_shape(np.shape(x), axes))
 
 
+def _smatmul(x: Any, y: Any) -> Any:
+    """``x @ y`` whose products are strong, as ``smul``'s: a zero times an inf or a nan adds 0, not nan.
+
+    The backward of ``matmul`` (and its forward mode) contracts adjoints with
+    the operands, as ``sum(smul(g, y))`` does on scalars; a plain matmul
+    would let one infinite weight turn the zero adjoints of a whole row into
+    nan.  A product without a nan met no such term, so the usual case costs
+    one check of the result.  Otherwise the product is taken again over the
+    finite entries, and where infinite or nan terms meet an element, they
+    decide it: counted by products of masks, as many as there are terms.
+    """
+    out = np.matmul(x, y)
+    if not np.isnan(out).any():
+        return out
+    nan_x, nan_y, inf_x, inf_y = np.isnan(x), np.isnan(y), np.isinf(x), np.isinf(y)
+    finite = np.matmul(np.where(nan_x | inf_x, 0.0, x), np.where(nan_y | inf_y, 0.0, y))
+    sign_x, sign_y = np.where(nan_x, 0.0, np.sign(x)), np.where(nan_y, 0.0, np.sign(y))
+    # Infinite terms: an infinite x times a nonzero y that is not nan, or a finite nonzero x times an infinite y.
+    big_x, small_x, big_y = np.where(inf_x, sign_x, 0.0), np.where(inf_x, 0.0, sign_x), np.where(inf_y, sign_y, 0.0)
+    signs = np.matmul(big_x, sign_y) + np.matmul(small_x, big_y)
+    count = np.matmul(np.abs(big_x), np.abs(sign_y)) + np.matmul(np.abs(small_x), np.abs(big_y))
+    nans = np.matmul(nan_x * 1.0, (y != 0.0) * 1.0) + np.matmul(((x != 0.0) & ~nan_x) * 1.0, nan_y * 1.0)
+    infinite = np.where(count + signs > 0.0, np.inf, 0.0) + np.where(count - signs > 0.0, -np.inf, 0.0)
+    infinite = np.where(nans > 0.0, np.nan, infinite)
+    strong = np.where((count > 0.0) | (nans > 0.0), finite + infinite, finite)
+    return strong.astype(out.dtype) if strong.dtype != out.dtype else strong
+
+
 def _matmul_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
     # Operands have two or more axes (Value.__matmul__ reshapes vectors); batch axes may broadcast.
-    dx = m.matmul(g, m.transpose(y, transpose_last(np.ndim(y))))
-    dy = m.matmul(m.transpose(x, transpose_last(np.ndim(x))), g)
+    # The products are strong (smatmul), as smul's are on scalars.
+    dx = m.smatmul(g, m.transpose(y, transpose_last(np.ndim(y))))
+    dy = m.smatmul(m.transpose(x, transpose_last(np.ndim(x))), g)
     shapes = np.shape(x), np.shape(y)
     return tuple(d if np.shape(d) == s else m.sum_to(d, s) for d, s in zip((dx, dy), shapes))
 
@@ -656,6 +702,8 @@ _TABLE = [
               AttrKind.ROWS, symbolic=_no_formula),
     _array_op(OpKind.TAKE_GRAD, 2, _take_grad, lambda m, gg, out, g, idx, rows: (m.take(gg, idx, rows), None),
               AttrKind.ROWS, symbolic=_no_formula),
+    # matmul with strong products, for backward rules and forward mode; as a formula, the plain product.
+    _array_op(OpKind.SMATMUL, 2, _smatmul, _matmul_vjp, AttrKind.NONE, symbolic=lambda sp, x, y: np.matmul(x, y)),
 ]
 # fmt: on
 

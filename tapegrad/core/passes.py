@@ -33,9 +33,10 @@ subnormals.  The passes:
     - ``-(-x)`` becomes ``x``;
     - the strong ``smul(x, 1)``, ``smul(1, x)`` and ``sdiv(x, 1)`` become
       ``x`` (``smul(x, 1)`` is ``x`` when ``x == 0`` and ``x * 1`` otherwise);
-    - ``smul(c, x)`` and ``sdiv(c, x)`` with a constant ``c`` (a number or an
-      array) holding no zero become ``c * x`` and ``c / x``: the strong zero
-      only acts where ``c == 0``;
+    - ``smul(c, x)`` with a constant ``c`` (a number or an array) holding no
+      zero and no inf or nan becomes ``c * x`` (the strong zeros act only where
+      ``c == 0``, or where ``x == 0`` and ``c`` is not finite), and ``sdiv(c, x)``
+      with a ``c`` holding no zero becomes ``c / x``;
     - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
       and ``where`` on a constant condition becomes the branch it takes.
 
@@ -131,16 +132,18 @@ def _constant(tape: Tape, slot: int) -> float | None:
     return float(tape.values[slot])
 
 
-def _nonzero_constant(tape: Tape, slot: int) -> bool:
-    """Is ``slot`` a constant (a number or an array, or a view of one) with no zero in it?
+def _nonzero_constant(tape: Tape, slot: int, finite: bool = False) -> bool:
+    """Is ``slot`` a constant (a number or an array, or a view of one) with no zero in it (and, if
+    ``finite``, no inf or nan)?
 
-    Then a strong product is a plain one.
+    Then a strong quotient (a strong product, if finite) is a plain one.
     """
     while tape.ops[slot] in _VIEWS:
         (slot,) = tape.args[slot]
     if tape.ops[slot] is not _CONST:
         return False
-    return bool(np.all(tape.values[slot] != 0.0))
+    value = tape.values[slot]
+    return bool(np.all(value != 0.0) and (not finite or np.all(np.isfinite(value))))
 
 
 def _is(tape: Tape, slot: int, number: float) -> bool:
@@ -218,7 +221,7 @@ def _algebra(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: 
             return x
         if _is(new, x, 1.0):
             return y
-        if kind is OpKind.SMUL and _nonzero_constant(new, x):
+        if kind is OpKind.SMUL and _nonzero_constant(new, x, finite=True):
             return (OpKind.MUL, args, None, value)
         if kind is OpKind.MUL and (_is(new, y, -1.0) or _is(new, x, -1.0)):
             return (OpKind.NEG, (x if _is(new, y, -1.0) else y,), None, value)

@@ -21,16 +21,17 @@ import gc
 import itertools
 import os
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..errors import InputTypeError
 from .ops import OPS, OpKind, attribute_text
 from .shapes import FLOAT64, dtype_of, type_text
 
-__all__ = ["Record", "Tape", "cyclic_gc_paused"]
+__all__ = ["Record", "Tape", "cyclic_gc_paused", "check_name"]
 
 Attr = Any
 """A record's attribute: a number, a name, a truth, an axis or shape tuple,
@@ -45,6 +46,25 @@ def _shape_and_dtype(value: Any) -> tuple[tuple[int, ...], Any]:
     if type(value) is np.ndarray:
         return value.shape, value.dtype
     return np.shape(value), dtype_of(value)
+
+
+def check_name(name: str, what: str) -> str:
+    """``name``, if it can be written as UTF-8; else :class:`~tapegrad.errors.InputTypeError`.
+
+    A tape's names end up in tape files, generated modules and terminals,
+    all UTF-8.  The one Python string that no UTF-8 can hold has a lone
+    surrogate (``"\\ud800"``); such a name is refused where it enters, so
+    ``save``, ``str(tape)`` and ``tapegrad show`` never fail on it later.
+    """
+    try:
+        if isinstance(name, str):
+            name.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise InputTypeError(
+            f"{what} {name[:40]!r} holds a lone surrogate ({name[error.start]!r} at character {error.start}), "
+            "which no tape file or terminal can hold; remove it or use another name"
+        ) from None
+    return name
 
 
 @contextmanager
@@ -118,6 +138,12 @@ class Tape:
         # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
         self.sources: dict[int, Any] = {}
         self.grads: list[Any] | None = None
+        # What later eager tapes link to (record.linked_view): these records with only the sources their
+        # links need; on such a view, ``origin`` reaches the tape it shares records with, ``needed`` its slots.
+        self.view: Tape | None = None
+        self.origin: Callable[[], Tape | None] | None = None
+        self.needed = bytearray()
+        self.nbytes = 0  # bytes of the arrays recorded: an eager tape is closed past a limit (record.py)
         # What is already on the tape: constants by value; leaves and captured
         # Values by id; results of earlier tapes by (serial, slot).
         self.const_slots: dict[tuple[type, Any], int] = {}
@@ -151,6 +177,7 @@ class Tape:
     def note_array(self, slot: int, elementwise: bool, operands: list[Any], value: Any) -> None:
         """Record what the backward pass must know of an array record: did numpy broadcast or promote?"""
         self.array = True
+        self.nbytes += getattr(value, "nbytes", 8)
         shape, dtype = _shape_and_dtype(value)
         if dtype != FLOAT64:
             self.narrow = True

@@ -20,10 +20,11 @@ from .._version import __version__
 from ..core.tape import Tape
 from ..errors import ArgumentCountError, InputTypeError, ShapeError, StaleTapeError
 from ..values.value import as_data, as_float
-from .literals import array_source, identifiers, literal, printable
+from .literals import array_source, fixed_header, identifiers, literal, printable
 
 _HEADER = '''\
-# Tests of the exported module {module_text}, written by tapegrad {version}.
+{fixed}
+# Tests of the exported module {module_text}.
 # They use only the exported module, loaded from the file beside this one{and_numpy}.
 {imports}
 
@@ -124,8 +125,8 @@ def write_tests(
         and_numpy, imports = "", "import importlib.util\nimport math\nimport pathlib\n\nimport pytest"
     first = "" if tape.structure == "value" else "[0]"
     header = _HEADER.format(
+        fixed="\n".join(fixed_header(f"Tests written by tapegrad {__version__}. Do not edit: export again.")),
         module_text=printable(repr(module.name)),
-        version=__version__,
         and_numpy=and_numpy,
         imports=imports,
         module_name=module.name,

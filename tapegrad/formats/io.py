@@ -45,6 +45,7 @@ size estimates are :mod:`tapegrad.io_arrays`.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,8 @@ import numpy as np
 from ..core.interpret import array_result
 from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
-from ..core.tape import ARRAY_OPS, Attr, Tape, portable_site
-from ..errors import ShapeError, TapeFormatError
+from ..core.tape import ARRAY_OPS, Attr, Tape, check_name, portable_site
+from ..errors import InputTypeError, TapeFormatError
 from .io_arrays import (
     FLOATS,
     MAX_INT,
@@ -209,13 +210,19 @@ class _Checker:
     def name(self, value: Any, path: str) -> str:
         if not isinstance(value, str) or len(value) > _MAX_NAME:
             raise self.fail(path, f"expected a name (a string of at most {_MAX_NAME} characters)")
-        return value
+        try:
+            return check_name(value, "the name")
+        except InputTypeError as error:  # JSON's "\ud800": a str that no file or terminal can hold
+            raise self.fail(path, str(error)) from None
 
     def shape(self, value: Any, path: str, low: int = 0) -> tuple[int, ...]:
         if not isinstance(value, list) or len(value) > MAX_NDIM:
             raise self.fail(path, f"expected a shape: a list of at most {MAX_NDIM} integers")
         what = "a size (an integer from 0)" if low == 0 else "a size (an integer from -1)"
-        return tuple(self.integer(n, f"{path}[{k}]", low, what) for k, n in enumerate(value))
+        shape = tuple(self.integer(n, f"{path}[{k}]", low, what) for k, n in enumerate(value))
+        if math.prod(n for n in shape if n > 0) >= MAX_INT:  # numpy refuses such a shape even with a 0 in it
+            raise self.fail(path, f"shape {list(shape)} is too large: its sizes other than 0 multiply past 2**53")
+        return shape
 
     def value(self, value: Any, path: str) -> Any:
         """A number (a float), or a float array as Values hold them (a 0-d float64 array is a float)."""
@@ -269,6 +276,11 @@ def loads(
     text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
 ) -> Tape:
     """A tape from JSON text, after checking all of it."""
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise TapeFormatError(
+            f"loads reads a tape from JSON text (str or bytes), got {type(text).__name__}; "
+            "use load(path) for a file, or loads(json.dumps(document)) for a parsed document"
+        )
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
         raise TapeFormatError(f"the tape file is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
@@ -419,7 +431,7 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
     c.charge(size, path)
     try:
         value = array_result(op, operands, attr)
-    except ShapeError as error:
+    except ValueError as error:  # a ShapeError, or numpy's own refusal ("array is too big")
         raise c.fail(path, str(error)[:300]) from None
     if isinstance(value, np.ndarray) and value.dtype.name not in FLOATS:
         raise c.fail(path, f"{op.name} gives {value.dtype} values; a tape holds float64 or float32")

@@ -162,7 +162,7 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
     x = shapes[0]
     if OPS[kind].elementwise:
         return math.prod(np.broadcast_shapes(*shapes))
-    if kind is OpKind.MATMUL:
+    if kind is OpKind.MATMUL or kind is OpKind.SMATMUL:
         y = shapes[1]
         if len(x) < 2 or len(y) < 2 or x[-1] != y[-2]:
             raise ValueError("matmul records matrices (or stacks of them) whose inner sizes agree")

@@ -2,7 +2,8 @@
 
 Everything a user typed or recorded reaches generated code through here, and
 only as one of these: a safe identifier (:func:`identifiers`), escaped text
-in a comment or docstring (:func:`printable`, :func:`docstring_text`), a float
+in a comment or docstring (:func:`printable`, :func:`docstring_text`) from the
+third line on (:func:`fixed_header` writes the first two), a float
 that reads back exactly (:func:`literal`), or an array rebuilt element by
 element (:func:`array_source`) and named once per module (:class:`Constants`).
 :class:`Attribute` is how an op's code template sees a record's attribute::
@@ -64,8 +65,29 @@ def identifiers(names: Sequence[str]) -> list[str]:
     return result
 
 
+CODING_LINE = "# -*- coding: utf-8 -*-"
+
+
+def fixed_header(text: str) -> list[str]:
+    """The first two lines of a generated file: no user text ever reaches them.
+
+    Python takes a comment on line 1 or 2 that matches ``coding[:=]NAME`` as
+    the file's encoding (PEP 263).  A tape named ``coding:unicode_escape\\n...``
+    there would make Python decode the rest of the file with that codec, so
+    the escaped ``\\n`` of the name became a real newline and the text after
+    it ran as code on import (``coding:utf-7`` with ``+AAo-`` alike).  Line 1
+    declares UTF-8 and line 2 is ``text``, tapegrad's own words (a version,
+    a backend, a hash); user text starts on line 3, where no cookie is read.
+    """
+    if not text.isprintable() or "coding" in text:
+        raise AssertionError(f"a generated file's second line must be tapegrad's own text, got {text!r}")
+    return [CODING_LINE, f"# {text}"]
+
+
 def printable(text: str) -> str:
-    """Text safe in a comment: anything that could end the line is escaped."""
+    """Text safe in a comment: anything that could end the line (or a terminal's line) is escaped."""
+    if text.isprintable():
+        return text
     return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
 
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..core.ops import OPS, OpKind
-from ..core.tape import Tape
+from ..core.tape import Tape, check_name
 from ..errors import ParseError
 from ..functional.tracing import trace
 from ..values.value import Value, apply
@@ -110,10 +110,13 @@ class _Reader:
         elif isinstance(node, ast.Name):
             self.name(node)
         elif isinstance(node, ast.BinOp):
-            if type(node.op) not in _BINARY:
-                raise self.error(node, f"the operator {type(node.op).__name__} is not allowed (use + - * / **)")
-            self.check(node.left)
-            self.check(node.right)
+            first, chain = _left_chain(node)
+            for link in reversed(chain):  # in the order a recursive walk would meet them
+                if type(link.op) not in _BINARY:
+                    raise self.error(link, f"the operator {type(link.op).__name__} is not allowed (use + - * / **)")
+            self.check(first)
+            for link in chain:
+                self.check(link.right)
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
                 raise self.error(node, f"the operator {type(node.op).__name__} is not allowed")
@@ -170,10 +173,11 @@ class _Reader:
         if isinstance(node, ast.Name):
             return _CONSTANTS[node.id] if node.id in _CONSTANTS and node.id not in env else env[node.id]
         if isinstance(node, ast.BinOp):
-            left, right = self.evaluate(node.left, env), self.evaluate(node.right, env)
-            if isinstance(node.op, ast.Pow) and isinstance(left, Value) and not isinstance(right, Value):
-                return left**right  # a constant exponent: pow_const
-            return apply(OPS[_BINARY[type(node.op)]], left, right)  # IEEE even on two numbers: 9**9**9 is inf
+            first, chain = _left_chain(node)
+            left = self.evaluate(first, env)
+            for link in chain:
+                left = _binary(link.op, left, self.evaluate(link.right, env))
+            return left
         if isinstance(node, ast.UnaryOp):
             operand = self.evaluate(node.operand, env)
             if isinstance(operand, int) and isinstance(node.op, ast.USub):
@@ -187,14 +191,41 @@ class _Reader:
         return apply(_FUNCTIONS[node.func.id], *args)
 
 
+def _binary(op: ast.operator, left: Any, right: Any) -> Any:
+    if isinstance(op, ast.Pow) and isinstance(left, Value) and not isinstance(right, Value):
+        return left**right  # a constant exponent: pow_const
+    return apply(OPS[_BINARY[type(op)]], left, right)  # IEEE even on two numbers: 9**9**9 is inf
+
+
+def _left_chain(node: ast.BinOp) -> tuple[ast.expr, list[ast.BinOp]]:
+    """``a + b - c * d ...`` as its first operand and the operations applied to it, in order.
+
+    Python parses ``x + x + ... + x`` as a tree nested on its left, as deep
+    as the sum is long; walked as a list, a flat sum of any length stays
+    flat (no recursion per term), while brackets and calls still nest.
+    """
+    chain = []
+    first: ast.expr = node
+    while isinstance(first, ast.BinOp):
+        chain.append(first)
+        first = first.left
+    chain.reverse()
+    return first, chain
+
+
 def _check_depth(text: str, tree: ast.AST) -> None:
-    """Refuse a tree too deep for the checks below (chains like x+x+...+x nest too), without recursion."""
+    """Refuse a tree too deep for the checks below, without recursion.
+
+    The left operand of an operation is not deeper than the operation: the
+    checks walk such chains (``x + x + ... + x``) as lists, see :func:`_left_chain`.
+    """
     stack = [(tree, 0)]
     while stack:
         node, depth = stack.pop()
         if depth > 2 * MAX_DEPTH:  # two tree levels per bracket level: f(g(x)) is Call, Call, Name
             raise _fail(text, f"the expression nests deeper than {MAX_DEPTH} levels", getattr(node, "col_offset", 0))
-        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+        flat = node.left if isinstance(node, ast.BinOp) else None
+        stack.extend((child, depth if child is flat else depth + 1) for child in ast.iter_child_nodes(node))
 
 
 def _big(n: int) -> float:
@@ -217,7 +248,9 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
     """
     if not isinstance(expr, str):
         raise ParseError(f"the expression must be a string, got {type(expr).__name__}")
+    check_name(name, "the tape name")
     _check_limits(expr)
+    check_name(expr, "the expression")
     text = expr.strip()
     if not text:
         raise ParseError("the expression is empty")
@@ -230,8 +263,11 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
         at_end = not error.offset or (error.lineno or 1) > 1
         column = len(text) if at_end else min((error.offset or 1) - 1, len(text))
         raise _fail(text, f"not a valid expression ({error.msg})", column) from None
-    except (MemoryError, RecursionError, ValueError):
-        raise ParseError("the expression is too complex to parse") from None
+    except (MemoryError, RecursionError, ValueError):  # Python's parser recurses per operation: ~2,000 in a chain
+        raise ParseError(
+            "the expression is too complex to parse (Python's parser takes chains of up to about 2,000 operations); "
+            "split it, for example into sums of parts that you trace together"
+        ) from None
     _check_depth(text, tree)
     reader = _Reader(text, tree, variables)
     reader.check(tree)

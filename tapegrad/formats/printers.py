@@ -127,7 +127,7 @@ class PythonPrinter(Printer):
 
     def _print_smul(self, operands: Sequence[str], attr: Any) -> str:
         g, y = operands
-        return f"{g} if {g} == 0.0 else {g} * {y}"
+        return f"{g} if {g} == 0.0 else {y} if {y} == 0.0 and {g} - {g} != 0.0 else {g} * {y}"
 
     def _print_sdiv(self, operands: Sequence[str], attr: Any) -> str:
         g, y = operands

@@ -40,6 +40,7 @@ from ..core.tape import Tape
 from ..errors import (
     ArgumentCountError,
     GuardWarning,
+    InputTypeError,
     NonScalarOutputError,
     SymbolicLimitError,
 )
@@ -72,22 +73,96 @@ __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "E
 _INLINE_DEPTH = 8
 
 
-def _sympy_function(op: Op) -> Callable[..., Any] | None:
-    rule = op.symbolic
+# With strong=True the strong product and quotient keep their zeros in the
+# formula: a zero adjoint times an infinite (or nan) partial stays 0, as on the tape.
+_STRONG_RULES: dict[OpKind, Callable[..., Any]] = {
+    OpKind.SMUL: lambda sp, g, y: sp.Piecewise((0, sp.Eq(g, 0)), (g * y, True)),
+    OpKind.SDIV: lambda sp, g, y: sp.Piecewise((0, sp.Eq(g, 0)), (g / y, True)),
+}
+
+
+def _sympy_function(op: Op, strong: bool = False) -> Callable[..., Any] | None:
+    rule = _STRONG_RULES.get(op.kind, op.symbolic) if strong else op.symbolic
     if rule is None:
         return None
     if not op.elementwise:
-        return lambda *args: array_rule(rule, op, args)
+        return lambda *args: _array_result(op, args, array_rule(rule, op, args))
 
     def scalar(*args: Any) -> Any:
         if op.kind is OpKind.WHERE:
             c, x, y = args
-            return rule(sp, c if isinstance(c, CONDITIONS) else constant(c), number(x), number(y))
-        return rule(sp, *[number(a) for a in args])
+            operands = [c if isinstance(c, CONDITIONS) else constant(c), number(x), number(y)]
+        else:
+            operands = [number(a) for a in args]
+        try:
+            result = rule(sp, *operands)
+        except (TypeError, ValueError) as error:  # Max, Piecewise and relations refuse to compare with nan
+            return _as_ieee(op, operands, f"sympy refuses to compare with nan ({type(error).__name__}: {error})")
+        if isinstance(result, sp.Basic) and result.has(sp.zoo):
+            return _as_ieee(op, operands, _ZOO)
+        return result
 
     if op.has_attr:
         return lambda *args: elementwise(scalar, args[:-1], args[-1:])
     return lambda *args: elementwise(scalar, args, ())
+
+
+def _as_ieee(op: Op, operands: list[Any], failure: str) -> Any:
+    """The op where sympy has no real answer, as every numeric engine computes it.
+
+    sympy makes ``log(0)``, ``1/0`` and ``0**-1`` complex infinity (``zoo``),
+    which no code printer can emit, and refuses to compare with ``nan``;
+    IEEE arithmetic gives ``-inf``, ``inf``, ``nan`` or a truth value.  On
+    numbers the float kernel says which (``-oo``, ``oo``, ``nan``, exact like
+    ``inf``); ``x / 0`` is ``oo`` or ``-oo`` by the sign of ``x`` (``nan`` at
+    0).  Anything else is refused, saying what sympy could not do.
+    """
+    if all(_is_number(a) for a in operands):
+        floats = [1.0 if a is sp.true else 0.0 if a is sp.false else float(a) for a in operands]
+        assert op.scalar is not None, f"op {op.name} has a sympy rule but no float kernel"
+        value = op.scalar(*floats)
+        if op.kind in _COMPARISONS:
+            return sp.true if value else sp.false
+        return constant(value)
+    if op.kind in (OpKind.DIV, OpKind.SDIV) and operands[1] == 0:
+        x = operands[0]
+        quotient = sp.Piecewise((sp.oo, x > 0), (-sp.oo, x < 0), (sp.nan, True))
+        return sp.Piecewise((0, sp.Eq(x, 0)), (quotient, True)) if op.kind is OpKind.SDIV else quotient
+    raise _refused(op, operands, failure)
+
+
+_ZOO = "sympy gives complex infinity (zoo), which no code printer can write"
+
+
+def _refused(op: Op, operands: Sequence[Any], failure: str) -> SymbolicLimitError:
+    shown = ", ".join(str(a) for a in operands)
+    return SymbolicLimitError(
+        f"cannot export {op.name}({shown}) as a formula: {failure}. The numeric engines compute it by IEEE "
+        "rules; use the tape as code instead (tape.compile(), tapegrad.export), or keep the nan or zero "
+        "divisor out of the traced program"
+    )
+
+
+def _array_result(op: Op, args: Sequence[Any], result: Any) -> Any:
+    """An array op's sympy result, with complex infinity (``log`` of a zero sum) as the kernel computes it."""
+    elements = result.ravel() if isinstance(result, np.ndarray) else [result]
+    if not any(isinstance(e, sp.Basic) and e.has(sp.zoo) for e in elements):
+        return result
+    operands, attr = (args[:-1], args[-1:]) if op.has_attr else (args, ())
+    arrays = [np.asarray(x, dtype=object) for x in operands]
+    if not all(_is_number(e) for x in arrays for e in x.ravel()):
+        raise _refused(op, operands, _ZOO)
+    assert op.array is not None, f"op {op.name} has a sympy rule but no array kernel"
+    with np.errstate(all="ignore"):
+        value = op.array(*[x.astype(np.float64) for x in arrays], *attr)
+    return slot_constant(value)
+
+
+_COMPARISONS = {OpKind.GT, OpKind.GE, OpKind.LT, OpKind.LE, OpKind.EQ, OpKind.NE}
+
+
+def _is_number(a: Any) -> bool:
+    return a is sp.true or a is sp.false or (isinstance(a, sp.Basic) and not isinstance(a, CONDITIONS) and a.is_number)
 
 
 def _is_zero(g: Any) -> bool:
@@ -102,6 +177,15 @@ SYMPY: Domain = make_domain(
     truth=lambda c, site: None,  # a symbolic condition cannot be decided: export the recorded branch
 )
 """The interpreters' domain of sympy expressions (and numpy arrays of them)."""
+
+SYMPY_STRONG: Domain = make_domain(
+    "sympy-strong",
+    lambda op: _sympy_function(op, strong=True),
+    const=slot_constant,
+    is_zero=_is_zero,
+    truth=lambda c, site: None,
+)
+"""As :data:`SYMPY`, with ``smul`` and ``sdiv`` as Piecewise formulas that keep the strong zeros."""
 
 
 # ---------------------------------------------------------------- export
@@ -162,7 +246,7 @@ def _user_stacklevel() -> int:
     return level
 
 
-def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], list[Any]]:
+def _cse_form(tape: Tape, symbols: list[Any], domain: Domain = SYMPY) -> tuple[list[tuple[Any, Any]], list[Any]]:
     """``(replacements, outputs)`` read off the tape: each slot used twice gets a name.
 
     So does each element of an array that an array op or a broadcast may copy
@@ -184,7 +268,7 @@ def _cse_form(tape: Tape, symbols: list[Any]) -> tuple[list[tuple[Any, Any]], li
     exprs: list[Any] = [None] * len(tape)
     depth = [0] * len(tape)
     inputs = dict(zip(tape.input_slots, symbols))
-    functions = SYMPY.forward
+    functions = domain.forward
     for i, kind in enumerate(tape.ops):
         args = tape.args[i]
         if kind is OpKind.INPUT:
@@ -222,7 +306,9 @@ def _named(expr: Any, names: Iterator[Any], replacements: list[tuple[Any, Any]])
     return name
 
 
-def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False, simplify: bool = False) -> Any:
+def to_sympy(
+    tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False, simplify: bool = False, strong: bool = False
+) -> Any:
     """The tape's outputs as sympy expressions, in the structure it returns.
 
     Inputs become ``sympy.Symbol`` objects named after the tape's inputs, or
@@ -230,6 +316,8 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
     result is ``(replacements, exprs)`` in ``sympy.cse``'s format, taken
     straight from the tape's shared slots, so its size is linear in the tape.
     ``simplify=True`` simplifies each output (slow on big expressions).
+    ``strong=True`` writes the strong product and quotient of gradient tapes
+    as ``Piecewise`` formulas that keep their zeros (see :func:`gradient`).
 
     >>> tapegrad.trace(lambda x, y: (x * y).tanh(), 1.0, 2.0).to_sympy()
     tanh(x*y)
@@ -245,22 +333,39 @@ def to_sympy(tape: Tape, symbols: Sequence[Any] | None = None, cse: bool = False
     check_size(tape)
     chosen = _symbols(tape, symbols)
     _warn_guards(tape)
+    domain = SYMPY_STRONG if strong else SYMPY
     if cse:
-        replacements, exprs = _cse_form(tape, chosen)
+        try:
+            replacements, exprs = _cse_form(tape, chosen, domain)
+        except RecursionError:
+            raise _too_deep(tape, "even in the cse form") from None
         if simplify:
             exprs = [sp.simplify(e) for e in exprs]
         return replacements, exprs
     try:
-        values = forward(tape, chosen, SYMPY)
+        values = forward(tape, chosen, domain)
         outputs = [output(values[s]) for s in tape.output_slots]  # an output condition is the number 1 or 0
     except RecursionError:
+        try:  # suggest the cse form only if it works
+            _cse_form(tape, chosen, domain)
+        except RecursionError:
+            raise _too_deep(tape, "as one expression or in the cse form") from None
         raise SymbolicLimitError(
-            f"tape {tape.name!r} ({len(tape):,} records) nests too deeply for sympy to build one expression; "
-            "export it with cse=True, which names the intermediate results"
+            f"tape {tape.name!r} ({len(tape):,} records) nests too deeply for sympy to build one expression "
+            "(Python's recursion limit); export it with cse=True, which names the intermediate results"
         ) from None
     if simplify:
         outputs = [sp.simplify(e) for e in outputs]
     return restructure(tape, outputs)
+
+
+def _too_deep(tape: Tape, how: str) -> SymbolicLimitError:
+    """The error for a formula sympy recursed too deeply to build, ``how`` naming the forms tried."""
+    return SymbolicLimitError(
+        f"sympy recursed past Python's limit building tape {tape.name!r} ({len(tape):,} records) {how}: "
+        "conditions (of where, comparisons, relu) cannot be named, so sympy's Piecewise and relations "
+        "take them whole. Use the tape numerically instead (tape.compile(), tapegrad.export)"
+    )
 
 
 def _gradient_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> Tape:
@@ -279,6 +384,7 @@ def gradient(
     cse: bool = False,
     symbols: Sequence[Any] | None = None,
     simplify: bool = False,
+    strong: bool = False,
 ) -> Any:
     """The gradient as a list of sympy expressions, one per input in ``wrt``.
 
@@ -287,50 +393,69 @@ def gradient(
     A function is traced at 1.0 for each parameter.  The gradient with
     respect to an array input is a ``sympy.Matrix`` of its shape (a column
     for a vector).
+
+    By default the formulas are the plain calculus ones: where the tape's
+    strong zeros stop a zero adjoint meeting an infinite partial, the formula
+    multiplies ``0 * oo`` and gives ``nan`` (``where(x > 0, sqrt(x), 0)`` at
+    ``x = 0``: the tape says 0).  ``strong=True`` writes each strong product
+    and quotient as ``Piecewise((0, Eq(g, 0)), (g*y, True))``, so the formulas
+    agree with the tape there, at the cost of longer formulas::
+
+        >>> symbolic.gradient(lambda x: tapegrad.where(x > 0, x.sqrt(), 0.0), strong=True)
+        [Piecewise((0, x <= 0), (Piecewise((1, x > 0), (0, True))/(2*sqrt(x)), True))]
     """
     tape = as_tape(f_or_tape)
     check_size(tape)  # before recording a gradient tape of it
     g = _gradient_tape(tape, wrt)
-    result = to_sympy(g, symbols, cse=cse, simplify=simplify)
+    result = to_sympy(g, symbols, cse=cse, simplify=simplify, strong=strong)
     return (result[0], list(result[1])) if cse else list(result)
 
 
 def hessian(
-    f_or_tape: Callable[..., Any] | Tape, symbols: Sequence[Any] | None = None, simplify: bool = False
+    f_or_tape: Callable[..., Any] | Tape,
+    symbols: Sequence[Any] | None = None,
+    simplify: bool = False,
+    wrt: Sequence[str | int] | str | int | None = None,
+    strong: bool = False,
 ) -> Any:
     """The Hessian of scalar ``f`` as a ``sympy.Matrix``: each row exported from a second gradient tape.
 
-    With array inputs, rows and columns run over every element of every
-    input in turn, row-major (``W_0_0, W_0_1, ..., x_0, ...``).
+    ``wrt`` (names or positions) keeps only those inputs' rows and columns,
+    in the order given: a mass matrix needs only the velocities, and each
+    row left out is a gradient tape never recorded.  With array inputs, rows
+    and columns run over every element of every input in turn, row-major
+    (``W_0_0, W_0_1, ..., x_0, ...``).  ``strong`` as in :func:`gradient`.
     """
     tape = as_tape(f_or_tape)
     if tape.array:
-        return _array_hessian(tape, symbols, simplify)
-    g = _gradient_tape(tape, None)
+        return _array_hessian(tape, symbols, simplify, wrt, strong)
+    g = _gradient_tape(tape, wrt)
     rows = []
     for i in range(len(g.output_slots)):
-        second = _gradient_tape(select_outputs(g, [i]), None)
-        rows.append(list(to_sympy(second, symbols, simplify=simplify)))
+        second = _gradient_tape(select_outputs(g, [i]), wrt)
+        rows.append(list(to_sympy(second, symbols, simplify=simplify, strong=strong)))
     return sp.Matrix(rows)
 
 
-def _array_hessian(tape: Tape, symbols: Sequence[Any] | None, simplify: bool) -> Any:
+def _array_hessian(
+    tape: Tape, symbols: Sequence[Any] | None, simplify: bool, wrt: Sequence[str | int] | str | int | None, strong: bool
+) -> Any:
     """The Hessian of an array tape: one row per element of the gradient, from a tape of that element."""
     check_size(tape)
-    g = _gradient_tape(tape, None)
+    g = _gradient_tape(tape, wrt)
     example = [g.values[s] for s in g.input_slots]
     rows = []
     for k, slot in enumerate(g.output_slots):
         for index in np.ndindex(np.shape(g.values[slot])):
             element = trace(lambda *xs, k=k, index=index: g(*xs)[k][index], *example, names=g.inputs)
             element.name = f"{g.name}[{k}][{','.join(map(str, index))}]"
-            second = to_sympy(_gradient_tape(element, None), symbols, simplify=simplify)
+            second = to_sympy(_gradient_tape(element, wrt), symbols, simplify=simplify, strong=strong)
             rows.append([e for part in second for e in flat(part)])
     return sp.Matrix(rows)
 
 
 def latex(
-    f_or_tape: Callable[..., Any] | Tape,
+    f_or_tape: Callable[..., Any] | Tape | sp.MatrixBase,
     wrt: Sequence[str | int] | str | int | None = None,
     symbols: Sequence[Any] | None = None,
     cse: bool | None = None,
@@ -338,8 +463,19 @@ def latex(
     r"""The gradient as LaTeX: one ``\frac{\partial f}{\partial x} = ...`` line per input.
 
     When the gradient shares many subexpressions (or ``cse=True``), they are
-    named ``t_0, t_1, ...`` first, all in one ``aligned`` block.
+    named ``t_0, t_1, ...`` first, all in one ``aligned`` block.  A sympy
+    Matrix (a :func:`hessian`) is written as a ``bmatrix``::
+
+        >>> symbolic.latex(symbolic.hessian(lambda x, y: x * x * y))
+        '\\begin{bmatrix}2 y & 2 x\\\\2 x & 0\\end{bmatrix}'
     """
+    if isinstance(f_or_tape, sp.MatrixBase):
+        if wrt is not None or symbols is not None or cse:
+            raise InputTypeError(
+                "latex of a sympy Matrix writes it as it is; wrt=, symbols= and cse= apply only to a function "
+                "or tape, whose gradient is written"
+            )
+        return sp.latex(f_or_tape, mat_str="bmatrix", mat_delim="")
     tape = as_tape(f_or_tape)
     check_size(tape)
     g = _gradient_tape(tape, wrt)

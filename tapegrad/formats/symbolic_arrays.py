@@ -181,7 +181,7 @@ def element_work(tape: Tape) -> int:
     for i, args in enumerate(tape.args):
         out = np.size(tape.values[i])
         operands = [np.shape(tape.values[a]) for a in args]
-        if tape.ops[i] is OpKind.MATMUL:
+        if tape.ops[i] is OpKind.MATMUL or tape.ops[i] is OpKind.SMATMUL:
             total += out * operands[0][-1]
         else:
             total += max(out, sum(int(np.prod(shape)) for shape in operands))

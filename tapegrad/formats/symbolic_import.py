@@ -13,13 +13,13 @@ Nothing here turns a user's text into sympy: inputs must already be
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sympy as sp
 
 from ..core.ops import OPS, OpKind
-from ..core.tape import Tape
+from ..core.tape import Tape, check_name
 from ..errors import InputTypeError, UnknownNameError, UnsupportedOpError
 from .symbolic_arrays import constant
 
@@ -170,8 +170,8 @@ class _Importer:
         return self.slots[root]
 
 
-def from_sympy(exprs: Any, inputs: Sequence[Any], name: str = "sympy") -> Tape:
-    """A tape computing sympy expression(s) ``exprs`` of the symbols ``inputs``.
+def from_sympy(exprs: Any, inputs: Sequence[Any] | sp.Symbol, name: str = "sympy") -> Tape:
+    """A tape computing sympy expression(s) ``exprs`` of the symbols ``inputs`` (a list, or one Symbol).
 
     Repeated subexpressions share one record.  The tape keeps your symbols
     (with their assumptions), so its exports come back in them::
@@ -183,10 +183,12 @@ def from_sympy(exprs: Any, inputs: Sequence[Any], name: str = "sympy") -> Tape:
     """
     single = isinstance(exprs, sp.Basic)
     items = [exprs] if single else list(exprs)
-    symbols = list(inputs)
+    symbols = list(inputs) if isinstance(inputs, Iterable) and not isinstance(inputs, sp.Basic) else [inputs]
+    check_name(name, "the tape name")
     for sym in symbols:
         if not isinstance(sym, sp.Symbol):
             raise InputTypeError(f"inputs must be sympy Symbols, got {type(sym).__name__} {sym!r}")
+        check_name(str(sym), "the symbol")
     if len(set(symbols)) != len(symbols):
         raise InputTypeError(f"inputs name the same symbol twice: {symbols}")
     tape = Tape(name=name, traced=True)

@@ -70,7 +70,10 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
         if isinstance(x, Value):
             converted.append(x)
         elif isinstance(x, (np.ndarray, list, tuple)):
-            array = np.asarray(x)
+            try:
+                array = np.asarray(x)
+            except ValueError as error:  # ragged nesting: [1.0, [2.0, 3.0]]
+                raise InputTypeError(f"input {name!r} must be a number or a rectangular array: {error}") from None
             if array.dtype.kind not in "fiub":
                 raise InputTypeError(f"input {name!r} must be real numbers, got an array of dtype {array.dtype}")
             converted.append(array.astype(np.float64))
@@ -160,8 +163,32 @@ def output_seeds(tape: Tape, seed: Any) -> dict[int, Any]:
         recorded = tape.values[slot]
         if isinstance(recorded, np.ndarray) and not isinstance(s, Value):
             s = np.asarray(s, dtype=recorded.dtype)
+        if tape.array and not isinstance(s, Value) and np.shape(s) != np.shape(recorded):
+            raise _seed_error(tape, slot, s, np.shape(recorded), type_text(recorded))
         result[slot] = s if slot not in result else result[slot] + s
     return result
+
+
+def _check_batch_seeds(seeds: dict[int, Any], batch: tuple[int, ...], tape: Tape) -> None:
+    """A tape of numbers replayed on a batch: each seed is one number, or an array that broadcasts to the batch."""
+    for slot, s in seeds.items():
+        if not isinstance(s, Value) and not _broadcasts_to(np.shape(s), batch):
+            raise _seed_error(tape, slot, s, batch, f"the batch's shape {batch}")
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def _seed_error(tape: Tape, slot: int, seed: Any, shape: tuple[int, ...], what: str) -> ShapeError:
+    name = tape.output_names[tape.output_slots.index(slot)]
+    return ShapeError(
+        f"the seed for output {name!r} of tape {tape.name!r} has shape {np.shape(seed)}, but the output has "
+        f"{what}; pass seed= an array of shape {shape} (one per output, in a tuple, for several outputs)"
+    )
 
 
 def check_scalar_output(tape: Tape) -> None:
@@ -180,6 +207,8 @@ def replay_gradient(tape: Tape, args: Sequence[Any], seed: Any = None) -> tuple[
     seeds = output_seeds(tape, seed)
     domain = _domain_of(tape, list(args) + list(seeds.values()))
     inputs = _convert(tape, args, domain)
+    if domain is ARRAY and not tape.array:
+        _check_batch_seeds(seeds, _batch_shape(inputs), tape)
     with np.errstate(all="ignore"):
         values = _forward(tape, inputs, domain)
         adjoint = sweep(tape, values, seeds, domain)

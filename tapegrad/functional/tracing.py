@@ -10,22 +10,26 @@ per branch pattern.
 
 from __future__ import annotations
 
+import collections
 import functools
 import inspect
+import threading
+import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
 from ..core.interpret import FLOAT, sweep
 from ..core.ops import OPS, OpKind
 from ..core.state import STATE
-from ..core.tape import Tape
+from ..core.tape import Tape, check_name
 from ..errors import (
     ArgumentCountError,
     ConcretizationError,
     InputTypeError,
     OutputTypeError,
+    RetraceWarning,
     ShapeError,
     StaleTapeError,
 )
@@ -73,7 +77,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     records a guard that replay checks.  Values from outside the trace
     (parameters, earlier results) are recorded as constants.
     """
-    fname = getattr(f, "__name__", "f")
+    fname = check_name(str(getattr(f, "__name__", "f")), "the function's __name__")
     if names is None:
         input_names = _parameter_names(f, example_args)
     else:
@@ -85,6 +89,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
         for n in input_names:
             if not isinstance(n, str):
                 raise InputTypeError(f"input names must be strings, got {type(n).__name__} {n!r}")
+            check_name(n, "the input name")
     tape = Tape(name=fname, traced=True)
     state = STATE
     state.push_trace(tape)
@@ -154,13 +159,16 @@ def _set_outputs(tape: Tape, result: Any) -> None:
             )
         tape.output_slots.append(_operand(tape, item))
         default = "out" if tape.structure == "value" else f"out{i}"
-        tape.output_names.append(item.name or default if isinstance(item, Value) else default)
+        name = item.name or default if isinstance(item, Value) else default
+        tape.output_names.append(check_name(name, "the output name"))
 
 
 # ---------------------------------------------------------------- grad
 
 
 def _argnums(argnums: int | Sequence[int], count: int) -> list[int]:
+    if not isinstance(argnums, (int, tuple, list)):
+        raise InputTypeError(f"argnums must be an int or a tuple of ints, got {type(argnums).__name__} {argnums!r}")
     chosen = [argnums] if isinstance(argnums, int) else list(argnums)
     for a in chosen:
         if not isinstance(a, int) or isinstance(a, bool):
@@ -231,22 +239,49 @@ def grad(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> Call
     """
     value_and_grad_f = value_and_grad(f, argnums)
 
-    @functools.wraps(f if callable(f) and not isinstance(f, Tape) else grad)
     def grad_f(*args: Any, **keywords: Any) -> Any:
         return value_and_grad_f(*args, **keywords)[1]
 
+    if isinstance(f, Tape):
+        _take_inputs_of(grad_f, f)
+    elif callable(f):
+        functools.update_wrapper(grad_f, f)
     return grad_f
+
+
+def _take_inputs_of(grad_f: Callable[..., Any], tape: Tape) -> None:
+    """Give ``grad_f`` the tape's name and its inputs as parameters.
+
+    A trace of ``grad_f`` (``grad(grad(tape))``, ``hessian(tape)``) reads its
+    signature for the input names and count; without this it would see
+    ``*args`` at best.  Input names that are no Python identifiers (``names=``
+    accepts any string) leave it ``*args``.
+    """
+    grad_f.__name__ = grad_f.__qualname__ = tape.name
+    try:
+        positional = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_ONLY) for n in tape.inputs]
+        grad_f.__signature__ = inspect.Signature(positional)  # type: ignore[attr-defined]
+    except ValueError:  # a keyword, a repeated name or no identifier
+        pass
 
 
 # ---------------------------------------------------------------- function
 
 
+RETRACE_WINDOW = 20
+"""Function warns when it traced again on most of its last this many calls."""
+
+
 class Function:
     """``f`` recorded once per branch pattern and replayed ever after.
 
-    Each call replays the first stored tape whose guards hold for the new
+    Each call replays the first kept tape whose guards hold for the new
     inputs; when none does, ``f`` is traced again at those inputs and the new
-    tape is kept.  ``.tapes`` lists the tapes recorded so far.
+    tape is kept.  ``.tapes`` lists the tapes kept, most recently used
+    first: at most ``cache_size``, the least recently used is dropped (each
+    call may try them all, so a function whose every call takes a new branch
+    would otherwise keep a tape per call and slow down with each).  A
+    :class:`~tapegrad.errors.RetraceWarning` says when most calls trace again.
 
     Array arguments are a batch of points when ``f`` is elementwise (it is
     traced at one point and replayed on the batch); when ``f`` uses array
@@ -255,24 +290,65 @@ class Function:
     traced again when their shapes change.
     """
 
-    def __init__(self, f: Callable[..., Any]) -> None:
+    def __init__(self, f: Callable[..., Any], cache_size: int = 16) -> None:
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise InputTypeError(f"cache_size must be a positive int (how many tapes to keep), got {cache_size!r}")
+        functools.update_wrapper(self, f)  # first: it copies f's __dict__, which must not overwrite the cache
         self.f = f
-        self.tapes: list[Tape] = []
-        functools.update_wrapper(self, f)
+        self.cache_size = cache_size
+        self._kept: collections.OrderedDict[Any, Tape] = collections.OrderedDict()  # by branches, newest last
+        self._recent: collections.deque[bool] = collections.deque(maxlen=RETRACE_WINDOW)  # did the call trace?
+        self._warned = False
+        self._lock = threading.Lock()
+
+    @property
+    def tapes(self) -> list[Tape]:
+        """The tapes kept, one per branch pattern, most recently used first."""
+        return list(reversed(self._kept.values()))
 
     def _run(self, args: Sequence[Any], run: Callable[[Tape], Any]) -> Any:
-        for tape in self.tapes:
+        for key, tape in reversed(list(self._kept.items())):
             try:
-                return run(tape)
+                result = run(tape)
             except StaleTapeError:
                 continue
             except ShapeError:
                 if not tape.array:
                     raise
                 continue  # recorded at other shapes
+            self._used(key, tape, traced=False)
+            return result
         tape = self._trace(args)
-        self.tapes.append(tape)
-        return run(tape)
+        return run(self._used(_branches(tape), tape, traced=True))
+
+    def _used(self, key: Any, tape: Tape, traced: bool) -> Tape:
+        """Keep ``tape`` as the most recently used, drop the least recently used past ``cache_size``.
+
+        A new trace that took the same branches as a kept tape is the same
+        program (a batch whose points disagree is traced again on every call):
+        the kept tape stays, and is returned.
+        """
+        with self._lock:
+            tape = self._kept.pop(key, tape)
+            self._kept[key] = tape
+            while len(self._kept) > self.cache_size:
+                self._kept.popitem(last=False)
+            self._recent.append(traced)
+            retraced = sum(self._recent)
+            if self._warned or len(self._recent) < RETRACE_WINDOW or 2 * retraced <= RETRACE_WINDOW:
+                return tape
+            self._warned = True
+        name = getattr(self.f, "__name__", "f")
+        warnings.warn(
+            f"tapegrad.function traced {name} again on {retraced} of its last {RETRACE_WINDOW} calls "
+            f"(it keeps at most cache_size={self.cache_size} tapes, and tries each before tracing again): "
+            "its calls take different branches of Python conditions on Values, or its arrays change shape. "
+            "Write the branches with tapegrad.where(cond, a, b) so that one tape serves every call, or pass a "
+            "larger cache_size= if there are only a few branch patterns",
+            RetraceWarning,
+            stacklevel=4,
+        )
+        return tape
 
     def _trace(self, args: Sequence[Any]) -> Tape:
         """A tape at one point of the batch if ``f`` is elementwise, else at the arrays themselves."""
@@ -299,6 +375,12 @@ class Function:
         return self._run(args, lambda tape: replay_gradient(tape, args, seed))
 
 
+def _branches(tape: Tape) -> tuple[tuple[str, ...], tuple[Any, ...]]:
+    """What tells two traces of one function apart: the types of the inputs and the branch each guard took."""
+    guards = tuple(tape.attrs[slot] for slot, kind in enumerate(tape.ops) if kind is OpKind.GUARD)
+    return tuple(tape.type_of(slot) for slot in tape.input_slots), guards
+
+
 def _first_point(x: Any) -> Any:
     """One point of a batch, to trace at."""
     if isinstance(x, (np.ndarray, list, tuple)):
@@ -307,7 +389,11 @@ def _first_point(x: Any) -> Any:
     return x
 
 
-def function(f: Callable[..., Any]) -> Function:
+@overload
+def function(f: Callable[..., Any], *, cache_size: int = 16) -> Function: ...
+@overload
+def function(f: None = None, *, cache_size: int = 16) -> Callable[[Callable[..., Any]], Function]: ...
+def function(f: Callable[..., Any] | None = None, *, cache_size: int = 16) -> Any:
     """Wrap ``f`` to record once and replay many times, retracing per branch.
 
     >>> @tapegrad.function
@@ -315,5 +401,10 @@ def function(f: Callable[..., Any]) -> Function:
     ...     return x * 2 if x > 0 else -x
     >>> f(3.0), f(-3.0), len(f.tapes)
     (6.0, 3.0, 2)
+
+    ``cache_size`` is how many tapes (branch patterns) it keeps, least
+    recently used dropped first; ``@tapegrad.function(cache_size=64)``.
     """
-    return Function(f)
+    if f is None:
+        return functools.partial(function, cache_size=cache_size)
+    return Function(f, cache_size)

@@ -24,7 +24,7 @@ from ..core.tape import Tape, cyclic_gc_paused
 from ..errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from ..values.domain import VALUE
 from ..values.value import Value
-from .replay import check_scalar_output, input_gradients, replay, replay_gradient, restructure
+from .replay import _zero, check_scalar_output, input_gradients, replay, replay_gradient, restructure
 from .tracing import _argnums, grad, trace, with_keywords
 
 __all__ = ["grad_tape", "gradient_tape", "jvp_tape", "select_outputs", "jacobian", "hessian", "jvp", "hvp"]
@@ -119,7 +119,8 @@ def jvp_tape(tape: Tape) -> Tape:
         values = forward(tape, args[:n_in], VALUE)
         tangent = forward_tangents(tape, values, dict(zip(tape.input_slots, args[n_in:])), VALUE)
         outs = [values[s] for s in tape.output_slots]
-        return tuple(outs + [0.0 if tangent[s] is None else tangent[s] for s in tape.output_slots])
+        # no tangent flows: zeros of the output's recorded shape and dtype, as jax.jvp gives
+        return tuple(outs + [_zero(tape, s) if tangent[s] is None else tangent[s] for s in tape.output_slots])
 
     names = list(tape.inputs) + [f"tangent_{x}" for x in tape.inputs]
     with cyclic_gc_paused():
@@ -223,6 +224,12 @@ def hessian(f: Callable[..., Any] | Tape, argnums: int | Sequence[int] = 0) -> C
 
 
 def _pair(primals: Sequence[Any], tangents: Sequence[Any]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    for what, given in (("primals", primals), ("tangents", tangents)):
+        if not isinstance(given, (tuple, list)):  # as jax.jvp: an array here is one argument, not several
+            raise InputTypeError(
+                f"jvp and hvp take {what} as a tuple or list with one entry per argument of f, got "
+                f"{type(given).__name__}; for one argument write jvp(f, (x,), (v,))"
+            )
     primals, tangents = tuple(primals), tuple(tangents)
     if len(primals) != len(tangents):
         raise ArgumentCountError(

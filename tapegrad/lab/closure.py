@@ -26,7 +26,9 @@ Where this engine differs from micrograd, on purpose:
   backward through its ``vjp`` rules, so no derivative is written twice;
 * the topological order is found without recursion, so a 10**6-deep chain
   works;
-* strong zeros: a node whose adjoint is exactly zero propagates nothing;
+* strong zeros: a node whose adjoint is exactly zero propagates nothing
+  (the op table's rules keep them), and signed zeros follow PyTorch's rule,
+  as in the tape engine;
 * each ``backward()`` computes fresh adjoints and adds them to every ``.grad``
   (PyTorch's retained graph), instead of re-propagating stale intermediate
   gradients (micrograd issue #53).
@@ -65,7 +67,7 @@ class Value:
     24.0
     """
 
-    __slots__ = ("data", "grad", "name", "_prev", "_op", "_backward", "_adjoint", "_serial")
+    __slots__ = ("data", "grad", "name", "_prev", "_op", "_backward", "_adjoint", "_serial", "_fresh")
 
     def __init__(self, data: Any, name: str | None = None, _children: tuple[Value, ...] = (), _op: Any = None) -> None:
         self.data = data if type(data) is float else as_float(data)
@@ -74,21 +76,28 @@ class Value:
         self._prev = _children
         self._op = _op
         self._backward: Callable[[], None] | None = None
-        self._adjoint = 0.0  # d(root)/d(self) within the running backward()
+        self._adjoint: Any = None  # d(root)/d(self) within the running backward(); None: nothing reached it
+        self._fresh = True  # no backward() has set .grad yet: its first contribution becomes .grad
         self._serial = next(_creation)
 
     def backward(self) -> None:
-        """Add d(self)/d(node) to the ``.grad`` of every node ``self`` depends on."""
+        """Add d(self)/d(node) to the ``.grad`` of every node ``self`` depends on.
+
+        Signed zeros as in the tape engine (PyTorch's rule): the first
+        contribution to an adjoint, or to a ``.grad`` no backward() has set,
+        is taken as it is (-0.0 included), later ones are added.
+        """
         topo = _topological_order(self)
         for node in topo:
-            node._adjoint = 0.0
+            node._adjoint = None
         self._adjoint = 1.0
         for node in reversed(topo):
-            if node._adjoint != 0.0 and node._backward is not None:
+            if node._adjoint is not None and node._backward is not None:
                 node._backward()
         for node in topo:
-            if node._adjoint != 0.0:
-                node.grad += node._adjoint
+            if node._adjoint is not None:
+                node.grad = node._adjoint if node._fresh else node.grad + node._adjoint
+                node._fresh = False
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
@@ -197,7 +206,7 @@ def _apply(kind: OpKind, *operands: Any, attr: Any = None) -> Value:
     def _backward() -> None:
         for child, c in zip(out._prev, rule(_M, out._adjoint, out.data, *args)):
             if c is not None:
-                child._adjoint += c
+                child._adjoint = c if child._adjoint is None else child._adjoint + c
 
     out._backward = _backward
     return out

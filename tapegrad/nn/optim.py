@@ -20,19 +20,32 @@ scalar MLP or a batched one; set ``optimizer.lr`` between steps for a schedule.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from ..errors import HyperparameterError
+
 __all__ = ["Optimizer", "SGD", "Adam"]
 
 
 def _check_nonnegative(name: str, x: float) -> float:
-    """``x`` as a float >= 0 (nan refused), or a ValueError naming the argument."""
-    if isinstance(x, bool) or not isinstance(x, (int, float, np.integer, np.floating)) or not x >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {x!r}")
-    return float(x)
+    """``x`` as a finite float >= 0, or a HyperparameterError naming the argument.
+
+    nan and inf are refused, and so is an integer too large for a float
+    (``lr=10**400``), which ``float()`` would turn into an OverflowError.
+    """
+    number = isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, bool)
+    try:
+        value = float(x) if number else math.nan
+    except OverflowError:
+        value = math.inf
+    if not 0 <= value < math.inf:
+        shown = repr(x) if len(repr(x)) <= 40 else f"{repr(x)[:20]}... ({len(repr(x))} digits)"
+        raise HyperparameterError(f"{name} must be a number >= 0, got {shown}; pass a finite float")
+    return value
 
 
 def _assign(p: Any, data: Any) -> None:
@@ -123,8 +136,9 @@ class Adam(Optimizer):
         weight_decay: float = 0.0,
     ) -> None:
         super().__init__(params, lr)
-        if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), such as (0.9, 0.999); got {betas!r}")
+        pair = isinstance(betas, (tuple, list)) and len(betas) == 2
+        if not pair or not all(isinstance(b, (int, float)) and 0.0 <= b < 1.0 for b in betas):
+            raise HyperparameterError(f"betas must be two numbers in [0, 1), such as (0.9, 0.999); got {betas!r:.80}")
         self.betas = (float(betas[0]), float(betas[1]))
         self.eps = _check_nonnegative("eps", eps)
         self.weight_decay = _check_nonnegative("weight_decay", weight_decay)

@@ -29,7 +29,7 @@ def eager_backward(root: Value) -> None:
         )
     tape = root._tape
     if tape is None:
-        root._grad = root._grad + 1.0
+        root._grad = _added(root._grad, 1.0)
         return
     if tape.traced:
         if tape.sealed:
@@ -46,18 +46,26 @@ def eager_backward(root: Value) -> None:
     while pending:
         tape = max(pending, key=lambda t: t.serial)
         adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
-        _accumulate(tape, adjoint)
+        owner = tape if tape.origin is None else tape.origin()  # a linked view adds to its tape's .grad
+        if owner is not None:
+            _accumulate(owner, adjoint)
+            STATE.close_eager(owner)
         for slot, source in tape.sources.items():
             g = adjoint[slot] if slot < len(adjoint) else None
-            if g is None or (g == 0.0 if type(g) is float else not g.any()):
+            if g is None:
                 continue
-            if isinstance(source, Value):
-                source._grad = source._grad + g
+            if isinstance(source, Value):  # a leaf's own array: adjoints may share one (add sends g to both)
+                source._grad = _added(source._grad, g.copy() if isinstance(g, np.ndarray) else g)
             else:
                 earlier, earlier_slot = source
                 seeds = pending.setdefault(earlier, {})
-                seeds[earlier_slot] = seeds.get(earlier_slot, 0.0) + g
+                seeds[earlier_slot] = _added(seeds.get(earlier_slot), g)
         STATE.close_eager(tape)
+
+
+def _added(previous: Any, g: Any) -> Any:
+    """PyTorch's rule for gradients: the first contribution is the gradient (a -0.0 stays -0.0), later ones add."""
+    return g if previous is None else previous + g
 
 
 def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
@@ -69,5 +77,4 @@ def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
         grads.extend([None] * (len(adjoint) - len(grads)))
     for i, g in enumerate(adjoint):
         if g is not None:
-            previous = grads[i]
-            grads[i] = g if previous is None else previous + g
+            grads[i] = _added(grads[i], g)

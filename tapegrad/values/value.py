@@ -146,7 +146,7 @@ class Value:
         self._name = name
         self._tape: Tape | None = None
         self._slot = -1
-        self._grad: Any = np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
+        self._grad: Any = None  # no gradient yet: backward()'s first contribution becomes it, -0.0 included
 
     @property
     def data(self) -> Any:
@@ -182,9 +182,10 @@ class Value:
     def grad(self) -> Any:
         """d(output)/d(self), summed over every ``backward()`` so far."""
         if self._tape is None:
-            return self._grad
-        grads = self._tape.grads
-        g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
+            g = self._grad
+        else:
+            grads = self._tape.grads
+            g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
         if g is None:
             return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
         return g
