@@ -23,7 +23,7 @@ import tapegrad
 import tapegrad.closure
 from tapegrad import Value, where
 from tapegrad.codegen import compile_tape
-from tapegrad.ops import _smatmul, _smul
+from tapegrad.core.kernels import _smatmul, _smul
 from tapegrad.transforms import gradient_tape
 
 

@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core import ops
+from ..core import kernels
 from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code, optimize
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
@@ -270,7 +270,7 @@ _OWN_HELPERS = ("_batch", "_array_input", "_frozen", "_map_batch", "_stack")
 
 def _helper(name: str) -> Any:
     """A helper of generated code: a kernel of the op table, or one of the functions above."""
-    return globals()[name] if name in _OWN_HELPERS else getattr(ops, name)
+    return globals()[name] if name in _OWN_HELPERS else getattr(kernels, name)
 
 
 def _helper_sources(names: set[str]) -> list[str]:

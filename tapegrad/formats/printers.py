@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core import ops
+from ..core import kernels
 from ..core.ops import Op
 from ..errors import UnsupportedOpError
 
@@ -35,12 +35,12 @@ __all__ = ["Printer", "PythonPrinter", "NumpyPrinter", "PRINTERS", "kernel_depen
 def _is_kernel(function: Any) -> bool:
     """One of the interpreter's IEEE-safe functions in the op table's module, which generated code copies."""
     name = getattr(function, "__name__", "")
-    return getattr(function, "__module__", None) == ops.__name__ and name.startswith("_") and name != "<lambda>"
+    return getattr(function, "__module__", None) == kernels.__name__ and name.startswith("_") and name != "<lambda>"
 
 
 def kernel_dependencies(function: Callable[..., Any]) -> list[str]:
     """The kernels ``function`` calls, read from its code object (the global names it uses)."""
-    return [n for n in function.__code__.co_names if _is_kernel(getattr(ops, n, None))]
+    return [n for n in function.__code__.co_names if _is_kernel(getattr(kernels, n, None))]
 
 
 class Printer:
