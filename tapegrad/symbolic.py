@@ -48,6 +48,8 @@ from .symbolic_arrays import (
     CONDITIONS,
     ELEMENT_LIMIT,
     array_rule,
+    bounded,
+    bounded_base,
     check_size,
     constant,
     element_names,
@@ -76,15 +78,18 @@ def _sympy_function(op: Op) -> Callable[..., Any] | None:
     rule = op.symbolic
     if rule is None:
         return None
-    if not op.elementwise:
-        return lambda *args: array_rule(rule, op, args)
 
     def scalar(*args: Any) -> Any:
         if op.kind is OpKind.WHERE:
             c, x, y = args
             return rule(sp, c if isinstance(c, CONDITIONS) else constant(c), number(x), number(y))
-        return rule(sp, *[number(a) for a in args])
+        operands = [number(a) for a in args]
+        if op.kind is OpKind.POW or op.kind is OpKind.POW_CONST:  # the one rule that can explode a number
+            operands[0] = bounded_base(*operands)
+        return bounded(rule(sp, *operands))
 
+    if not op.elementwise:
+        return lambda *args: bounded(array_rule(rule, op, args))
     if op.has_attr:
         return lambda *args: elementwise(scalar, args[:-1], args[-1:])
     return lambda *args: elementwise(scalar, args, ())

@@ -1,0 +1,130 @@
+"""Bounded resources on hostile input: small inputs that asked for hours or gigabytes.
+
+Each attack runs in a subprocess with a timeout and a memory limit, so a
+regression fails the test instead of hanging the suite or the machine.
+
+1. symbolic export keeps exact numbers below ``MAX_EXACT_BITS``: a huge
+   integer power (or forty squarings) becomes a float at once;
+2. loading a tape file bounds the work of replaying it at its example
+   point, matrix products and reductions included;
+3. everything is linear in the number of inputs (10**5 of them);
+4. ``load`` reads at most ``max_bytes + 1`` bytes of any file (a FIFO,
+   ``/dev/zero``);
+5. the default caps keep a load under about 1 GB.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+
+import tapegrad
+from tapegrad import io
+from tapegrad.errors import TapeFormatError
+from tapegrad.ops import OpKind
+from tapegrad.symbolic_arrays import MAX_EXACT_BITS
+
+ROOT = Path(__file__).resolve().parents[1]
+GIGABYTE = 2**30
+
+
+def run_bounded(
+    code: str, memory: int = 2 * GIGABYTE, timeout: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter limited to ``memory`` bytes of address space and ``timeout`` seconds."""
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True, text=True, timeout=timeout, preexec_fn=limit, env=env, cwd=cwd,
+    )  # fmt: skip
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """The ``tapegrad`` command, bounded as :func:`run_bounded`."""
+    return run_bounded(f"import sys; from tapegrad.cli import main; sys.exit(main({list(args)!r}))", cwd=cwd)
+
+
+# ---------------------------------------------------------------- 1. exact numbers in symbolic export
+
+HUGE = 4503599627370496  # 2**52: 3**HUGE has about 7 * 10**15 bits
+
+
+def test_a_huge_integer_power_from_the_command_line_is_a_float() -> None:
+    result = run_cli("grad", f"(x - x + 3) ** {HUGE} * x")
+    assert result.returncode == 0, result.stderr[-500:]
+    last = result.stdout.splitlines()[-1]
+    assert last.lower() == "grad_x = 1.81366225427434e+2148763104966015"  # 3**HUGE as a float
+
+
+def test_a_tape_file_with_a_huge_power_exports_in_every_symbolic_form(tmp_path: Path) -> None:
+    tape = tapegrad.trace(lambda x: (x - x + 3.0) ** float(HUGE - 1) * x, 1.0)
+    assert any(r.op is OpKind.POW_CONST and r.attr == HUGE - 1 for r in tape.records)
+    tape.save(tmp_path / "pow.json")
+    mantissa = r"6\.04554084758\d*"  # 3**(HUGE - 1), to about 13 digits
+    for fmt, expected in [("sympy", rf"out = {mantissa}e\+2148763104966014\*x"),
+                          ("latex", rf"{mantissa} \\cdot 10\^\{{2148763104966014\}} x")]:  # fmt: skip
+        result = run_cli("show", "pow.json", "--format", fmt, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-500:]
+        assert re.search(expected, result.stdout), result.stdout
+    result = run_bounded(
+        """
+        import tapegrad
+        from tapegrad import symbolic
+        tape = tapegrad.Tape.load("pow.json")
+        print(symbolic.gradient(tape))
+        print(symbolic.latex(tape))
+        print(tape._repr_markdown_())
+        """,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    assert re.fullmatch(rf"\[{mantissa}e\+2148763104966014\]", result.stdout.splitlines()[0])
+    assert re.search(rf"\$\$out = {mantissa} \\cdot 10\^\{{2148763104966014\}} x\$\$", result.stdout)
+
+
+def test_repeated_squaring_becomes_a_float_past_the_bound() -> None:
+    def squarings(x):  # type: ignore[no-untyped-def]
+        y = x - x + 4503599627370495.0
+        for _ in range(40):
+            y = y * y
+        return (3.0 * x) ** 2.0 ** 40 + y * x
+
+    tape = tapegrad.trace(squarings, 1.0)
+    result = run_bounded(
+        f"""
+        import tapegrad
+        from tapegrad import io
+        tape = io.loads({io.dumps(tape)!r})
+        print(tape.to_sympy())
+        print(tapegrad.symbolic.gradient(tape, cse=True)[1])
+        """
+    )
+    assert result.returncode == 0, result.stderr[-500:]
+    value, gradient = result.stdout.splitlines()
+    assert value == "2.20581448097349e+524600367423*x**1099511627776 + 1.32299998998744e+17211270988179*x"
+    assert gradient == "[t0]"
+
+
+def test_exact_numbers_stay_exact_below_the_bound() -> None:
+    x = sp.Symbol("x")
+    assert tapegrad.parse("(x - x + 3) ** 100 * x").to_sympy() == 3**100 * x
+    assert tapegrad.parse("(3 * x) ** 4000").to_sympy() == sp.Integer(3) ** 4000 * x**4000
+    assert tapegrad.parse(f"x ** {HUGE}").to_sympy() == x**HUGE  # no number grows: exact
+    floated = tapegrad.parse("(3 * x) ** 6000").to_sympy()
+    assert floated.args == (sp.Float(3.0) ** 6000, x**6000) and isinstance(floated.args[0], sp.Float)
+    assert 3**4000 < 2**MAX_EXACT_BITS < 3**6000 * 2**4000
