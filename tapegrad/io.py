@@ -45,8 +45,9 @@ size estimates are :mod:`tapegrad.io_arrays`.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -287,12 +288,32 @@ def loads(
 def load(
     path: str | Path, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
 ) -> Tape:
-    """A tape from a file written by :func:`save`, validated before it is built."""
+    """A tape from a file written by :func:`save`, validated before it is built.
+
+    At most ``max_bytes + 1`` bytes are read, whatever ``path`` is: a FIFO
+    or a device (``/dev/zero``) reports a size of 0 and never ends.
+    """
     target = Path(path)
-    size = target.stat().st_size
-    if size > max_bytes:
-        raise TapeFormatError(f"{target} is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
-    return loads(target.read_bytes(), max_bytes, max_records, max_elements)
+    with target.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > max_bytes:
+            raise TapeFormatError(f"{target} is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
+        text = _read_at_most(file, max_bytes + 1)
+    if len(text) > max_bytes:
+        raise TapeFormatError(f"{target} holds more than {max_bytes:,} bytes, the limit (pass max_bytes)")
+    return loads(text, max_bytes, max_records, max_elements)
+
+
+def _read_at_most(file: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes, read in chunks: one ``read(count)`` would reserve all of them at once."""
+    chunks: list[bytes] = []
+    while count > 0:
+        chunk = file.read(min(count, 2**20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def _refuse_constant(name: str) -> Any:

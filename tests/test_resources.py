@@ -128,3 +128,61 @@ def test_exact_numbers_stay_exact_below_the_bound() -> None:
     floated = tapegrad.parse("(3 * x) ** 6000").to_sympy()
     assert floated.args == (sp.Float(3.0) ** 6000, x**6000) and isinstance(floated.args[0], sp.Float)
     assert 3**4000 < 2**MAX_EXACT_BITS < 3**6000 * 2**4000
+
+
+# ---------------------------------------------------------------- 4. reading at most max_bytes + 1 bytes
+
+
+def fifo_writer(fifo: Path, data: bytes, repeat: int) -> tuple[threading.Thread, list[int]]:
+    """A thread writing ``data`` ``repeat`` times into ``fifo`` until the reader closes it; counts what it wrote."""
+    written = [0]
+
+    def write() -> None:
+        try:
+            with open(fifo, "wb", buffering=0) as pipe:
+                for _ in range(repeat):
+                    written[0] += pipe.write(data)
+        except BrokenPipeError:
+            pass
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    return thread, written
+
+
+def test_a_fifo_is_read_no_further_than_the_limit(tmp_path: Path) -> None:
+    fifo = tmp_path / "tape.fifo"
+    os.mkfifo(fifo)
+    thread, written = fifo_writer(fifo, b" " * 2**16, 2**10)  # willing to write 64 MiB
+    with pytest.raises(TapeFormatError, match=r"tape.fifo holds more than 1,024 bytes, the limit \(pass max_bytes\)"):
+        io.load(fifo, max_bytes=1024)
+    thread.join(timeout=60)
+    assert not thread.is_alive()
+    assert written[0] <= 1025 + 2**20  # what was read, and what the pipe's buffer took before the reader closed
+
+
+def test_a_tape_comes_through_a_fifo(tmp_path: Path) -> None:
+    fifo = tmp_path / "tape.fifo"
+    os.mkfifo(fifo)
+    text = io.dumps(tapegrad.trace(lambda x: x * 2.0, 1.5)).encode("utf-8")
+    thread, _ = fifo_writer(fifo, text, 1)
+    assert io.load(fifo)(4.0) == 8.0
+    thread.join(timeout=60)
+
+
+def test_dev_zero_is_a_clean_error() -> None:
+    result = run_bounded(
+        """
+        from tapegrad import io
+        from tapegrad.errors import TapeFormatError
+        try:
+            io.load("/dev/zero", max_bytes=1000)
+        except TapeFormatError as error:
+            print(error)
+        """
+    )
+    assert result.stdout == "/dev/zero holds more than 1,000 bytes, the limit (pass max_bytes)\n", result.stderr[-500:]
+    result = run_cli("show", "/dev/zero")
+    assert result.returncode == 1 and result.stdout == ""
+    limit = f"more than {io.MAX_BYTES:,} bytes, the limit (pass max_bytes)"
+    assert result.stderr == f"tapegrad show: error: /dev/zero holds {limit}\n"
