@@ -38,8 +38,11 @@ to check every shape and guard, and raises
 bad one.  The replay recomputes each record's value as recording does, so
 a loaded tape knows the shape and dtype of every slot; the arrays of all
 slots together may hold at most ``max_elements`` elements, checked before
-each is made, so that a small file cannot ask for a huge array.  The array documents, indices and
-size estimates are :mod:`tapegrad.io_arrays`.
+each is made, so that a small file cannot ask for a huge array, and the
+replay may take at most ``max_work`` element operations (a matrix product
+``(n, k) @ (k, m)`` takes ``n * m * k``), so that it cannot ask for hours
+either.  The array documents, indices and size and work estimates are
+:mod:`tapegrad.io_arrays`.
 """
 
 from __future__ import annotations
@@ -62,13 +65,16 @@ from .io_arrays import (
     read_array,
     read_index,
     result_size,
+    result_work,
 )
 from .ops import OPS, OpKind
 from .shapes import ArrayAttr, type_text
 from .tape import ARRAY_OPS, Attr, Tape
 from .value import array_result
 
-__all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS"]
+__all__ = [
+    "save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS", "MAX_WORK",
+]  # fmt: skip
 
 FORMAT = "tapegrad.tape"
 VERSION = 2
@@ -76,6 +82,14 @@ MAX_BYTES = 512 * 2**20
 MAX_RECORDS = 10_000_000
 MAX_ELEMENTS = 2**28
 """The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
+MAX_WORK = 2**30
+"""The most element operations replaying a loaded tape at its example point may take (a second or two of numpy).
+
+A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``, a reduction
+reads its whole operand: a 300-byte file of two ``broadcast_to`` views and
+a batched ``matmul`` asks for 2**36 of them (minutes), with results well
+inside :data:`MAX_ELEMENTS`.
+"""
 _MAX_NAME = 10_000
 _STRUCTURES = ("value", "tuple", "list")
 _BY_NAME = {op.name: op for op in OPS}
@@ -156,11 +170,14 @@ class _Checker:
     """Reads a parsed document field by field, failing with the field's JSON path.
 
     It also keeps the element budget: every array read or computed is
-    charged before it is made, so a small file cannot ask for a huge one.
+    charged before it is made, so a small file cannot ask for a huge one;
+    and the work budget: every array op's element operations, so a small
+    file cannot ask for hours of replay either.
     """
 
-    def __init__(self, max_elements: int = MAX_ELEMENTS, arrays: bool = True) -> None:
+    def __init__(self, max_elements: int = MAX_ELEMENTS, arrays: bool = True, max_work: int = MAX_WORK) -> None:
         self.max_elements = self.budget = max_elements
+        self.max_work = self.work = max_work
         self.arrays = arrays  # version 2: arrays may stand where numbers do
 
     def fail(self, path: str, message: str) -> TapeFormatError:
@@ -172,6 +189,15 @@ class _Checker:
                 path, f"the tape's arrays would hold more than {self.max_elements:,} elements (pass max_elements)"
             )
         self.budget -= count
+
+    def charge_work(self, count: int, path: str) -> None:
+        if count > self.work:
+            raise self.fail(
+                path,
+                f"replaying the tape at its example point would take more than {self.max_work:,} element operations "
+                "(a matrix product (n, k) @ (k, m) takes n * m * k); pass max_work if you trust the file",
+            )
+        self.work -= count
 
     def field(self, document: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str = "") -> Any:
         if key not in document:
@@ -268,9 +294,13 @@ class _Checker:
 
 
 def loads(
-    text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+    text: str | bytes,
+    max_bytes: int = MAX_BYTES,
+    max_records: int = MAX_RECORDS,
+    max_elements: int = MAX_ELEMENTS,
+    max_work: int = MAX_WORK,
 ) -> Tape:
-    """A tape from JSON text, after checking all of it."""
+    """A tape from JSON text, after checking all of it (the caps are the module's ``MAX_*`` constants)."""
     size = len(text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text)
     if size > max_bytes:
         raise TapeFormatError(f"the tape file is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
@@ -282,11 +312,15 @@ def loads(
         raise TapeFormatError("invalid tape file: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise TapeFormatError(f"invalid tape file: not JSON ({str(error)[:80]})") from None
-    return _build(document, max_records, max_elements)
+    return _build(document, max_records, max_elements, max_work)
 
 
 def load(
-    path: str | Path, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+    path: str | Path,
+    max_bytes: int = MAX_BYTES,
+    max_records: int = MAX_RECORDS,
+    max_elements: int = MAX_ELEMENTS,
+    max_work: int = MAX_WORK,
 ) -> Tape:
     """A tape from a file written by :func:`save`, validated before it is built.
 
@@ -301,7 +335,7 @@ def load(
         text = _read_at_most(file, max_bytes + 1)
     if len(text) > max_bytes:
         raise TapeFormatError(f"{target} holds more than {max_bytes:,} bytes, the limit (pass max_bytes)")
-    return loads(text, max_bytes, max_records, max_elements)
+    return loads(text, max_bytes, max_records, max_elements, max_work)
 
 
 def _read_at_most(file: BinaryIO, count: int) -> bytes:
@@ -320,8 +354,8 @@ def _refuse_constant(name: str) -> Any:
     raise TapeFormatError(f"invalid tape file: bare {name} is not allowed (numbers are strings)")
 
 
-def _build(document: Any, max_records: int, max_elements: int) -> Tape:
-    c = _Checker(max_elements)
+def _build(document: Any, max_records: int, max_elements: int, max_work: int = MAX_WORK) -> Tape:
+    c = _Checker(max_elements, max_work=max_work)
     if not isinstance(document, dict):
         raise c.fail("$", "expected a JSON object")
     if document.get("format") != FORMAT:
@@ -439,6 +473,7 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
         operand_types = " and ".join(type_text(x) for x in operands)
         raise c.fail(path, f"{op.name}: operands {operand_types} do not fit: {str(error)[:200]}") from None
     c.charge(size, path)
+    c.charge_work(result_work(kind, shapes, size), path)
     try:
         value = array_result(op, operands, attr)
     except ShapeError as error:

@@ -130,6 +130,57 @@ def test_exact_numbers_stay_exact_below_the_bound() -> None:
     assert 3**4000 < 2**MAX_EXACT_BITS < 3**6000 * 2**4000
 
 
+# ---------------------------------------------------------------- 2. the work of replaying a tape file
+
+
+def broadcast_matmul(n: int) -> str:
+    """A 300-byte file: two broadcast views of one number, multiplied as a batch of (1, n) @ (n, 1) products.
+
+    Its arrays hold 3 * n**2 elements, its matrix product takes n**3 multiply-adds.
+    """
+    document = {
+        "format": "tapegrad.tape", "version": 2, "name": "f",
+        "records": [["const", [], "1.0"], ["broadcast_to", [0], [n, 1, 1, n]], ["broadcast_to", [0], [1, n, n, 1]],
+                    ["matmul", [1, 2]]],
+        "inputs": [], "example": [], "captured": {}, "outputs": [3], "output_names": ["out"], "structure": "value",
+        "sites": {},
+    }  # fmt: skip
+    return json.dumps(document)
+
+
+def test_a_small_file_cannot_ask_for_minutes_of_matrix_products(tmp_path: Path) -> None:
+    (tmp_path / "matmul.json").write_text(broadcast_matmul(2**12))
+    assert (tmp_path / "matmul.json").stat().st_size < 400 and 3 * 2**24 < io.MAX_ELEMENTS
+    result = run_cli("show", "matmul.json", cwd=tmp_path)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith(
+        "tapegrad show: error: invalid tape file at records[3]: replaying the tape at its example point would take "
+        f"more than {io.MAX_WORK:,} element operations (a matrix product (n, k) @ (k, m) takes n * m * k); "
+        "pass max_work if you trust the file"
+    ), result.stderr[-500:]
+
+
+def test_the_work_cap_is_a_parameter() -> None:
+    text = broadcast_matmul(16)  # 2 * 16**2 elements broadcast, 16**2 results of 16 multiply-adds each
+    assert io.loads(text)().shape == (16, 16, 1, 1)
+    assert io.loads(text, max_work=2 * 16**2 + 16**3)().shape == (16, 16, 1, 1)
+    with pytest.raises(TapeFormatError, match=r"at records\[3\]: replaying .* more than 4,607 element operations"):
+        io.loads(text, max_work=2 * 16**2 + 16**3 - 1)
+
+
+def test_reductions_pay_for_what_they_read() -> None:
+    def sums(x):  # type: ignore[no-untyped-def]
+        total = x.sum()
+        for _ in range(99):
+            total = total + x.sum()
+        return total
+
+    text = io.dumps(tapegrad.trace(sums, np.ones(1000)))
+    assert io.loads(text, max_work=100 * 1000 + 200)(np.ones(1000)) == 100_000.0
+    with pytest.raises(TapeFormatError, match=r"at records\[\d+\]: replaying"):
+        io.loads(text, max_work=50 * 1000)
+
+
 # ---------------------------------------------------------------- 4. reading at most max_bytes + 1 bytes
 
 
