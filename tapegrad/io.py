@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -141,7 +142,8 @@ def dumps(tape: Tape) -> str:
         if i in tape.attrs:
             record.append(_attr_json(kind, tape.attrs[i]))
         records.append(record)
-    extra = [s for s in range(len(tape)) if tape.ops[s] is OpKind.INPUT and s not in tape.input_slots]
+    declared = set(tape.input_slots)
+    extra = [s for s in range(len(tape)) if tape.ops[s] is OpKind.INPUT and s not in declared]
     document = {
         "format": FORMAT,
         "version": _version_needed(tape),
@@ -394,9 +396,11 @@ def _build(document: Any, max_records: int, max_elements: int, max_work: int = M
         argss.append(args)
     count = len(ops)
     inputs = [c.slot(s, count, f"inputs[{k}]") for k, s in enumerate(c.field(document, "inputs", list))]
+    uses = Counter(inputs)
     for k, s in enumerate(inputs):
-        if ops[s] is not OpKind.INPUT or inputs.count(s) > 1:
+        if ops[s] is not OpKind.INPUT or uses[s] > 1:
             raise c.fail(f"inputs[{k}]", "must name an input record, once")
+    declared = set(inputs)
     example = c.field(document, "example", list)
     if len(example) != len(inputs):
         raise c.fail("example", "expected one example value per input")
@@ -413,7 +417,7 @@ def _build(document: Any, max_records: int, max_elements: int, max_work: int = M
     tape = Tape(c.name(c.field(document, "name", str), "name"), traced=True)
     for key, x in captured.items():
         s = _key_slot(c, key, count, "captured")
-        if ops[s] is not OpKind.INPUT or s in inputs:
+        if ops[s] is not OpKind.INPUT or s in declared:
             raise c.fail(f"captured.{key}", "must name an input record that is not a declared input")
         given[s] = c.value(x, f"captured.{key}")
     for s in range(count):

@@ -131,11 +131,13 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
         return [given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
     known = list(tape.symbols or [])[: len(names)]
     taken = {str(s) for s in known}
+    suffix: dict[str, int] = {}  # where to resume counting a repeated name: 10**5 copies of "x" stay linear
     fresh = []
     for name, shape in zip(names[len(known) :], shapes[len(known) :]):
-        unique, k = name, 1
+        unique, k = name, suffix.get(name, 1)
         while unique in taken or not taken.isdisjoint(element_names(unique, shape)):
             unique, k = f"{name}_{k}", k + 1
+        suffix[name] = k
         taken.add(unique)
         if shape:
             elements = element_names(unique, shape)
