@@ -358,8 +358,9 @@ def latex(
         replacements, exprs = [], list(to_sympy(g, chosen))  # a gradient tape returns a tuple
     out = sp.latex(sp.Symbol(tape.output_names[0]))
     lines = [f"{sp.latex(name)} &= {sp.latex(expr)}" for name, expr in replacements]
+    names = tape.inputs
     for position, expr in zip(input_positions(tape, wrt), exprs):
         symbol = chosen[position]
-        wrt_text = sp.latex(sp.Symbol(tape.inputs[position]) if isinstance(symbol, np.ndarray) else symbol)
+        wrt_text = sp.latex(sp.Symbol(names[position]) if isinstance(symbol, np.ndarray) else symbol)
         lines.append(rf"\frac{{\partial {out}}}{{\partial {wrt_text}}} &= {sp.latex(expr)}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"
