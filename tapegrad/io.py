@@ -79,16 +79,23 @@ __all__ = [
 
 FORMAT = "tapegrad.tape"
 VERSION = 2
-MAX_BYTES = 512 * 2**20
-MAX_RECORDS = 10_000_000
-MAX_ELEMENTS = 2**28
-"""The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
+# The default caps keep a load under about 1 GB (measured; the README's security section has the figures).
+MAX_BYTES = 32 * 2**20
+"""The largest file (a 10**6-record tape takes about 20 MB).
+
+Parsing JSON costs up to about 27 bytes of memory per byte of text (a file
+of empty lists ``[],[],...``): 0.9 GB at this size.
+"""
+MAX_RECORDS = 1_000_000
+"""The most records (a loaded tape and its parsed document peak at about 430 bytes a record)."""
+MAX_ELEMENTS = 2**25
+"""The most array elements the values of a loaded tape may hold in all (256 MB of float64)."""
 MAX_WORK = 2**30
 """The most element operations replaying a loaded tape at its example point may take (a second or two of numpy).
 
 A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``, a reduction
 reads its whole operand: a 300-byte file of two ``broadcast_to`` views and
-a batched ``matmul`` asks for 2**36 of them (minutes), with results well
+a batched ``matmul`` asks for 2**33 of them (18 s), with results well
 inside :data:`MAX_ELEMENTS`.
 """
 _MAX_NAME = 10_000
@@ -394,6 +401,7 @@ def _build(document: Any, max_records: int, max_elements: int, max_work: int = M
             attrs[i] = c.attribute(op.kind, record[2], f"{path}[2]")
         ops.append(op.kind)
         argss.append(args)
+        records[i] = None  # the parsed record is read: free it, so the document and the tape do not peak together
     count = len(ops)
     inputs = [c.slot(s, count, f"inputs[{k}]") for k, s in enumerate(c.field(document, "inputs", list))]
     uses = Counter(inputs)
