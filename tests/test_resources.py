@@ -276,3 +276,51 @@ def test_dev_zero_is_a_clean_error() -> None:
     assert result.returncode == 1 and result.stdout == ""
     limit = f"more than {io.MAX_BYTES:,} bytes, the limit (pass max_bytes)"
     assert result.stderr == f"tapegrad show: error: /dev/zero holds {limit}\n"
+
+
+# ---------------------------------------------------------------- 5. what the default caps cost
+
+PEAK = """
+import sys
+from tapegrad import io
+from tapegrad.errors import TapeFormatError
+try:
+    print(f"loaded {len(io.load(sys.argv[1])):,} records")
+except TapeFormatError as error:
+    print(str(error).split(": ")[-1])
+status = open("/proc/self/status").read()
+print(int(status.split("VmHWM:")[1].split()[0]) // 1024)  # this process's peak resident memory, MB
+"""
+
+
+def peak_of_loading(path: Path) -> tuple[str, int]:
+    """What loading ``path`` with the default caps says, and its peak resident memory in MB (a fresh process)."""
+    result = run_bounded(PEAK.replace("sys.argv[1]", repr(str(path))), memory=4 * GIGABYTE, timeout=300)
+    assert result.returncode == 0, result.stderr[-1000:]
+    outcome, peak = result.stdout.splitlines()
+    return outcome, int(peak)
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads the peak memory from /proc")
+def test_a_default_load_stays_under_a_gigabyte(tmp_path: Path) -> None:
+    """The caps before issue 15 let a 10**7-record file (170 MB) take 4.5 GB; see benchmarks/bench_load_memory.py."""
+    n = io.MAX_RECORDS
+    records = ",".join(['["input",[],"x"]'] + [f'["add",[{i},{i}]]' for i in range(n - 1)])
+    (tmp_path / "records.json").write_text(
+        '{"format":"tapegrad.tape","version":1,"name":"f","records":[' + records + '],"inputs":[0],"example":["1.0"],'
+        f'"captured":{{}},"outputs":[{n - 1}],"output_names":["out"],"structure":"value","sites":{{}}}}'
+    )
+    outcome, peak = peak_of_loading(tmp_path / "records.json")
+    assert outcome == "loaded 1,000,000 records" and peak < 1024
+    empty = ",".join(["[]"] * ((io.MAX_BYTES - 60) // 3))  # the costliest JSON to parse, byte for byte
+    (tmp_path / "empty.json").write_text('{"format":"tapegrad.tape","version":2,"records":[' + empty + "]}")
+    outcome, peak = peak_of_loading(tmp_path / "empty.json")
+    assert outcome == f"{(io.MAX_BYTES - 60) // 3:,} records; the limit is 1,000,000 (pass max_records)"
+    assert peak < 1024
+
+
+def test_a_file_past_the_byte_cap_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    with open(tmp_path / "huge.json", "wb") as file:
+        file.truncate(10**12)  # sparse: a terabyte that takes no disk
+    with pytest.raises(TapeFormatError, match=f"huge.json is 1,000,000,000,000 bytes; the limit is {io.MAX_BYTES:,}"):
+        io.load(tmp_path / "huge.json")
