@@ -47,6 +47,7 @@ from .replay import restructure
 from .symbolic_arrays import (
     CONDITIONS,
     ELEMENT_LIMIT,
+    MAX_EXACT_BITS,
     array_rule,
     bounded,
     bounded_base,
@@ -66,7 +67,10 @@ from .symbolic_import import from_sympy
 from .tape import Tape
 from .transforms import gradient_tape, input_positions, select_outputs
 
-__all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
+__all__ = [
+    "to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY",
+    "ELEMENT_LIMIT", "MAX_EXACT_BITS", "element_work",
+]  # fmt: skip
 
 # A single-use subexpression is written inline up to this depth; deeper, it
 # gets a name too, so a long chain neither nests past sympy's recursion

@@ -33,7 +33,7 @@ import tapegrad
 from tapegrad import io
 from tapegrad.errors import TapeFormatError
 from tapegrad.ops import OpKind
-from tapegrad.symbolic_arrays import MAX_EXACT_BITS
+from tapegrad.symbolic import MAX_EXACT_BITS
 
 ROOT = Path(__file__).resolve().parents[1]
 GIGABYTE = 2**30
