@@ -38,16 +38,21 @@ to check every shape and guard, and raises
 bad one.  The replay recomputes each record's value as recording does, so
 a loaded tape knows the shape and dtype of every slot; the arrays of all
 slots together may hold at most ``max_elements`` elements, checked before
-each is made, so that a small file cannot ask for a huge array.  The array documents, indices and
-size estimates are :mod:`tapegrad.io_arrays`.
+each is made, so that a small file cannot ask for a huge array, and the
+replay may take at most ``max_work`` element operations (a matrix product
+``(n, k) @ (k, m)`` takes ``n * m * k``), so that it cannot ask for hours
+either.  The array documents, indices and size and work estimates are
+:mod:`tapegrad.io_arrays`.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -65,16 +70,34 @@ from .io_arrays import (
     read_array,
     read_index,
     result_size,
+    result_work,
 )
 
-__all__ = ["save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS"]
+__all__ = [
+    "save", "load", "dumps", "loads", "FORMAT", "VERSION", "MAX_BYTES", "MAX_RECORDS", "MAX_ELEMENTS", "MAX_WORK",
+]  # fmt: skip
 
 FORMAT = "tapegrad.tape"
 VERSION = 2
-MAX_BYTES = 512 * 2**20
-MAX_RECORDS = 10_000_000
-MAX_ELEMENTS = 2**28
-"""The most array elements the values of a loaded tape may hold in all (about 2 GB of float64)."""
+# The default caps keep a load under about 1 GB (measured; the README's security section has the figures).
+MAX_BYTES = 32 * 2**20
+"""The largest file (a 10**6-record tape takes about 20 MB).
+
+Parsing JSON costs up to about 27 bytes of memory per byte of text (a file
+of empty lists ``[],[],...``): 0.9 GB at this size.
+"""
+MAX_RECORDS = 1_000_000
+"""The most records (a loaded tape and its parsed document peak at about 430 bytes a record)."""
+MAX_ELEMENTS = 2**25
+"""The most array elements the values of a loaded tape may hold in all (256 MB of float64)."""
+MAX_WORK = 2**30
+"""The most element operations replaying a loaded tape at its example point may take (a second or two of numpy).
+
+A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``, a reduction
+reads its whole operand: a 300-byte file of two ``broadcast_to`` views and
+a batched ``matmul`` asks for 2**33 of them (18 s), with results well
+inside :data:`MAX_ELEMENTS`.
+"""
 _MAX_NAME = 10_000
 _STRUCTURES = ("value", "tuple", "list")
 
@@ -125,7 +148,8 @@ def dumps(tape: Tape) -> str:
         if i in tape.attrs:
             record.append(_attr_json(kind, tape.attrs[i]))
         records.append(record)
-    extra = [s for s in range(len(tape)) if tape.ops[s] is OpKind.INPUT and s not in tape.input_slots]
+    declared = set(tape.input_slots)
+    extra = [s for s in range(len(tape)) if tape.ops[s] is OpKind.INPUT and s not in declared]
     document = {
         "format": FORMAT,
         "version": _version_needed(tape),
@@ -154,11 +178,14 @@ class _Checker:
     """Reads a parsed document field by field, failing with the field's JSON path.
 
     It also keeps the element budget: every array read or computed is
-    charged before it is made, so a small file cannot ask for a huge one.
+    charged before it is made, so a small file cannot ask for a huge one;
+    and the work budget: every array op's element operations, so a small
+    file cannot ask for hours of replay either.
     """
 
-    def __init__(self, max_elements: int = MAX_ELEMENTS, arrays: bool = True) -> None:
+    def __init__(self, max_elements: int = MAX_ELEMENTS, arrays: bool = True, max_work: int = MAX_WORK) -> None:
         self.max_elements = self.budget = max_elements
+        self.max_work = self.work = max_work
         self.arrays = arrays  # version 2: arrays may stand where numbers do
 
     def fail(self, path: str, message: str) -> TapeFormatError:
@@ -170,6 +197,15 @@ class _Checker:
                 path, f"the tape's arrays would hold more than {self.max_elements:,} elements (pass max_elements)"
             )
         self.budget -= count
+
+    def charge_work(self, count: int, path: str) -> None:
+        if count > self.work:
+            raise self.fail(
+                path,
+                f"replaying the tape at its example point would take more than {self.max_work:,} element operations "
+                "(a matrix product (n, k) @ (k, m) takes n * m * k); pass max_work if you trust the file",
+            )
+        self.work -= count
 
     def field(self, document: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str = "") -> Any:
         if key not in document:
@@ -273,9 +309,13 @@ class _Checker:
 
 
 def loads(
-    text: str | bytes, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+    text: str | bytes,
+    max_bytes: int = MAX_BYTES,
+    max_records: int = MAX_RECORDS,
+    max_elements: int = MAX_ELEMENTS,
+    max_work: int = MAX_WORK,
 ) -> Tape:
-    """A tape from JSON text, after checking all of it."""
+    """A tape from JSON text, after checking all of it (the caps are the module's ``MAX_*`` constants)."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise TapeFormatError(
             f"loads reads a tape from JSON text (str or bytes), got {type(text).__name__}; "
@@ -292,26 +332,50 @@ def loads(
         raise TapeFormatError("invalid tape file: JSON nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as error:
         raise TapeFormatError(f"invalid tape file: not JSON ({str(error)[:80]})") from None
-    return _build(document, max_records, max_elements)
+    return _build(document, max_records, max_elements, max_work)
 
 
 def load(
-    path: str | Path, max_bytes: int = MAX_BYTES, max_records: int = MAX_RECORDS, max_elements: int = MAX_ELEMENTS
+    path: str | Path,
+    max_bytes: int = MAX_BYTES,
+    max_records: int = MAX_RECORDS,
+    max_elements: int = MAX_ELEMENTS,
+    max_work: int = MAX_WORK,
 ) -> Tape:
-    """A tape from a file written by :func:`save`, validated before it is built."""
+    """A tape from a file written by :func:`save`, validated before it is built.
+
+    At most ``max_bytes + 1`` bytes are read, whatever ``path`` is: a FIFO
+    or a device (``/dev/zero``) reports a size of 0 and never ends.
+    """
     target = Path(path)
-    size = target.stat().st_size
-    if size > max_bytes:
-        raise TapeFormatError(f"{target} is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
-    return loads(target.read_bytes(), max_bytes, max_records, max_elements)
+    with target.open("rb") as file:
+        size = os.fstat(file.fileno()).st_size
+        if size > max_bytes:
+            raise TapeFormatError(f"{target} is {size:,} bytes; the limit is {max_bytes:,} (pass max_bytes)")
+        text = _read_at_most(file, max_bytes + 1)
+    if len(text) > max_bytes:
+        raise TapeFormatError(f"{target} holds more than {max_bytes:,} bytes, the limit (pass max_bytes)")
+    return loads(text, max_bytes, max_records, max_elements, max_work)
+
+
+def _read_at_most(file: BinaryIO, count: int) -> bytes:
+    """Up to ``count`` bytes, read in chunks: one ``read(count)`` would reserve all of them at once."""
+    chunks: list[bytes] = []
+    while count > 0:
+        chunk = file.read(min(count, 2**20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        count -= len(chunk)
+    return b"".join(chunks)
 
 
 def _refuse_constant(name: str) -> Any:
     raise TapeFormatError(f"invalid tape file: bare {name} is not allowed (numbers are strings)")
 
 
-def _build(document: Any, max_records: int, max_elements: int) -> Tape:
-    c = _Checker(max_elements)
+def _build(document: Any, max_records: int, max_elements: int, max_work: int = MAX_WORK) -> Tape:
+    c = _Checker(max_elements, max_work=max_work)
     if not isinstance(document, dict):
         raise c.fail("$", "expected a JSON object")
     if document.get("format") != FORMAT:
@@ -348,11 +412,14 @@ def _build(document: Any, max_records: int, max_elements: int) -> Tape:
             attrs[i] = c.attribute(op.kind, record[2], f"{path}[2]")
         ops.append(op.kind)
         argss.append(args)
+        records[i] = None  # the parsed record is read: free it, so the document and the tape do not peak together
     count = len(ops)
     inputs = [c.slot(s, count, f"inputs[{k}]") for k, s in enumerate(c.field(document, "inputs", list))]
+    uses = Counter(inputs)
     for k, s in enumerate(inputs):
-        if ops[s] is not OpKind.INPUT or inputs.count(s) > 1:
+        if ops[s] is not OpKind.INPUT or uses[s] > 1:
             raise c.fail(f"inputs[{k}]", "must name an input record, once")
+    declared = set(inputs)
     example = c.field(document, "example", list)
     if len(example) != len(inputs):
         raise c.fail("example", "expected one example value per input")
@@ -369,7 +436,7 @@ def _build(document: Any, max_records: int, max_elements: int) -> Tape:
     tape = Tape(c.name(c.field(document, "name", str), "name"), traced=True)
     for key, x in captured.items():
         s = _key_slot(c, key, count, "captured")
-        if ops[s] is not OpKind.INPUT or s in inputs:
+        if ops[s] is not OpKind.INPUT or s in declared:
             raise c.fail(f"captured.{key}", "must name an input record that is not a declared input")
         given[s] = c.value(x, f"captured.{key}")
     for s in range(count):
@@ -429,6 +496,7 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
         operand_types = " and ".join(type_text(x) for x in operands)
         raise c.fail(path, f"{op.name}: operands {operand_types} do not fit: {str(error)[:200]}") from None
     c.charge(size, path)
+    c.charge_work(result_work(kind, shapes, size), path)
     try:
         value = array_result(op, operands, attr)
     except ValueError as error:  # a ShapeError, or numpy's own refusal ("array is too big")

@@ -7,7 +7,9 @@ field of such a document against its JSON path with the loader's checker
 (``c``, from :mod:`tapegrad.io`), and charges every array to the element
 budget before it is made.  :func:`result_size` estimates the size of an
 array op's result from its operands' shapes, so a small file cannot ask for
-a huge array, and refuses shapes and attributes that recording never makes.
+a huge array, and refuses shapes and attributes that recording never makes;
+:func:`result_work` its cost in element operations, so that a small file
+cannot ask for hours of replay either.
 The format itself is described in :mod:`tapegrad.io`.
 """
 
@@ -206,6 +208,20 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
             raise ValueError(f"rows of shape {list(x)} cannot come from indices of shape {list(shapes[1])}")
         return attr * math.prod(x[len(shapes[1]) :])
     return math.prod(x)
+
+
+def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int) -> int:
+    """The element operations of computing a result of ``size`` elements (at least one).
+
+    A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``; an indexing
+    takes its result's size; any other op the larger of its result's size
+    and its operands' (a sum reads every element it adds).
+    """
+    if kind is OpKind.MATMUL:
+        return max(size * shapes[0][-1], 1)
+    if kind is OpKind.GETITEM:
+        return max(size, 1)
+    return max(size, sum(math.prod(shape) for shape in shapes), 1)
 
 
 def index_size(index: Index, shape: tuple[int, ...]) -> int:

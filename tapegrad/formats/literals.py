@@ -45,6 +45,7 @@ def identifiers(names: Sequence[str]) -> list[str]:
     and repeats get ``_2``, ``_3``...
     """
     taken: set[str] = set()
+    suffix: dict[str, int] = {}  # where to resume counting a repeated name: 10**5 copies of "x" stay linear
     result = []
     for name in names:
         base = unicodedata.normalize("NFKC", str(name))  # as Python itself reads identifiers
@@ -57,9 +58,10 @@ def identifiers(names: Sequence[str]) -> list[str]:
             base = "v" + base
         if base in _RESERVED or TEMPORARY.fullmatch(base):
             base += "_"
-        unique, k = base, 2
+        unique, k = base, suffix.get(base, 2)
         while unique in taken:
             unique, k = f"{base}_{k}", k + 1
+        suffix[base] = k
         taken.add(unique)
         result.append(unique)
     return result

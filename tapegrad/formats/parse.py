@@ -314,11 +314,12 @@ def to_expression(tape: Tape) -> str:
             "Write the branch with tapegrad.where(cond, a, b) (both branches are then on the tape) and trace again."
         )
     text: list[str] = [""] * len(tape)
+    declared = set(tape.input_slots)
     for i, kind in enumerate(tape.ops):
         args = [text[a] for a in tape.args[i]]
         op = OPS[kind]
         if kind is OpKind.INPUT:
-            text[i] = str(tape.attrs[i]) if i in tape.input_slots else _number(float(tape.values[i]))
+            text[i] = str(tape.attrs[i]) if i in declared else _number(float(tape.values[i]))
         elif kind is OpKind.CONST:
             text[i] = _number(float(tape.values[i]))
         elif kind is OpKind.GUARD:

@@ -50,7 +50,10 @@ from ..functional.transforms import gradient_tape, input_positions, select_outpu
 from .symbolic_arrays import (
     CONDITIONS,
     ELEMENT_LIMIT,
+    MAX_EXACT_BITS,
     array_rule,
+    bounded,
+    bounded_base,
     check_size,
     constant,
     element_names,
@@ -65,7 +68,10 @@ from .symbolic_arrays import (
 )
 from .symbolic_import import from_sympy
 
-__all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
+__all__ = [
+    "to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY",
+    "ELEMENT_LIMIT", "MAX_EXACT_BITS", "element_work",
+]  # fmt: skip
 
 # A single-use subexpression is written inline up to this depth; deeper, it
 # gets a name too, so a long chain neither nests past sympy's recursion
@@ -86,7 +92,7 @@ def _sympy_function(op: Op, strong: bool = False) -> Callable[..., Any] | None:
     if rule is None:
         return None
     if not op.elementwise:
-        return lambda *args: _array_result(op, args, array_rule(rule, op, args))
+        return lambda *args: bounded(_array_result(op, args, array_rule(rule, op, args)))
 
     def scalar(*args: Any) -> Any:
         if op.kind is OpKind.WHERE:
@@ -94,13 +100,15 @@ def _sympy_function(op: Op, strong: bool = False) -> Callable[..., Any] | None:
             operands = [c if isinstance(c, CONDITIONS) else constant(c), number(x), number(y)]
         else:
             operands = [number(a) for a in args]
+            if op.kind is OpKind.POW or op.kind is OpKind.POW_CONST:  # the one rule that can explode a number
+                operands[0] = bounded_base(*operands)
         try:
             result = rule(sp, *operands)
         except (TypeError, ValueError) as error:  # Max, Piecewise and relations refuse to compare with nan
             return _as_ieee(op, operands, f"sympy refuses to compare with nan ({type(error).__name__}: {error})")
         if isinstance(result, sp.Basic) and result.has(sp.zoo):
             return _as_ieee(op, operands, _ZOO)
-        return result
+        return bounded(result)
 
     if op.has_attr:
         return lambda *args: elementwise(scalar, args[:-1], args[-1:])
@@ -210,11 +218,13 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
         return [given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
     known = list(tape.symbols or [])[: len(names)]
     taken = {str(s) for s in known}
+    suffix: dict[str, int] = {}  # where to resume counting a repeated name: 10**5 copies of "x" stay linear
     fresh = []
     for name, shape in zip(names[len(known) :], shapes[len(known) :]):
-        unique, k = name, 1
+        unique, k = name, suffix.get(name, 1)
         while unique in taken or not taken.isdisjoint(element_names(unique, shape)):
             unique, k = f"{name}_{k}", k + 1
+        suffix[name] = k
         taken.add(unique)
         if shape:
             elements = element_names(unique, shape)
@@ -487,8 +497,9 @@ def latex(
         replacements, exprs = [], list(to_sympy(g, chosen))  # a gradient tape returns a tuple
     out = sp.latex(sp.Symbol(tape.output_names[0]))
     lines = [f"{sp.latex(name)} &= {sp.latex(expr)}" for name, expr in replacements]
+    names = tape.inputs
     for position, expr in zip(input_positions(tape, wrt), exprs):
         symbol = chosen[position]
-        wrt_text = sp.latex(sp.Symbol(tape.inputs[position]) if isinstance(symbol, np.ndarray) else symbol)
+        wrt_text = sp.latex(sp.Symbol(names[position]) if isinstance(symbol, np.ndarray) else symbol)
         lines.append(rf"\frac{{\partial {out}}}{{\partial {wrt_text}}} &= {sp.latex(expr)}")
     return "\\begin{aligned}\n" + " \\\\\n".join(lines) + "\n\\end{aligned}"

@@ -64,6 +64,75 @@ def constant(x: Any) -> Any:
     return sp.Float(x, precision=53)  # every bit of the float
 
 
+MAX_EXACT_BITS = 2**13
+"""The most bits an exact number of an export may have; a larger one becomes a 53-bit ``Float``.
+
+sympy computes with exact integers, and an integer power grows with its
+exponent: a tape of ``(x - x + 3) ** 4503599627370496`` (or of forty
+squarings) asks for a number of petabits, which sympy would compute for
+hours before failing.  Past this bound (about 2,500 decimal digits) the
+number is written as a float, which is what the tape computes anyway.
+"""
+
+
+def exact_bits(x: Any, depth: int = 0) -> int:
+    """The bits of the largest exact number in ``x`` that sympy may combine with another operand's.
+
+    Those are a sum's terms, a product's factors and a power's base and
+    exponent; a number inside a function (``tanh(3)``) is never combined,
+    so this looks only a few levels down, where sympy's canonical forms keep them.
+    """
+    if isinstance(x, sp.Rational):
+        return max(abs(x.p).bit_length(), x.q.bit_length())
+    if depth > 3 or not isinstance(x, (sp.Add, sp.Mul, sp.Pow)):
+        return 0
+    return max(exact_bits(a, depth + 1) for a in x.args)
+
+
+def powered_bits(base: Any, exponent: Any) -> int:
+    """At most the bits of the exact numbers sympy computes for ``base ** exponent``.
+
+    An integer power distributes over a product (``(3*x)**n`` is ``3**n * x**n``)
+    and multiplies a power's exponent (``sqrt(3)**n`` is ``3**(n/2)``).
+    """
+    if not isinstance(exponent, sp.Rational):
+        return 0
+    k = abs(exponent)
+    if isinstance(base, sp.Rational):
+        return int(exact_bits(base) * max(k, 1))
+    if isinstance(base, sp.Mul):
+        return sum(powered_bits(factor, exponent) for factor in base.args)
+    if isinstance(base, sp.Pow) and isinstance(base.args[1], sp.Rational):
+        return powered_bits(base.args[0], base.args[1] * exponent)
+    return 0
+
+
+def bounded_base(base: Any, exponent: Any) -> Any:
+    """The base for ``base ** exponent``: its numbers as floats when the exact power would pass :data:`MAX_EXACT_BITS`.
+
+    ``(3*x) ** 4503599627370496`` becomes ``1.81e+2148763104966015 * x**4503599627370496``
+    at once (sympy's floats have room for the exponent, float64's do not).
+    """
+    if powered_bits(base, exponent) <= MAX_EXACT_BITS:
+        return base
+    numbers, rest = base.as_independent(sp.Symbol, as_Add=False)
+    return sp.Float(numbers.evalf(17), precision=53) * rest
+
+
+def bounded(x: Any) -> Any:
+    """``x`` with every exact number of more than :data:`MAX_EXACT_BITS` bits made a float.
+
+    Every rule's result passes here, so an operand never holds one, and no
+    op but a power (see :func:`bounded_base`) more than doubles a number's size.
+    """
+    if isinstance(x, np.ndarray):
+        return np.vectorize(bounded, otypes=[object])(x) if x.size else x
+    if not isinstance(x, sp.Basic) or exact_bits(x) <= MAX_EXACT_BITS:
+        return x
+    big = {r: sp.Float(r, precision=53) for r in x.atoms(sp.Rational) if exact_bits(r) > MAX_EXACT_BITS}
+    return x.xreplace(big)
+
+
 def number(x: Any) -> Any:
     """An operand for arithmetic: a condition used as a number is 1 or 0."""
     if isinstance(x, CONDITIONS):

@@ -274,6 +274,7 @@ def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> Explanation:
     adjoint: list[Any] = [0.0] * len(tape)
     for slot, g in seeds.items():
         adjoint[slot] = g
+    declared = set(tape.input_slots)
     point = ", ".join(f"{n}={_show(x)}" for n, x in zip(tape.inputs, inputs))
     lines = [f"backward pass of tape {tape.name!r} at {point}", "  record | value | adjoint | sends"]
     for i in range(len(tape) - 1, -1, -1):
@@ -295,7 +296,7 @@ def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> Explanation:
             sends = ", ".join(parts)
         elif op.vjp is not None:
             sends = "nothing (zero adjoint)"
-        elif i in tape.input_slots:
+        elif i in declared:
             sends = f"(the gradient of {tape.attrs[i]})"
         else:
             sends = "-"

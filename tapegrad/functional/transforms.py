@@ -43,10 +43,11 @@ def input_positions(tape: Tape, wrt: Sequence[str | int] | str | int | None) -> 
     if wrt is None:
         return list(range(len(tape.input_slots)))
     names = tape.inputs
+    first = {name: k for k, name in reversed(list(enumerate(names)))}  # names may repeat: the first wins
     positions = []
     for w in [wrt] if isinstance(wrt, (str, int)) else list(wrt):
-        if isinstance(w, str) and w in names:
-            positions.append(names.index(w))
+        if isinstance(w, str) and w in first:
+            positions.append(first[w])
         elif isinstance(w, int) and not isinstance(w, bool) and -len(names) <= w < len(names):
             positions.append(w % len(names))
         else:
@@ -94,14 +95,15 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
         grads = input_gradients(tape, backward(tape, values, seeds, VALUE))
         return tuple([values[s] for s in outputs] + [grads[k] for k in picked])
 
-    names = list(tape.inputs) + seed_names
+    inputs = tape.inputs
+    names = list(inputs) + seed_names
     with cyclic_gc_paused():
         seeds = [_ones_like(tape.values[s]) for s in outputs] if seed_names else []
         result = trace(value_and_gradient, *_example(tape), *seeds, names=names)
     prefix = "vjp" if seed_names else "grad"
     result.name = f"grad_{tape.name}"
     result.symbols = tape.symbols
-    result.output_names = list(tape.output_names) + [f"{prefix}_{tape.inputs[k]}" for k in picked]
+    result.output_names = list(tape.output_names) + [f"{prefix}_{inputs[k]}" for k in picked]
     return result
 
 
@@ -122,7 +124,8 @@ def jvp_tape(tape: Tape) -> Tape:
         # no tangent flows: zeros of the output's recorded shape and dtype, as jax.jvp gives
         return tuple(outs + [_zero(tape, s) if tangent[s] is None else tangent[s] for s in tape.output_slots])
 
-    names = list(tape.inputs) + [f"tangent_{x}" for x in tape.inputs]
+    inputs = tape.inputs
+    names = list(inputs) + [f"tangent_{x}" for x in inputs]
     with cyclic_gc_paused():
         zeros = [np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0 for x in _example(tape)]
         result = trace(value_and_tangent, *_example(tape), *zeros, names=names)
