@@ -1,0 +1,127 @@
+"""Every ```python example in README.md and docs/**/*.md runs, and prints what the page shows.
+
+The conventions (also in docs/design.md, "Examples that run"):
+
+- A page's ```python blocks run in order in one namespace, in a fresh
+  temporary directory, with a time limit per page.
+- A ```text block right after a ```python block is what that block prints;
+  it is compared as doctest compares output, with ``...`` matching anything
+  (doctest's ELLIPSIS).
+- ``<!-- raises NAME -->`` on the line before a block: the block must raise
+  the exception class ``NAME`` (the lines before the raise still run).
+- ``<!-- no-run -->`` on the line before a block: it is not run (kept rare:
+  examples that need files or tools a test cannot have).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import doctest
+import io
+import re
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+TIME_LIMIT = 120
+"""Seconds a page's examples may take together (the slowest, the arrays guide, takes about 2 s)."""
+
+FENCE = re.compile(r"^```(\w*)[^\n]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
+MARKER = re.compile(r"<!--\s*(no-run|raises\s+(\w+))\s*-->\s*$")
+
+
+@dataclass
+class Example:
+    line: int
+    source: str
+    output: str | None = None
+    raises: str | None = None
+
+
+def examples(page: Path) -> list[Example]:
+    """The page's runnable ```python blocks, each with the output block that follows it."""
+    text = page.read_text(encoding="utf-8")
+    found: list[Example] = []
+    previous_end = -1
+    previous: Example | None = None
+    for fence in FENCE.finditer(text):
+        language, body = fence.group(1), fence.group(2)
+        line = text.count("\n", 0, fence.start()) + 1
+        before = text[: fence.start()].rstrip("\n").rsplit("\n", 1)[-1]
+        marker = MARKER.search(before)
+        adjacent = previous is not None and text[previous_end : fence.start()].strip() == ""
+        if language == "text" and adjacent and previous is not None:
+            previous.output = body
+        previous = None
+        if language == "python" and not (marker and marker.group(1) == "no-run"):
+            previous = Example(line, body, raises=marker.group(2) if marker else None)
+            found.append(previous)
+        previous_end = fence.end()
+    return found
+
+
+def page_id(page: Path) -> str:
+    return str(page.relative_to(ROOT))
+
+
+def _timeout(signum: int, frame: object) -> None:
+    raise TimeoutError(f"the page's examples took more than {TIME_LIMIT} s")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=page_id)
+def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    namespace: dict[str, object] = {"__name__": "__main__"}
+    checker = doctest.OutputChecker()
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(TIME_LIMIT)
+    try:
+        for example in examples(page):
+            where = f"{page_id(page)}:{example.line}"
+            printed = io.StringIO()
+            raised: BaseException | None = None
+            with contextlib.redirect_stdout(printed):
+                try:
+                    exec(compile(example.source, where, "exec"), namespace)
+                except Exception as error:  # noqa: BLE001 - compared with the page's marker below
+                    raised = error
+            if example.raises is None and raised is not None:
+                raise AssertionError(f"the example at {where} raised {raised!r}") from raised
+            if example.raises is not None and type(raised).__name__ != example.raises:
+                raise AssertionError(f"the example at {where} should raise {example.raises}, got {raised!r}")
+            if example.output is not None:
+                got = printed.getvalue()
+                assert checker.check_output(example.output, got, doctest.ELLIPSIS), (
+                    f"the example at {where} printed:\n{got}\nbut the page shows:\n{example.output}"
+                )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_conventions_are_read(tmp_path: Path) -> None:
+    """The extractor pairs output blocks, skips no-run blocks and reads raises markers."""
+    page = (
+        "```python\nprint(1)\n```\n\n```text\n1\n```\n"
+        "<!-- no-run -->\n```python\nimport missing\n```\n"
+        "<!-- raises ValueError -->\n```python\nint('x')\n```\n"
+        "```console\n$ tapegrad\n```\n"
+    )
+    path = tmp_path / "page.md"
+    path.write_text(page, encoding="utf-8")
+    found = examples(path)
+    assert [(e.source, e.output, e.raises) for e in found] == [
+        ("print(1)\n", "1\n", None),
+        ("int('x')\n", None, "ValueError"),
+    ]
+
+
+def test_every_page_has_examples_or_none_by_design() -> None:
+    """The README and the guides show runnable code (an empty extraction means the fences broke)."""
+    assert examples(ROOT / "README.md")
+    for guide in sorted((ROOT / "docs" / "guide").glob("*.md")):
+        assert examples(guide), f"{page_id(guide)} has no runnable python example"
