@@ -6,9 +6,13 @@ The conventions (also in docs/design.md, "Examples that run"):
   temporary directory, with a time limit per page.
 - A ```text block right after a ```python block is what that block prints;
   it is compared as doctest compares output, with ``...`` matching anything
-  (doctest's ELLIPSIS).
+  (doctest's ELLIPSIS); trailing blank lines are ignored.
 - ``<!-- raises NAME -->`` on the line before a block: the block must raise
   the exception class ``NAME`` (the lines before the raise still run).
+- A ```console block runs its ``$ tapegrad ...`` lines through
+  ``tapegrad.cli.main`` in the same directory (so files the page's python
+  wrote are there); a command must exit 0, and the lines under it, when
+  there are any, are its output (compared as above).
 - ``<!-- no-run -->`` on the line before a block: it is not run (kept rare:
   examples that need files or tools a test cannot have).
 """
@@ -19,6 +23,7 @@ import contextlib
 import doctest
 import io
 import re
+import shlex
 import signal
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,6 +45,21 @@ class Example:
     source: str
     output: str | None = None
     raises: str | None = None
+    language: str = "python"
+
+
+def commands(console: str) -> list[tuple[list[str], str]]:
+    """The ``$ tapegrad`` command lines of a console block: (arguments, the output shown under it)."""
+    found: list[tuple[list[str], str]] = []
+    for line in console.splitlines():
+        if line.startswith("$ "):
+            words = shlex.split(line[2:], comments=True)
+            if words[0] != "tapegrad":
+                raise AssertionError(f"console examples run only the tapegrad command, not {line!r}")
+            found.append((words[1:], ""))
+        elif found:
+            found[-1] = (found[-1][0], found[-1][1] + line + "\n")
+    return found
 
 
 def examples(page: Path) -> list[Example]:
@@ -57,8 +77,8 @@ def examples(page: Path) -> list[Example]:
         if language == "text" and adjacent and previous is not None:
             previous.output = body
         previous = None
-        if language == "python" and not (marker and marker.group(1) == "no-run"):
-            previous = Example(line, body, raises=marker.group(2) if marker else None)
+        if language in ("python", "console") and not (marker and marker.group(1) == "no-run"):
+            previous = Example(line, body, raises=marker.group(2) if marker else None, language=language)
             found.append(previous)
         previous_end = fence.end()
     return found
@@ -82,6 +102,9 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
     try:
         for example in examples(page):
             where = f"{page_id(page)}:{example.line}"
+            if example.language == "console":
+                run_console(example, where, checker)
+                continue
             printed = io.StringIO()
             raised: BaseException | None = None
             with contextlib.redirect_stdout(printed):
@@ -94,13 +117,28 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
             if example.raises is not None and type(raised).__name__ != example.raises:
                 raise AssertionError(f"the example at {where} should raise {example.raises}, got {raised!r}")
             if example.output is not None:
-                got = printed.getvalue()
-                assert checker.check_output(example.output, got, doctest.ELLIPSIS), (
+                got = printed.getvalue().rstrip() + "\n"  # trailing blank lines do not show on a page
+                assert checker.check_output(example.output.rstrip() + "\n", got, doctest.ELLIPSIS), (
                     f"the example at {where} printed:\n{got}\nbut the page shows:\n{example.output}"
                 )
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def run_console(example: Example, where: str, checker: doctest.OutputChecker) -> None:
+    from tapegrad.cli import main
+
+    for arguments, shown in commands(example.source):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            status = main(arguments)
+        assert status == 0, f"tapegrad {shlex.join(arguments)} at {where} exited with {status}"
+        got = printed.getvalue().rstrip() + "\n"
+        if shown.strip():
+            assert checker.check_output(shown.rstrip() + "\n", got, doctest.ELLIPSIS), (
+                f"tapegrad {shlex.join(arguments)} at {where} printed:\n{got}\nbut the page shows:\n{shown}"
+            )
 
 
 def test_conventions_are_read(tmp_path: Path) -> None:
@@ -109,7 +147,7 @@ def test_conventions_are_read(tmp_path: Path) -> None:
         "```python\nprint(1)\n```\n\n```text\n1\n```\n"
         "<!-- no-run -->\n```python\nimport missing\n```\n"
         "<!-- raises ValueError -->\n```python\nint('x')\n```\n"
-        "```console\n$ tapegrad\n```\n"
+        "```bash\nls\n```\n"
     )
     path = tmp_path / "page.md"
     path.write_text(page, encoding="utf-8")
@@ -118,6 +156,8 @@ def test_conventions_are_read(tmp_path: Path) -> None:
         ("print(1)\n", "1\n", None),
         ("int('x')\n", None, "ValueError"),
     ]
+    console = "$ tapegrad grad x --at x=1   # a comment\nvalue: 1.0\n$ tapegrad show f.json\n"
+    assert commands(console) == [(["grad", "x", "--at", "x=1"], "value: 1.0\n"), (["show", "f.json"], "")]
 
 
 def test_every_page_has_examples_or_none_by_design() -> None:
