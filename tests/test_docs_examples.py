@@ -95,13 +95,18 @@ def _timeout(signum: int, frame: object) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=page_id)
 def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
+    run_page(page, page_id(page))
+
+
+def run_page(page: Path, name: str) -> None:
+    """Run the page's examples in order in one namespace; AssertionError says which one failed and how."""
     namespace: dict[str, object] = {"__name__": "__main__"}
     checker = doctest.OutputChecker()
     previous = signal.signal(signal.SIGALRM, _timeout)
     signal.alarm(TIME_LIMIT)
     try:
         for example in examples(page):
-            where = f"{page_id(page)}:{example.line}"
+            where = f"{name}:{example.line}"
             if example.language == "console":
                 run_console(example, where, checker)
                 continue
@@ -110,7 +115,7 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
             with contextlib.redirect_stdout(printed):
                 try:
                     exec(compile(example.source, where, "exec"), namespace)
-                except Exception as error:  # noqa: BLE001 - compared with the page's marker below
+                except Exception as error:  # compared with the page's raises marker below
                     raised = error
             if example.raises is None and raised is not None:
                 raise AssertionError(f"the example at {where} raised {raised!r}") from raised
@@ -118,9 +123,8 @@ def test_page_examples_run(page: Path, tmp_path: Path, monkeypatch: pytest.Monke
                 raise AssertionError(f"the example at {where} should raise {example.raises}, got {raised!r}")
             if example.output is not None:
                 got = printed.getvalue().rstrip() + "\n"  # trailing blank lines do not show on a page
-                assert checker.check_output(example.output.rstrip() + "\n", got, doctest.ELLIPSIS), (
-                    f"the example at {where} printed:\n{got}\nbut the page shows:\n{example.output}"
-                )
+                if not checker.check_output(example.output.rstrip() + "\n", got, doctest.ELLIPSIS):
+                    raise AssertionError(f"the example at {where} printed:\n{got}but the page shows:\n{example.output}")
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -133,12 +137,12 @@ def run_console(example: Example, where: str, checker: doctest.OutputChecker) ->
         printed = io.StringIO()
         with contextlib.redirect_stdout(printed):
             status = main(arguments)
-        assert status == 0, f"tapegrad {shlex.join(arguments)} at {where} exited with {status}"
+        if status != 0:
+            raise AssertionError(f"tapegrad {shlex.join(arguments)} at {where} exited with {status}")
         got = printed.getvalue().rstrip() + "\n"
-        if shown.strip():
-            assert checker.check_output(shown.rstrip() + "\n", got, doctest.ELLIPSIS), (
-                f"tapegrad {shlex.join(arguments)} at {where} printed:\n{got}\nbut the page shows:\n{shown}"
-            )
+        if shown.strip() and not checker.check_output(shown.rstrip() + "\n", got, doctest.ELLIPSIS):
+            command = f"tapegrad {shlex.join(arguments)}"
+            raise AssertionError(f"{command} at {where} printed:\n{got}but the page shows:\n{shown}")
 
 
 def test_conventions_are_read(tmp_path: Path) -> None:
@@ -160,7 +164,28 @@ def test_conventions_are_read(tmp_path: Path) -> None:
     assert commands(console) == [(["grad", "x", "--at", "x=1"], "value: 1.0\n"), (["show", "f.json"], "")]
 
 
-def test_every_page_has_examples_or_none_by_design() -> None:
+@pytest.mark.parametrize(
+    "page, message",
+    [
+        ("```python\nprint(2)\n```\n\n```text\n3\n```\n", "page.md:1 printed:\n2\n"),
+        ("```python\nprint('a b c')\n```\n\n```text\na ... c\n```\n", None),
+        ("<!-- raises ValueError -->\n```python\nx = 1\n```\n", "page.md:2 should raise ValueError, got None"),
+        ("```python\nx = 1\n```\n```python\nprint(y)\n```\n", "page.md:4 raised NameError"),
+        ("```console\n$ tapegrad grad x*y --at x=1,y=2\nvalue: 3.0\n```\n", "printed:\ngrad_x = y"),
+    ],
+)
+def test_a_page_that_does_not_do_what_it_shows_fails(page: str, message: str | None, tmp_path: Path) -> None:
+    path = tmp_path / "page.md"
+    path.write_text(page, encoding="utf-8")
+    if message is None:
+        run_page(path, "page.md")
+        return
+    with pytest.raises(AssertionError) as failure:
+        run_page(path, "page.md")
+    assert message in str(failure.value)
+
+
+def test_readme_and_guides_have_examples() -> None:
     """The README and the guides show runnable code (an empty extraction means the fences broke)."""
     assert examples(ROOT / "README.md")
     for guide in sorted((ROOT / "docs" / "guide").glob("*.md")):
