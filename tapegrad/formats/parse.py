@@ -245,6 +245,7 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
 
     >>> tape = tapegrad.parse("tanh(x * y) + where(x > 0, sqrt(x), 0)")
     >>> tape.inputs, tape.gradient(1.0, 2.0)
+    (('x', 'y'), (0.6413016497063289, 0.07065082485316443))
     """
     if not isinstance(expr, str):
         raise ParseError(f"the expression must be a string, got {type(expr).__name__}")

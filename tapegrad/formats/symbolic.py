@@ -338,7 +338,9 @@ def to_sympy(
     elements is refused with a :class:`~tapegrad.errors.SymbolicLimitError`::
 
         >>> tapegrad.trace(lambda W, x: (W @ x).tanh(), np.ones((2, 2)), np.ones(2)).to_sympy()
-        Matrix([[tanh(W_0_0*x_0 + W_0_1*x_1)], [tanh(W_1_0*x_0 + W_1_1*x_1)]])
+        Matrix([
+        [tanh(W_0_0*x_0 + W_0_1*x_1)],
+        [tanh(W_1_0*x_0 + W_1_1*x_1)]])
     """
     check_size(tape)
     chosen = _symbols(tape, symbols)

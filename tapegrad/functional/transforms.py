@@ -138,7 +138,10 @@ def jvp_tape(tape: Tape) -> Tape:
 def select_outputs(tape: Tape, positions: Sequence[int]) -> Tape:
     """The same program keeping only the outputs at ``positions`` (and the records they need).
 
+    >>> tape = tapegrad.trace(lambda x, y: (x * y).tanh() + x.exp() * y, 1.0, 2.0)
     >>> gradient_only = select_outputs(grad_tape(tape), range(1, 1 + len(tape.inputs)))
+    >>> gradient_only.output_names, gradient_only(1.0, 2.0)
+    (['grad_x', 'grad_y'], (5.577865306624419, 2.7889326533122096))
     """
     narrowed = copy.copy(tape)
     narrowed.output_slots = [tape.output_slots[k] for k in positions]

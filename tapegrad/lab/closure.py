@@ -7,7 +7,7 @@ appends one record per operation to a tape and sweeps the tape backwards
 same op table, so the two can be compared side by side — in tests (they
 agree bit for bit) and in benchmarks (time and memory)::
 
-    >>> from tapegrad.closure import Value
+    >>> from tapegrad.lab.closure import Value
     >>> a = Value(-4.0); b = Value(2.0)
     >>> c = (a * b + b ** 3).relu()
     >>> c.backward(); a.grad, b.grad
