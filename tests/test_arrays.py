@@ -31,10 +31,10 @@ from support import FD_STEP, FD_TOLERANCE, assert_close_to, numerical_gradients
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
+from tapegrad.core.ops import OPS, OpKind
+from tapegrad.core.shapes import Index
 from tapegrad.errors import InputTypeError, NonScalarOutputError, ShapeError, TapegradError
-from tapegrad.ops import OPS, OpKind
-from tapegrad.shapes import Index
-from tapegrad.value import apply
+from tapegrad.values.value import apply
 
 # FD_STEP and FD_TOLERANCE, for first derivatives, are support.py's.
 # Second derivatives are central differences of gradients: same step, a

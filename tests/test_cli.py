@@ -36,9 +36,9 @@ import pytest
 import tapegrad
 from tapegrad import io
 from tapegrad.cli import FORMATS, main
+from tapegrad.core.state import STATE
 from tapegrad.errors import ParseError, StaleTapeError
-from tapegrad.state import STATE
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
 EXPR = "tanh(x * y) + x**2"
 X, Y = 0.5, -1.2
@@ -454,7 +454,7 @@ def help_examples() -> list[str]:
 def test_every_example_in_every_help_runs(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import tapegrad.report
+    import tapegrad.lab.report
 
     examples = help_examples()
     assert len(examples) >= 9 and any("export" in e for e in examples)
@@ -462,7 +462,9 @@ def test_every_example_in_every_help_runs(
     for name in ("saved.json", "tape.json"):  # the files the show examples read
         tapegrad.parse("x * y + sin(x)").save(name)
     reports: list[Any] = []  # the report takes minutes: its own tests run it; here the command line must reach it
-    monkeypatch.setattr(tapegrad.report, "write_report", lambda path, depths: reports.append((path, depths)) or path)
+    monkeypatch.setattr(
+        tapegrad.lab.report, "write_report", lambda path, depths: reports.append((path, depths)) or path
+    )
     for example in examples:
         code, out, err = run(capsys, *shlex.split(example)[1:])
         assert code == 0 and err == "", (example, err)

@@ -57,11 +57,11 @@ from support import load_module
 
 import tapegrad
 from tapegrad import codegen, maximum, minimum, where
-from tapegrad.codegen import identifiers, to_source
+from tapegrad.core.ops import op_named
 from tapegrad.errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
-from tapegrad.ops import op_named
-from tapegrad.testing import random_program
-from tapegrad.value import apply
+from tapegrad.formats.codegen import identifiers, to_source
+from tapegrad.lab.testing import random_program
+from tapegrad.values.value import apply
 
 # Known core bugs: each test that shows one is marked strict, so it fails again once the bug is fixed.
 INF, NAN = math.inf, math.nan

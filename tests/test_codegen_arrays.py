@@ -35,8 +35,8 @@ import pytest
 from support import load_module
 
 import tapegrad
-from tapegrad.codegen import array_source, tape_hash, to_source
 from tapegrad.errors import InputTypeError, UnsupportedOpError
+from tapegrad.formats.codegen import array_source, tape_hash, to_source
 
 # ---------------------------------------------------------------- models and helpers
 
@@ -379,7 +379,7 @@ def test_exported_module_runs_without_tapegrad(tmp_path: Path) -> None:
         assert g == h
     module = load_module(path)
     assert all(identical(e, g) for e, g in zip(module.makemore_grad(*args), tapegrad.optimize(
-        tapegrad.transforms.select_outputs(tapegrad.grad_tape(tape), range(1, 6)))(*args)))  # fmt: skip
+        tapegrad.functional.transforms.select_outputs(tapegrad.grad_tape(tape), range(1, 6)))(*args)))  # fmt: skip
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

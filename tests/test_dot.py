@@ -23,8 +23,8 @@ from pathlib import Path
 import pytest
 
 import tapegrad
-from tapegrad.dot import to_dot
-from tapegrad.tape import Tape
+from tapegrad.core.tape import Tape
+from tapegrad.formats.dot import to_dot
 
 HAS_DOT = shutil.which("dot") is not None
 STATEMENT = re.compile(

@@ -25,8 +25,8 @@ import numpy as np
 import pytest
 
 import tapegrad
-from tapegrad.dot import to_dot
-from tapegrad.interpret import ARRAY, backward, forward
+from tapegrad.core.interpret import ARRAY, backward, forward
+from tapegrad.formats.dot import to_dot
 from tapegrad.nn.batched import MLP
 
 HAS_DOT = shutil.which("dot") is not None

@@ -35,10 +35,10 @@ from support import json_paths, load_mutated
 
 import tapegrad
 from tapegrad import io, maximum, where
+from tapegrad.core.ops import OPS, OpKind
+from tapegrad.core.tape import portable_site
 from tapegrad.errors import StaleTapeError, TapeFormatError
-from tapegrad.ops import OPS, OpKind
-from tapegrad.tape import portable_site
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
 
 def test_a_tape_file_names_source_files_relative_to_the_working_directory(

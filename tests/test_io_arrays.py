@@ -38,11 +38,11 @@ from support import json_paths, load_mutated
 
 import tapegrad
 from tapegrad import io
+from tapegrad.core.ops import OPS, OpKind
+from tapegrad.core.shapes import ArrayAttr, Index
+from tapegrad.core.tape import portable_site
 from tapegrad.errors import StaleTapeError, TapeFormatError
 from tapegrad.nn.batched import MLP
-from tapegrad.ops import OPS, OpKind
-from tapegrad.shapes import ArrayAttr, Index
-from tapegrad.tape import portable_site
 
 # ---------------------------------------------------------------- tapes to round-trip
 

@@ -28,16 +28,16 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tapegrad.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, MAX_NUMBER_LENGTH, to_expression
 
 import tapegrad
+from tapegrad.core.ops import OpKind
 from tapegrad.errors import InputTypeError, ParseError, TapegradError
-from tapegrad.ops import OpKind
-from tapegrad.testing import random_program
+from tapegrad.formats.parse import FUNCTIONS, MAX_DEPTH, MAX_LENGTH, MAX_NUMBER_LENGTH, to_expression
+from tapegrad.lab.testing import random_program
 
 # ``tapegrad.parse`` is the function (re-exported by the package), which
 # shadows the submodule as an attribute; the module itself is here.
-parse_module = importlib.import_module("tapegrad.parse")
+parse_module = importlib.import_module("tapegrad.formats.parse")
 parse = tapegrad.parse
 
 

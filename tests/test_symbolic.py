@@ -34,8 +34,9 @@ import pytest
 import sympy as sp
 
 import tapegrad
-import tapegrad.symbolic
+import tapegrad.formats.symbolic
 from tapegrad import maximum, minimum, where
+from tapegrad.core.ops import OPS, Op, OpKind
 from tapegrad.errors import (
     ArgumentCountError,
     GuardWarning,
@@ -45,10 +46,9 @@ from tapegrad.errors import (
     UnknownNameError,
     UnsupportedOpError,
 )
-from tapegrad.ops import OPS, Op, OpKind
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
-symbolic = tapegrad.symbolic
+symbolic = tapegrad.formats.symbolic
 
 X, Y, Z = sp.symbols("x y z", real=True)
 REAL = (X, Y, Z)
@@ -880,7 +880,7 @@ def test_no_op_of_the_table_gives_sympy_complex_infinity() -> None:
     """Every elementwise op on zeros, infinities and nan: never zoo, never a raw sympy error."""
     x = sp.Symbol("x")
     operands = [x, sp.Integer(0), sp.Integer(1), sp.Integer(-2), sp.oo, -sp.oo, sp.nan, sp.Rational(1, 2)]
-    domain = tapegrad.symbolic.SYMPY
+    domain = tapegrad.formats.symbolic.SYMPY
     for op in OPS:
         rule = domain.forward[op.kind]
         if rule is None or not op.elementwise or op.arity == 0:

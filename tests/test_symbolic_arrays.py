@@ -25,10 +25,10 @@ import pytest
 import sympy as sp
 
 import tapegrad
-import tapegrad.symbolic
+import tapegrad.formats.symbolic
 from tapegrad.errors import InputTypeError, SymbolicLimitError
 
-symbolic = tapegrad.symbolic
+symbolic = tapegrad.formats.symbolic
 
 
 def matrix_of(name: str, rows: int, cols: int = 1) -> sp.Matrix:

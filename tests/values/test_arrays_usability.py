@@ -7,8 +7,8 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.ops import OpKind
 from tapegrad.errors import InputTypeError, ShapeError
-from tapegrad.ops import OpKind
 
 
 def test_equal_and_not_equal_record_the_comparison() -> None:

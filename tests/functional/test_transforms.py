@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import tapegrad
 from tapegrad import Value
 from tapegrad.errors import ArgumentCountError, InputTypeError, NonScalarOutputError, StaleTapeError, UnknownNameError
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
 X, Y = sp.symbols("x y")
 

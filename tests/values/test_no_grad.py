@@ -10,9 +10,9 @@ import pytest
 
 import tapegrad
 from tapegrad import Value, no_grad
+from tapegrad.core.state import STATE
 from tapegrad.errors import ConcretizationError, NonFiniteError
 from tapegrad.nn import MLP, batched
-from tapegrad.state import STATE
 
 
 def eager_records() -> int:

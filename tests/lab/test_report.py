@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tapegrad.errors import InputTypeError, MissingToolError
-from tapegrad.report import write_report
+from tapegrad.lab.report import write_report
 
 PLOTS = ("time_per_op.png", "memory_per_op.png", "deep_chain.png")
 

@@ -28,7 +28,7 @@ import pytest
 import tapegrad
 from tapegrad import io
 from tapegrad.cli import main, terminal_text
-from tapegrad.codegen import identifiers, to_source
+from tapegrad.formats.codegen import identifiers, to_source
 
 ATTACK = "open('PWNED_{tag}', 'w').write('x')"
 PAYLOADS = {  # each one ran ATTACK on import before the fix (utf-7 too), or tries to end a comment line

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tapegrad import Value, record
+from tapegrad import Value
+from tapegrad.core.tape import Tape
 from tapegrad.nn import MLP, batched
-from tapegrad.tape import Tape
+from tapegrad.values import record
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 # The child runs a loop, noting its peak RSS once the first tapes have been closed and again at the end.
 LOOP = """

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.passes import PASSES, common_subexpressions, dead_code, fold_constants, identities
 from tapegrad.errors import StaleTapeError, UnknownNameError
-from tapegrad.passes import PASSES, common_subexpressions, dead_code, fold_constants, identities
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
 EDGES = [math.nan, math.inf, -math.inf, 0.0, -0.0, 5e-324, -5e-324, 2.2e-308, 1.0, -3.5]
 

@@ -30,9 +30,9 @@ import sympy
 
 import tapegrad
 from tapegrad import Value, maximum, minimum, where
+from tapegrad.core.ops import OPS, OpKind, op_named
 from tapegrad.errors import NonFiniteError
-from tapegrad.ops import OPS, OpKind, op_named
-from tapegrad.value import apply
+from tapegrad.values.value import apply
 
 NAN, INF = math.nan, math.inf
 

@@ -15,12 +15,12 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
-from tapegrad.closure import Value as ClosureValue
+from tapegrad.core.tape import Tape
 from tapegrad.errors import ConflictingArgumentsError, ShapeError
+from tapegrad.lab.closure import Value as ClosureValue
 from tapegrad.nn import MLP, Layer, Module, Neuron
-from tapegrad.tape import Tape
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "moons.py"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "moons.py"
 
 # micrograd's tiny dataset from the lecture: four points, targets +-1.
 XS = [[2.0, 3.0, -1.0], [3.0, -1.0, 0.5], [0.5, 1.0, 1.0], [1.0, 1.0, -1.0]]
@@ -151,7 +151,7 @@ def test_value_type_builds_the_model_on_another_engine() -> None:
 
 
 def test_value_type_closure_engine_when_available() -> None:
-    closure = pytest.importorskip("tapegrad.closure")
+    closure = pytest.importorskip("tapegrad.lab.closure")
     model = MLP(2, [4, 1], seed=0, value_type=closure.Value)
     assert all(isinstance(p, closure.Value) for p in model.parameters())
     reference = MLP(2, [4, 1], seed=0)

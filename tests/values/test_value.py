@@ -10,9 +10,9 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.ops import OpKind
+from tapegrad.core.state import STATE
 from tapegrad.errors import ConcretizationError, InputTypeError, LeakedValueError, StaleTapeError, TapegradError
-from tapegrad.ops import OpKind
-from tapegrad.state import STATE
 
 
 def test_micrograd_readme_example() -> None:
@@ -322,8 +322,8 @@ def test_a_traced_value_prints_symbolically() -> None:
 def test_the_tape_of_an_eager_value() -> None:
     import sympy
 
-    from tapegrad.dot import to_dot
-    from tapegrad.symbolic import to_sympy
+    from tapegrad.formats.dot import to_dot
+    from tapegrad.formats.symbolic import to_sympy
 
     x, y = Value(2.0, name="x"), Value(3.0, name="y")
     loss = (x * y).tanh() + x

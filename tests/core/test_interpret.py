@@ -10,9 +10,9 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.interpret import ARRAY, FLOAT, backward, forward
 from tapegrad.errors import NonFiniteError
-from tapegrad.interpret import ARRAY, FLOAT, backward, forward
-from tapegrad.testing import random_program
+from tapegrad.lab.testing import random_program
 
 
 def program(x, y):  # type: ignore[no-untyped-def]
@@ -126,7 +126,7 @@ def test_debug_nans_names_records_in_replay_and_backward() -> None:
 
 @pytest.mark.parametrize("seed", range(5))
 def test_float_fast_path_equals_the_generic_loops(seed: int) -> None:
-    from tapegrad.interpret import backward_float, forward_float
+    from tapegrad.core.interpret import backward_float, forward_float
 
     xs = [0.3, -1.2, 2.5, 0.0]
     for f, point in [(random_program(300, inputs=4, seed=seed), xs), (program, [0.5, 2.0])]:

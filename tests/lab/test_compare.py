@@ -22,10 +22,10 @@ import pytest
 
 import tapegrad
 from tapegrad import closure
-from tapegrad.compare import Divergence, compare_engines, first_divergence
+from tapegrad.core.state import STATE
 from tapegrad.errors import InputTypeError
-from tapegrad.state import STATE
-from tapegrad.testing import random_program
+from tapegrad.lab.compare import Divergence, compare_engines, first_divergence
+from tapegrad.lab.testing import random_program
 
 KEYS = ["ops", "closure ms", "tape eager ms", "tape replay ms", "compiled ms", "closure bytes/op", "tape bytes/op",
         "gradients agree"]  # fmt: skip

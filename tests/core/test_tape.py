@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 import tapegrad
-from tapegrad.ops import OPS, OpKind
-from tapegrad.tape import Record
+from tapegrad.core.ops import OPS, OpKind
+from tapegrad.core.tape import Record
 
 
 def f(x, y):  # type: ignore[no-untyped-def]

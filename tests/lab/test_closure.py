@@ -8,9 +8,9 @@ from collections.abc import Callable
 
 import pytest
 
-from tapegrad.closure import Value, maximum, minimum, where
+from tapegrad.core.ops import OpKind
 from tapegrad.errors import InputTypeError
-from tapegrad.ops import OpKind
+from tapegrad.lab.closure import Value, maximum, minimum, where
 
 # ---------------------------------------------------------------- micrograd's own examples
 
