@@ -58,7 +58,7 @@ def check_against_numpy(
 
 
 def total(v: Value) -> Value:
-    """The sum of an array Value; a scalar as it is (array ops on float Values: a known bug, see test_arrays.py)."""
+    """The sum of an array Value; a scalar as it is (array ops on float Values: see test_arrays_tapes.py)."""
     return v.sum() if v.ndim else v
 
 
@@ -128,7 +128,7 @@ def test_a_scalar_value_broadcast_against_an_array_gets_the_summed_gradient(
 
 @EXAMPLES
 @given(
-    st.sampled_from(sorted(set(BINARY) - {"pow"})),  # float32 powers: a known bug, see test_arrays.py
+    st.sampled_from(sorted(set(BINARY) - {"pow"})),  # float32 powers: a known bug, see test_arrays_dtypes.py
     hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=0, max_side=3),
     seeds,
 )

@@ -281,7 +281,7 @@ def test_every_differentiable_op_has_a_sympy_rule_and_is_checked() -> None:
                 f"give example attributes of {op.name} in RULE_ATTRS"
             )
     checked = {p.values[0].kind for p in _rules()}
-    assert checked == {op.kind for op in OPS if op.vjp is not None and op.elementwise}  # array ops: test_arrays.py
+    assert checked == {op.kind for op in OPS if op.vjp is not None and op.elementwise}  # arrays: test_arrays_ops.py
 
 
 @pytest.mark.parametrize("op, attr", _rules())
