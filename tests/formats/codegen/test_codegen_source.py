@@ -116,7 +116,7 @@ tape = tapegrad.trace(loss, 1.0, 2.0)
 DETERMINISM_SCRIPT = """
 import importlib.util, sys
 import tapegrad
-from tapegrad.codegen import to_source
+from tapegrad.formats.codegen import to_source
 spec = importlib.util.spec_from_file_location("program", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
