@@ -1,11 +1,13 @@
-"""Helpers that several test files share (not a test file: pytest collects ``test_*.py`` only).
+"""Helpers that tests in several folders share (not a test file: pytest collects ``test_*.py`` only).
 
-- finite differences for array gradients (``test_arrays.py``, ``test_arrays_properties.py``);
+- finite differences for array gradients (``values/test_arrays_*.py``);
 - the fuzz of tape files: every path into a JSON document, and what loading one mutated file must do
-  (``test_io.py``, ``test_io_arrays.py``);
-- importing a generated source file as a module (``test_codegen.py``, ``test_codegen_arrays.py``).
+  (``formats/io/``);
+- importing a generated source file as a module (``formats/codegen/``).
 
-Test files import it as ``from support import ...``: pytest puts ``tests/`` on ``sys.path``.
+Test files import it as ``from support import ...``: ``pythonpath = ["tests"]`` in pyproject.toml puts
+``tests/`` on ``sys.path``.  Helpers that one folder's files share live in that folder (for example
+``formats/codegen/programs.py``), imported relatively (``from .programs import ...``).
 """
 
 from __future__ import annotations

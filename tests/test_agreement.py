@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tapegrad
-import tapegrad.closure
-from tapegrad.codegen import compile_tape
+import tapegrad.lab.closure
+from tapegrad.core.interpret import FLOAT, backward, forward, forward_tangents, make_domain
+from tapegrad.core.ops import Op, OpKind
 from tapegrad.errors import StaleTapeError
-from tapegrad.interpret import FLOAT, backward, forward, forward_tangents, make_domain
-from tapegrad.ops import Op, OpKind
+from tapegrad.formats.codegen import compile_tape
 
 UNARY: dict[str, Callable[[Any], Any]] = {
     "neg": lambda x: -x,
@@ -108,8 +108,8 @@ def eager(program: Sequence[Instruction], point: Sequence[float]) -> tuple[float
 
 
 def closure(program: Sequence[Instruction], point: Sequence[float]) -> tuple[float, list[float]]:
-    xs = [tapegrad.closure.Value(v) for v in point]
-    out = run(program, xs, tapegrad.closure)
+    xs = [tapegrad.lab.closure.Value(v) for v in point]
+    out = run(program, xs, tapegrad.lab.closure)
     out.backward()
     return out.data, [x.grad for x in xs]
 

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import tapegrad
-from tapegrad.report import run_chain
+from tapegrad.lab.report import run_chain
 
 BENCHMARKS = str(Path(__file__).resolve().parent.parent / "benchmarks")
 if BENCHMARKS not in sys.path:

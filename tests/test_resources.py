@@ -31,9 +31,9 @@ import sympy as sp
 
 import tapegrad
 from tapegrad import io
+from tapegrad.core.ops import OpKind
 from tapegrad.errors import TapeFormatError
-from tapegrad.ops import OpKind
-from tapegrad.symbolic import MAX_EXACT_BITS
+from tapegrad.formats.symbolic import MAX_EXACT_BITS
 
 ROOT = Path(__file__).resolve().parents[1]
 GIGABYTE = 2**30
@@ -191,7 +191,7 @@ def test_a_hundred_thousand_inputs(tmp_path: Path) -> None:
         """
         import tapegrad
         from tapegrad import io
-        from tapegrad.codegen import to_source
+        from tapegrad.formats.codegen import to_source
 
         n = 10**5
 
