@@ -51,7 +51,7 @@ from ..core import kernels
 from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code, optimize
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
-from ..core.tape import Tape, portable_site
+from ..core.tape import Tape, portable_site, side_table
 from ..errors import InputTypeError, NonScalarOutputError, UnknownNameError, UnsupportedOpError
 from ..functional.tracing import as_tape
 from ..functional.transforms import grad_tape, input_positions, select_outputs
@@ -504,9 +504,12 @@ def _forget_source(filename: str, entry: tuple[Any, ...]) -> None:
 _compiles = itertools.count()  # gives each compiled tape its own linecache name, so each frees its own source
 
 
+_COMPILED = side_table()  # each tape's generated functions, by backend
+
+
 def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
-    """``tape`` as a Python function (cached on the tape), from :func:`to_source`."""
-    cache = tape.compiled
+    """``tape`` as a Python function (cached with the tape), from :func:`to_source`."""
+    cache = _COMPILED.setdefault(tape, {})
     if backend not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
         source = to_source(tape, name, backend)

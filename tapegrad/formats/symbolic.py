@@ -63,7 +63,7 @@ from .symbolic_arrays import (
     output,
     slot_constant,
 )
-from .symbolic_import import from_sympy
+from .symbolic_import import SYMBOLS, from_sympy
 
 __all__ = ["to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY", "ELEMENT_LIMIT", "element_work"]
 
@@ -208,7 +208,7 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
                 f"({', '.join(names)}); give one per input"
             )
         return [given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
-    known = list(tape.symbols or [])[: len(names)]
+    known = list(SYMBOLS.get(tape, []))[: len(names)]
     taken = {str(s) for s in known}
     fresh = []
     for name, shape in zip(names[len(known) :], shapes[len(known) :]):
