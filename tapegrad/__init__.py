@@ -15,7 +15,7 @@ from ._version import __version__
 from .core.passes import optimize
 from .core.state import debug_nans, no_grad
 from .core.tape import Record, Tape
-from .formats.codegen import export
+from .formats.export import export
 from .formats.parse import parse
 from .functional.tracing import Function, function, grad, trace, value_and_grad
 from .functional.transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape

@@ -166,7 +166,7 @@ def _grad(args: argparse.Namespace) -> None:
 
 
 def _export(args: argparse.Namespace) -> None:
-    from .formats.codegen import export
+    from .formats.export import export
     from .formats.parse import parse
 
     tape = parse(args.expr)

@@ -114,11 +114,20 @@ ARRAY = make_domain(
 # ---------------------------------------------------------------- the two loops
 
 
-def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequence[Any] | None = None) -> list[Any]:
+def forward(
+    tape: Tape,
+    inputs: Sequence[Any],
+    domain: Domain,
+    captured: Sequence[Any] | None = None,
+    on_record: Callable[[int, Any], Any] | None = None,
+) -> list[Any]:
     """Evaluate every record of ``tape`` on ``inputs``; return all slot values.
 
     Inputs of the tape that are not its declared inputs (captured Values,
     links of eager tapes) take ``captured`` if given, else their recorded value.
+    ``on_record(slot, value)``, if given, sees the value of each op record
+    (not inputs, constants or guards) and returns what the slot holds from
+    then on: symbolic export's cse form names shared subexpressions there.
     """
     ops, argss, attrs = tape.ops, tape.args, tape.attrs
     values: list[Any] = [None] * len(ops)
@@ -145,17 +154,28 @@ def forward(tape: Tape, inputs: Sequence[Any], domain: Domain, captured: Sequenc
             out = fn(*args, attrs[i]) if i in attrs else fn(*args)  # type: ignore[misc]
             # A float64 scalar from a reduction is a Python float, as when recorded: numpy treats it as weak.
             values[i] = float(out) if type(out) is np.float64 else out
+            if on_record is not None:
+                values[i] = on_record(i, values[i])
         if check:
             _check_finite(tape, i, domain.numbers(values[i]), "forward")
     return values
 
 
-def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: Domain) -> list[Any]:
+def backward(
+    tape: Tape,
+    values: Sequence[Any],
+    seeds: dict[int, Any],
+    domain: Domain,
+    on_adjoint: Callable[[int, Any, list[tuple[int, Any]]], None] | None = None,
+) -> list[Any]:
     """The reverse sweep: adjoints of every slot, given adjoints of some.
 
     ``seeds`` maps slots to their incoming adjoints (usually one output to
     1.0).  Returns one adjoint per slot up to the highest seed, ``None``
-    where nothing flowed.
+    where nothing flowed.  ``on_adjoint(slot, adjoint, contributions)``, if
+    given, sees each record the sweep reaches, newest first, with what it
+    sends as ``(operand slot, cotangent)`` pairs (none for an input or a
+    constant): :func:`tapegrad.functional.replay.explain` prints them.
     """
     ops, argss, attrs = tape.ops, tape.args, tape.attrs
     top = max(seeds) if seeds else -1
@@ -172,6 +192,8 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         op = OPS[ops[i]]
         rule = op.vjp
         if rule is None:
+            if on_adjoint is not None:
+                on_adjoint(i, g, [])
             continue
         args = argss[i]
         operands = [values[a] for a in args]
@@ -180,6 +202,7 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
         else:
             contributions = rule(m, g, values[i], *operands)
         broadcast = i in broadcasts
+        sent: list[tuple[int, Any]] = []
         for a, c in zip(args, contributions):
             if c is None:
                 continue
@@ -189,6 +212,10 @@ def backward(tape: Tape, values: Sequence[Any], seeds: dict[int, Any], domain: D
                 _check_finite(tape, i, domain.numbers(c), f"backward (adjoint sent to %{a})")
             previous = adjoint[a]
             adjoint[a] = c if previous is None else previous + c
+            if on_adjoint is not None:
+                sent.append((a, c))
+        if on_adjoint is not None:
+            on_adjoint(i, g, sent)
     return adjoint
 
 

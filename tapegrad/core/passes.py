@@ -61,7 +61,7 @@ from ..errors import UnknownNameError
 from .interpret import array_result
 from .ops import OPS, OpKind
 from .shapes import ArrayAttr, Index, dtype_of
-from .tape import Attr, Tape, cyclic_gc_paused
+from .tape import Attr, Tape, cyclic_gc_paused, inherit
 
 __all__ = ["optimize", "dead_code", "common_subexpressions", "fold_constants", "identities", "PASSES"]
 
@@ -116,7 +116,7 @@ def _rewrite(tape: Tape, visitors: Sequence[Visit], keep: Sequence[bool] | None 
     new.output_names = list(tape.output_names)
     new.structure = tape.structure
     new.captures = [(remap[s], v) for s, v in tape.captures]
-    new.symbols = tape.symbols
+    inherit(new, tape)
     new.sealed = True
     return new
 

@@ -24,8 +24,9 @@ class _State(threading.local):
 
     def __init__(self) -> None:
         self.traces: list[Tape] = []  # active traces, innermost last
-        self.eager: Tape | None = None  # the open eager tape
-        self.current: Tape | None = None  # traces[-1], else eager: read on every op
+        # Any: the tapes Values record onto are RecordingTapes, a class of the layer above (values/tapes.py).
+        self.eager: Any = None  # the open eager tape
+        self.current: Any = None  # traces[-1], else eager: read on every op
         self.debug_nans = False
         self.record_sites = False  # note the user's line for every record (tapegrad.compare)
         self.checks = False  # debug_nans or record_sites: the one flag the hot path reads
@@ -45,7 +46,7 @@ class _State(threading.local):
 
     def close_eager(self, tape: Tape) -> None:
         """Stop recording onto ``tape``; the next eager op starts a new one."""
-        tape.closed = True
+        tape.sealed = True
         if self.eager is tape:
             self.eager = None
             if self.current is tape:

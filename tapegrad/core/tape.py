@@ -18,10 +18,10 @@ is a complete straight-line program that prints as one record a line::
 from __future__ import annotations
 
 import gc
-import itertools
 import os
+import weakref
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
@@ -37,7 +37,6 @@ Attr = Any
 """A record's attribute: a number, a name, a truth, an axis or shape tuple,
 an :class:`~tapegrad.shapes.Index` or an :class:`~tapegrad.shapes.ArrayAttr`."""
 
-_serials = itertools.count()
 ARRAY_OPS = frozenset(op.kind for op in OPS if op.scalar is None and op.array is not None)
 """The ops that exist only for arrays (they change shapes)."""
 
@@ -85,6 +84,32 @@ def cyclic_gc_paused() -> Iterator[None]:
             gc.enable()
 
 
+_INHERITED: list[weakref.WeakKeyDictionary[Tape, Any]] = []
+
+
+def side_table(inherited: bool = False) -> weakref.WeakKeyDictionary[Tape, Any]:
+    """A table in which a higher layer keeps its data about tapes, beside the program.
+
+    Weakly keyed: an entry goes with its tape.  With ``inherited``, a tape
+    made from another (:func:`tapegrad.optimize`, :func:`tapegrad.grad_tape`,
+    ``jvp_tape``) keeps the other's entry (see :func:`inherit`): the sympy
+    symbols of a tape from ``from_sympy`` still name the inputs of its
+    gradient tape.
+    """
+    table: weakref.WeakKeyDictionary[Tape, Any] = weakref.WeakKeyDictionary()
+    if inherited:
+        _INHERITED.append(table)
+    return table
+
+
+def inherit(new: Tape, old: Tape) -> None:
+    """``new``, made from ``old`` with the same inputs, keeps ``old``'s entries of inherited side tables."""
+    for table in _INHERITED:
+        entry = table.get(old)
+        if entry is not None:
+            table[new] = entry
+
+
 class Record(NamedTuple):
     """One operation: its kind, the slots of its operands, a constant attribute.
 
@@ -110,12 +135,28 @@ class Tape:
     objects; ``tape[i]``, iteration and :attr:`records` give them back as
     :class:`Record` values.
 
+    A Tape is the program and nothing else: what recording needs beside it
+    (what is already on the tape, where an eager tape's adjoints go) lives
+    in :mod:`tapegrad.values.tapes`, the compile cache in
+    :mod:`tapegrad.formats.codegen`, the sympy symbols of a tape made from
+    sympy in a :func:`side_table` of :mod:`tapegrad.formats.symbolic_import`.
+
     Attributes:
         ops, args: the kind and operand slots of every record.
         attrs: the attribute of each record that has one, by slot.
         values: the value of every slot when the tape was recorded.
         input_slots, output_slots: where the inputs and outputs live.
+        output_names, structure: the outputs' names, and whether the traced function returned one, a tuple or a list.
         sites: ``"file:line"`` of the user's code for comparisons and guards.
+        captures: the inputs standing for Values of an enclosing trace, as ``(slot, value)``.
+        array, narrow, broadcasts, nbytes: what the backward pass must know of array records.
+        traced, sealed, reads_shape: made by a trace; takes no more records; read a shape.
+
+    Conveniences, each a thin call into the layer that does the work:
+    ``tape(*args)`` and :meth:`gradient`, :meth:`value_and_gradient`,
+    :meth:`explain` (replay), :meth:`compile` (generated code),
+    :meth:`save` / :meth:`load` (tape files), :meth:`to_sympy`,
+    :meth:`to_dot` / :meth:`render`, and the listing (``str(tape)``).
     """
 
     def __init__(self, name: str = "tape", traced: bool = False) -> None:
@@ -131,23 +172,7 @@ class Tape:
         self.sites: dict[int, str] = {}
         # Values of enclosing traces used inside this one, as (slot, value).
         self.captures: list[tuple[int, Any]] = []  # Any: a recording Value (the layer above)
-        # sympy symbols standing for the inputs, for tapes made from sympy (symbolic.from_sympy).
-        self.symbols: list[Any] | None = None
-        self.compiled: dict[str, Any] = {}  # generated functions by backend (Tape.compile)
-        # Eager tapes only: where each input's adjoint goes (a leaf Value, or
-        # (tape, slot) of an earlier tape), and the adjoints accumulated so far.
-        self.sources: dict[int, Any] = {}
-        self.grads: list[Any] | None = None
-        # What later eager tapes link to (record.linked_view): these records with only the sources their
-        # links need; on such a view, ``origin`` reaches the tape it shares records with, ``needed`` its slots.
-        self.view: Tape | None = None
-        self.origin: Callable[[], Tape | None] | None = None
-        self.needed = bytearray()
-        self.nbytes = 0  # bytes of the arrays recorded: an eager tape is closed past a limit (record.py)
-        # What is already on the tape: constants by value; leaves and captured
-        # Values by id; results of earlier tapes by (serial, slot).
-        self.const_slots: dict[tuple[type, Any], int] = {}
-        self.source_slots: dict[Any, int] = {}
+        self.nbytes = 0  # bytes of the arrays recorded (an eager tape is closed past a limit, values/record.py)
         # Array tapes: some slot holds a numpy array (shapes and dtypes are
         # those of the recorded values), and the elementwise records whose
         # operands were broadcast or promoted, whose cotangents must be summed
@@ -156,10 +181,9 @@ class Tape:
         self.narrow = False  # some slot holds float32: cotangents are cast back to their operand's dtype
         self.broadcasts: set[int] = set()
         self.traced = traced
-        self.sealed = False  # a trace that has finished recording
-        self.closed = False  # an eager tape that takes no more records
+        # Takes no more records: a trace that has finished, or an eager tape closed by backward() or its size.
+        self.sealed = False
         self.reads_shape = False  # traced code read a shape, size or dtype (tapegrad.function traces at the arrays)
-        self.serial = next(_serials)
 
     # ------------------------------------------------------------ building
     def append(self, op: OpKind, args: tuple[int, ...], attr: Attr, value: Any) -> int:

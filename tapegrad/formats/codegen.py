@@ -28,7 +28,8 @@ an error message's string literal (``tapegrad.literals`` writes those), and
 never the first two lines, where Python would read an encoding declaration
 (:func:`~tapegrad.literals.fixed_header`).  Names the code adds start with
 ``_`` (helpers, constants, parts and their list ``_s``), which no parameter does.
-``export(..., tests=True)`` writes its tests file with ``tapegrad.exported_tests``.
+:func:`~tapegrad.formats.export.export` (a module of a function and its
+gradient, with a tests file) is a pipeline over this emitter, in its own module.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ import linecache
 import re
 import weakref
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -49,18 +49,15 @@ import numpy as np
 from .._version import __version__
 from ..core import kernels
 from ..core.ops import OPS, OpKind
-from ..core.passes import dead_code, optimize
+from ..core.passes import dead_code
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
-from ..core.tape import Tape, portable_site
-from ..errors import InputTypeError, NonScalarOutputError, UnknownNameError, UnsupportedOpError
-from ..functional.tracing import as_tape
-from ..functional.transforms import grad_tape, input_positions, select_outputs
-from .exported_tests import write_tests
+from ..core.tape import Tape, portable_site, side_table
+from ..errors import UnknownNameError, UnsupportedOpError
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, fixed_header, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
 from .printers import PRINTERS, kernel_dependencies
 
-__all__ = ["to_source", "compile_tape", "export", "identifiers", "BACKENDS"]
+__all__ = ["to_source", "compile_tape", "identifiers", "BACKENDS", "emit_function", "module_source"]
 
 BACKENDS = tuple(PRINTERS)
 # Past this many statements a function is split into parts, which keeps
@@ -415,7 +412,9 @@ def _order(name: str) -> tuple[int, str]:
     return (int(name[1:]), "") if TEMPORARY.fullmatch(name) else (-1, name)
 
 
-def _structured(tape: Tape) -> Callable[[list[str]], str]:
+def returns_of(tape: Tape) -> Callable[[list[str]], str]:
+    """The return statement of a function computing ``tape``, in the structure the traced function returned."""
+
     def returns(outputs: list[str]) -> str:
         if tape.structure == "value":
             return f"return {outputs[0]}"
@@ -426,7 +425,8 @@ def _structured(tape: Tape) -> Callable[[list[str]], str]:
     return returns
 
 
-def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
+def module_source(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
+    """The module holding ``functions`` (from :func:`emit_function`), with its header, helpers and constants."""
     helpers: set[str] = set().union(*(f.helpers for f, _ in functions))
     constants = functions[0][0].constants.lines()  # the functions of one module share their constants
     if constants:
@@ -448,7 +448,8 @@ def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: s
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def _summary(tape: Tape) -> str:
+def summary_of(tape: Tape) -> str:
+    """The first line of the docstring of a function computing ``tape``."""
     return f"Compute {', '.join(tape.output_names)} of {', '.join(tape.inputs) or 'nothing'} (tape {tape.name!r})."
 
 
@@ -481,8 +482,8 @@ def to_source(tape: Tape, name: str = "f", backend: str = "math") -> str:
     """
     (function_name,) = identifiers([name])
     function = _Function(tape, backend)
-    body = _render(function, function_name, _summary(tape), _structured(tape))
-    return _module([(function, body)], backend, f"{function_name}: {_summary(tape)}", tape)
+    body = _render(function, function_name, summary_of(tape), returns_of(tape))
+    return module_source([(function, body)], backend, f"{function_name}: {summary_of(tape)}", tape)
 
 
 # ---------------------------------------------------------------- compiling
@@ -517,9 +518,12 @@ def _forget_source(filename: str, entry: tuple[Any, ...]) -> None:
 _compiles = itertools.count()  # gives each compiled tape its own linecache name, so each frees its own source
 
 
+_COMPILED = side_table()  # each tape's generated functions, by backend
+
+
 def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
-    """``tape`` as a Python function (cached on the tape), from :func:`to_source`."""
-    cache = tape.compiled
+    """``tape`` as a Python function (cached with the tape), from :func:`to_source`."""
+    cache = _COMPILED.setdefault(tape, {})
     if backend not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
         source = to_source(tape, name, backend)
@@ -528,91 +532,40 @@ def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
     return cache[backend]
 
 
-# ---------------------------------------------------------------- exporting
+# ---------------------------------------------------------------- functions of a module
+# What the export pipeline (tapegrad.formats.export) asks of the emitter.
 
 
-def export(
-    f_or_tape: Callable[..., Any] | Tape,
-    path: str | Path,
-    name: str | None = None,
-    backend: str = "math",
-    tests: bool = False,
-    *,
-    wrt: Sequence[str | int] | str | int | None = None,
-    test_points: Sequence[Sequence[Any]] | None = None,
+def emit_function(
+    tape: Tape,
+    name: str,
+    summary: str,
+    returns: Callable[[list[str]], str],
+    backend: str,
+    constants: Constants,
     batch_axes: int = 0,
-) -> Path:
-    """Write a standalone module with ``NAME``, ``NAME_grad`` and ``NAME_value_and_grad``.
+) -> tuple[_Function, list[str]]:
+    """One function of a module, ``name``, computing ``tape``: its printer state and its lines.
 
-    They return what ``tape(...)``, ``tape.gradient(...)`` and
-    ``tape.value_and_gradient(...)`` return; ``wrt`` (input names or
-    positions) keeps the gradient's entries for those inputs only.  The
-    module imports only ``math`` (or ``numpy``), never tapegrad.  With
-    ``tests=True`` it also writes ``test_NAME.py`` beside it: pytest checks of
-    the exported gradient against finite differences and against values
-    recorded now, at ``test_points`` (one sequence of inputs each) or else at
-    points it searches for where the function and gradient are finite.
-
-    ``batch_axes=k`` (numpy backend, array tapes) lets each function take
-    inputs with ``k`` extra leading axes of any sizes: it maps over them, as
-    ``jax.vmap`` does, and returns one result per batch element; an input of
-    the recorded shape is shared by every element::
-
-        >>> W, x = np.ones((2, 3)), np.ones(3)
-        >>> export(tapegrad.trace(lambda w, x: (w @ x).tanh().sum(), W, x), "m.py", backend="numpy", batch_axes=1)
-        PosixPath('m.py')
-        >>> import runpy
-        >>> m = runpy.run_path("m.py")
-        >>> xs = np.stack([x, 2 * x])       # xs of shape (n, *x.shape): n values
-        >>> m["f"](W, xs)
-        array([1.99010951, 1.99997542])
+    The functions of one module share ``constants``; with ``batch_axes``, the
+    function written is ``_NAME_one`` and ``NAME`` maps it over the extra
+    leading axes.
     """
-    tape = as_tape(f_or_tape)
-    _check_batch_axes(tape, backend, batch_axes)
-    if len(tape.output_slots) != 1:
-        raise NonScalarOutputError(
-            f"export writes gradients of one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
-            "export each output's tape, or to_source(grad_tape(tape)) for a vector-Jacobian product"
-        )
-    default = getattr(f_or_tape, "__name__", tape.name)
-    (base,) = identifiers([name or (default if default.isidentifier() else "f")])
-    positions = input_positions(tape, wrt)
-    full = optimize(grad_tape(tape, None if wrt is None else positions))
-    grads = optimize(select_outputs(full, range(1, 1 + len(positions))))
-    parts = [
-        (optimize(tape), base, _summary(tape), _structured(tape)),
-        (grads, f"{base}_grad", f"The gradient of {base}: one entry per input.", _structured(grads)),
-        (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).",
-         _value_and_grads(tape.structure)),  # fmt: skip
-    ]
-    functions, constants = [], Constants()
-    for part_tape, part_name, summary, returns in parts:
-        function = _Function(part_tape, backend, constants)
-        if batch_axes:
-            function.helpers.add("_map_batch")
-            body = _render(function, f"_{part_name}_one", summary, returns) + ["", ""]
-            body += _batched(function, part_name, summary, batch_axes)
-        else:
-            body = _render(function, part_name, summary, returns)
-        functions.append((function, body))
-    title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
-    target = Path(path)
-    target.write_text(_module(functions, backend, title, tape), encoding="utf-8")
-    if tests:
-        write_tests(tape, target, base, positions, test_points)
-    return target
+    function = _Function(tape, backend, constants)
+    if not batch_axes:
+        return function, _render(function, name, summary, returns)
+    function.helpers.add("_map_batch")
+    body = _render(function, f"_{name}_one", summary, returns) + ["", ""]
+    return function, body + _batched(function, name, summary, batch_axes)
 
 
-def _check_batch_axes(tape: Tape, backend: str, batch_axes: int) -> None:
-    """``batch_axes`` is a whole number, for array tapes on the numpy backend (scalar code already broadcasts)."""
-    if not isinstance(batch_axes, int) or isinstance(batch_axes, bool) or batch_axes < 0:
-        raise InputTypeError(f"batch_axes must be a whole number >= 0, got {batch_axes!r}")
-    if batch_axes and (backend != "numpy" or not tape.array):
-        raise InputTypeError(
-            f"batch_axes is for array tapes on the numpy backend; tape {tape.name!r} "
-            + ("holds numbers, and its numpy code already takes arrays of any shape" if backend == "numpy"
-               else f'is exported with backend={backend!r}: use backend="numpy"')
-        )  # fmt: skip
+def __getattr__(name: str) -> Any:
+    """``codegen.export``: the export pipeline lives in :mod:`tapegrad.formats.export`, which builds on this module."""
+    if name == "export":
+        from .export import export  # same layer; imported on use, as export imports this module
+
+        return export
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _batched(function: _Function, name: str, summary: str, batch_axes: int) -> list[str]:
@@ -626,7 +579,9 @@ def _batched(function: _Function, name: str, summary: str, batch_axes: int) -> l
             f"{shapes!r}, {batch_axes})"]  # fmt: skip
 
 
-def _value_and_grads(structure: str) -> Callable[[list[str]], str]:
+def value_and_grads_returns(structure: str) -> Callable[[list[str]], str]:
+    """The return statement of ``NAME_value_and_grad``: the value in the traced structure, then the gradients."""
+
     def returns(outputs: list[str]) -> str:
         value, grads = outputs[0], outputs[1:]
         value = {"value": value, "tuple": f"({value},)", "list": f"[{value}]"}[structure]

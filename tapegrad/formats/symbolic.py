@@ -66,7 +66,7 @@ from .symbolic_arrays import (
     output,
     slot_constant,
 )
-from .symbolic_import import from_sympy
+from .symbolic_import import SYMBOLS, from_sympy
 
 __all__ = [
     "to_sympy", "gradient", "hessian", "latex", "from_sympy", "SYMPY",
@@ -216,7 +216,7 @@ def _symbols(tape: Tape, symbols: Sequence[Any] | None) -> list[Any]:
                 f"({', '.join(names)}); give one per input"
             )
         return [given(tape, s, name, shape) for s, name, shape in zip(chosen, names, shapes)]
-    known = list(tape.symbols or [])[: len(names)]
+    known = list(SYMBOLS.get(tape, []))[: len(names)]
     taken = {str(s) for s in known}
     suffix: dict[str, int] = {}  # where to resume counting a repeated name: 10**5 copies of "x" stay linear
     fresh = []
@@ -275,26 +275,11 @@ def _cse_form(tape: Tape, symbols: list[Any], domain: Domain = SYMPY) -> tuple[l
     taken = {str(e) for s in symbols for e in (s.ravel() if isinstance(s, np.ndarray) else [s])}
     names = (sp.Symbol(f"t{k}") for k in itertools.count() if f"t{k}" not in taken)
     replacements: list[tuple[Any, Any]] = []
-    exprs: list[Any] = [None] * len(tape)
     depth = [0] * len(tape)
-    inputs = dict(zip(tape.input_slots, symbols))
-    functions = domain.forward
-    for i, kind in enumerate(tape.ops):
-        args = tape.args[i]
-        if kind is OpKind.INPUT:
-            exprs[i] = inputs.get(i, slot_constant(tape.values[i]))
-            continue
-        if kind is OpKind.CONST:
-            exprs[i] = slot_constant(tape.attrs[i])
-            continue
-        if kind is OpKind.GUARD:
-            exprs[i] = exprs[args[0]]
-            continue
-        fn = functions[kind]
-        assert fn is not None, f"op {kind} has no sympy rule"
-        operands = [exprs[a] for a in args]
-        expr = fn(*operands, tape.attrs[i]) if i in tape.attrs else fn(*operands)
-        d = 1 + max((depth[a] for a in args), default=0)
+
+    def name_shared(i: int, expr: Any) -> Any:
+        """What slot ``i`` holds in the cse form: ``expr``, or names standing for it."""
+        d = 1 + max((depth[a] for a in tape.args[i]), default=0)
         if isinstance(expr, np.ndarray):
             if uses[i] > 1 or d > _INLINE_DEPTH or copied[i]:
                 named = [_named(e, names, replacements) for e in expr.ravel()]
@@ -302,7 +287,10 @@ def _cse_form(tape: Tape, symbols: list[Any], domain: Domain = SYMPY) -> tuple[l
         elif uses[i] > 1 or d > _INLINE_DEPTH:
             expr = _named(expr, names, replacements)
             d = 0 if expr.is_Symbol else d
-        exprs[i], depth[i] = expr, d
+        depth[i] = d
+        return expr
+
+    exprs = forward(tape, symbols, domain, on_record=name_shared)
     return replacements, [output(exprs[s]) for s in tape.output_slots]
 
 

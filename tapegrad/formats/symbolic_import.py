@@ -19,7 +19,7 @@ from typing import Any
 import sympy as sp
 
 from ..core.ops import OPS, OpKind
-from ..core.tape import Tape, check_name
+from ..core.tape import Tape, check_name, side_table
 from ..errors import InputTypeError, UnknownNameError, UnsupportedOpError
 from .symbolic_arrays import constant
 
@@ -170,6 +170,10 @@ class _Importer:
         return self.slots[root]
 
 
+SYMBOLS = side_table(inherited=True)
+"""The sympy symbols a tape from :func:`from_sympy` was made of, with their assumptions: its exports use them."""
+
+
 def from_sympy(exprs: Any, inputs: Sequence[Any] | sp.Symbol, name: str = "sympy") -> Tape:
     """A tape computing sympy expression(s) ``exprs`` of the symbols ``inputs`` (a list, or one Symbol).
 
@@ -203,6 +207,6 @@ def from_sympy(exprs: Any, inputs: Sequence[Any] | sp.Symbol, name: str = "sympy
         tape.output_slots.append(importer.walk(item))
     tape.structure = "value" if single else ("list" if isinstance(exprs, list) else "tuple")
     tape.output_names = ["out"] if single else [f"out{i}" for i in range(len(items))]
-    tape.symbols = symbols
+    SYMBOLS[tape] = symbols
     tape.sealed = True
     return tape

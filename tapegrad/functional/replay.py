@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..core.interpret import ARRAY, FLOAT, Domain, fit, forward, forward_float, sweep
+from ..core.interpret import ARRAY, FLOAT, Domain, backward, forward, forward_float, sweep
 from ..core.ops import OPS
 from ..core.shapes import FLOAT64, dtype_of, type_text
 from ..core.state import STATE
@@ -265,43 +265,47 @@ class Explanation(str):
 
 def explain(tape: Tape, args: Sequence[Any], seed: Any = None) -> Explanation:
     """The backward pass told step by step: each record in reverse order, with its
-    value, its incoming adjoint and what it sends to each operand."""
+    value, its incoming adjoint and what it sends to each operand.
+
+    It is the interpreter's own sweep (:func:`tapegrad.core.interpret.backward`)
+    watched through its ``on_adjoint`` hook, so the last line is
+    ``tape.gradient``'s answer bit for bit, signed zeros included.  A record
+    whose adjoint is zero (or that nothing reaches) and which sends only
+    ``+0.0`` is shown as sending nothing (a strong zero); a ``-0.0`` it sends
+    is listed, since it sets the sign of a zero gradient.
+    """
     domain = ARRAY if tape.array else FLOAT
     inputs = _convert(tape, args, domain)
     seeds = output_seeds(tape, seed)
+    steps: dict[int, tuple[Any, list[tuple[int, Any]]]] = {}
+
+    def watch(slot: int, g: Any, sent: list[tuple[int, Any]]) -> None:
+        steps[slot] = (g, sent)
+
     with np.errstate(all="ignore"):
         values = forward(tape, inputs, domain)
-    adjoint: list[Any] = [0.0] * len(tape)
-    for slot, g in seeds.items():
-        adjoint[slot] = g
-    declared = set(tape.input_slots)
+        adjoint = backward(tape, values, seeds, domain, on_adjoint=watch)
     point = ", ".join(f"{n}={_show(x)}" for n, x in zip(tape.inputs, inputs))
     lines = [f"backward pass of tape {tape.name!r} at {point}", "  record | value | adjoint | sends"]
     for i in range(len(tape) - 1, -1, -1):
-        g = adjoint[i]
-        op = OPS[tape.ops[i]]
-        sends = ""
-        if op.vjp is not None and not domain.is_zero(g):
-            operands = [values[a] for a in tape.args[i]]
-            extra = (tape.attrs[i],) if op.has_attr else ()
-            with np.errstate(all="ignore"):
-                contributions = op.vjp(domain.m, g, values[i], *operands, *extra)
-            parts = []
-            for a, c in zip(tape.args[i], contributions):
-                if c is not None:
-                    if i in tape.broadcasts:
-                        c = fit(domain.m, c, values[a])
-                    adjoint[a] = adjoint[a] + c
-                    parts.append(f"%{a} += {_show(c)}")
-            sends = ", ".join(parts)
-        elif op.vjp is not None:
-            sends = "nothing (zero adjoint)"
-        elif i in declared:
-            sends = f"(the gradient of {tape.attrs[i]})"
-        else:
-            sends = "-"
+        g, sent = steps.get(i, (None, []))
         line = tape.format_record(i).split("  # ")[0]
-        lines.append(f"  {line} | {_show(values[i])} | {_show(g)} | {sends}")
-    grads = ", ".join(f"d/d{n} = {_show(adjoint[s])}" for n, s in zip(tape.inputs, tape.input_slots))
-    lines.append(f"gradient: {grads}")
+        sends = _sends(tape, i, g, sent, domain)
+        lines.append(f"  {line} | {_show(values[i])} | {_show(0.0 if g is None else g)} | {sends}")
+    gradient = _finish(input_gradients(tape, adjoint), domain, inputs, tape)
+    lines.append("gradient: " + ", ".join(f"d/d{n} = {_show(g)}" for n, g in zip(tape.inputs, gradient)))
     return Explanation("\n".join(lines))
+
+
+def _sends(tape: Tape, slot: int, g: Any, sent: list[tuple[int, Any]], domain: Domain) -> str:
+    """The "sends" column of :func:`explain` for one record."""
+    if OPS[tape.ops[slot]].vjp is None:
+        return f"(the gradient of {tape.attrs[slot]})" if slot in tape.input_slots else "-"
+    if g is None or (domain.is_zero(g) and all(_positive_zero(c) for _, c in sent)):
+        return "nothing (zero adjoint)"
+    return ", ".join(f"%{a} += {_show(c)}" for a, c in sent)
+
+
+def _positive_zero(x: Any) -> bool:
+    """``+0.0`` (or an array of them): adding it changes no partial sum but ``-0.0``."""
+    return not np.any(x) and not np.any(np.signbit(x))

@@ -33,6 +33,7 @@ from ..errors import (
     ShapeError,
     StaleTapeError,
 )
+from ..values.tapes import RecordingTape
 from ..values.value import Value, _new_value, _operand, as_data
 from .replay import input_gradients, output_seeds, replay, replay_gradient
 
@@ -90,7 +91,7 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
             if not isinstance(n, str):
                 raise InputTypeError(f"input names must be strings, got {type(n).__name__} {n!r}")
             check_name(n, "the input name")
-    tape = Tape(name=fname, traced=True)
+    tape = RecordingTape(name=fname, traced=True)
     state = STATE
     state.push_trace(tape)
     try:
@@ -144,7 +145,7 @@ def as_tape(f_or_tape: Callable[..., Any] | Tape) -> Tape:
     return trace(f_or_tape, *[1.0] * count)
 
 
-def _set_outputs(tape: Tape, result: Any) -> None:
+def _set_outputs(tape: RecordingTape, result: Any) -> None:
     if isinstance(result, tuple):
         tape.structure, items = "tuple", list(result)
     elif isinstance(result, list):

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.interpret import backward, forward, forward_tangents
 from ..core.passes import dead_code
-from ..core.tape import Tape, cyclic_gc_paused
+from ..core.tape import Tape, cyclic_gc_paused, inherit
 from ..errors import ArgumentCountError, InputTypeError, NonScalarOutputError, UnknownNameError
 from ..values.domain import VALUE
 from ..values.value import Value
@@ -102,7 +102,7 @@ def grad_tape(tape: Tape, wrt: Sequence[str | int] | str | int | None = None) ->
         result = trace(value_and_gradient, *_example(tape), *seeds, names=names)
     prefix = "vjp" if seed_names else "grad"
     result.name = f"grad_{tape.name}"
-    result.symbols = tape.symbols
+    inherit(result, tape)
     result.output_names = list(tape.output_names) + [f"{prefix}_{inputs[k]}" for k in picked]
     return result
 
@@ -130,7 +130,7 @@ def jvp_tape(tape: Tape) -> Tape:
         zeros = [np.zeros_like(x) if isinstance(x, np.ndarray) else 0.0 for x in _example(tape)]
         result = trace(value_and_tangent, *_example(tape), *zeros, names=names)
     result.name = f"jvp_{tape.name}"
-    result.symbols = tape.symbols
+    inherit(result, tape)
     result.output_names = list(tape.output_names) + [f"tangent_{o}" for o in tape.output_names]
     return result
 
@@ -147,6 +147,7 @@ def select_outputs(tape: Tape, positions: Sequence[int]) -> Tape:
     narrowed.output_slots = [tape.output_slots[k] for k in positions]
     narrowed.output_names = [tape.output_names[k] for k in positions]
     narrowed.structure = "tuple"
+    inherit(narrowed, tape)
     return dead_code(narrowed)
 
 

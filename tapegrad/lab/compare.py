@@ -15,7 +15,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..core.ops import OpKind
 from ..core.passes import optimize
@@ -23,6 +23,7 @@ from ..core.state import STATE
 from ..errors import InputTypeError
 from ..functional.tracing import trace
 from ..functional.transforms import grad_tape
+from ..values.tapes import EagerTape
 from ..values.value import Value
 from . import closure
 from .testing import random_program
@@ -137,7 +138,7 @@ def first_divergence(
     if not isinstance(out, Value) or out._tape is None:
         raise InputTypeError(f"first_divergence needs f to compute a Value from its inputs, got {out!r}")
     out.backward()
-    tape = out._tape
+    tape = cast(EagerTape, out._tape)  # f ran eagerly
     twins = [closure_type(a) for a in args]
     twin_out = f(*twins)
     twin_out.backward()

@@ -8,8 +8,8 @@ import numpy as np
 
 from ..core.interpret import FLOAT, sweep
 from ..core.state import STATE
-from ..core.tape import Tape
 from ..errors import ConcretizationError, LeakedValueError, NonScalarOutputError
+from .tapes import EagerTape
 from .value import Value
 
 __all__ = ["eager_backward"]
@@ -42,7 +42,7 @@ def eager_backward(root: Value) -> None:
             "use tapegrad.grad(f) to differentiate inside a traced function"
         )
     one = 1.0 if type(root._data) is float else np.ones_like(root._data)  # a float32 output seeds float32 adjoints
-    pending: dict[Tape, dict[int, Any]] = {tape: {root._slot: one}}
+    pending: dict[EagerTape, dict[int, Any]] = {tape: {root._slot: one}}  # type: ignore[dict-item]  # not traced
     while pending:
         tape = max(pending, key=lambda t: t.serial)
         adjoint = sweep(tape, tape.values, pending.pop(tape), FLOAT)
@@ -68,7 +68,7 @@ def _added(previous: Any, g: Any) -> Any:
     return g if previous is None else previous + g
 
 
-def _accumulate(tape: Tape, adjoint: list[Any]) -> None:
+def _accumulate(tape: EagerTape, adjoint: list[Any]) -> None:
     grads = tape.grads
     if grads is None:
         tape.grads = adjoint

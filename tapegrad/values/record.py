@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import copy
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -26,6 +26,7 @@ from ..core.shapes import ArrayAttr
 from ..core.state import STATE
 from ..core.tape import Tape
 from ..errors import LeakedValueError, NonFiniteError, ShapeError
+from .tapes import EagerTape, RecordingTape
 from .value import Value, _user_site, as_data, as_float
 
 # An eager tape longer than this, or holding more bytes of arrays, is closed and
@@ -40,7 +41,7 @@ _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
 # ---------------------------------------------------------------- recording
 
 
-def _new_value(data: Any, tape: Tape, slot: int) -> Value:
+def _new_value(data: Any, tape: RecordingTape, slot: int) -> Value:
     """A result Value; it has no ``_name`` or ``_grad`` of its own (see Value.name, Value.grad)."""
     v = _object_new(Value)
     v._data = data
@@ -101,16 +102,16 @@ def _leaf(data: Any) -> Value:
     return v
 
 
-def _current_tape() -> Tape:
+def _current_tape() -> RecordingTape:
     """The innermost active trace, else this thread's open eager tape."""
     state = STATE
     tape = state.current
     if tape is None:
-        tape = state.eager = state.current = Tape("eager")
+        tape = state.eager = state.current = EagerTape()
     return tape
 
 
-def _check_size(tape: Tape) -> None:
+def _check_size(tape: RecordingTape) -> None:
     """Close a long eager tape, so a loop that never calls backward() stays bounded.
 
     Called where leaves and constants are used, which every new computation
@@ -121,7 +122,7 @@ def _check_size(tape: Tape) -> None:
         STATE.close_eager(tape)
 
 
-def linked_view(tape: Tape, slot: int) -> Tape:
+def linked_view(tape: EagerTape, slot: int) -> EagerTape:
     """What a later eager tape links to for ``slot`` of ``tape``: its records, and the links ``slot`` needs.
 
     ``tape`` itself links to the tapes before it; a link to it would keep
@@ -150,7 +151,7 @@ def linked_view(tape: Tape, slot: int) -> Tape:
     return view
 
 
-def _const_slot(tape: Tape, x: Any) -> int:
+def _const_slot(tape: RecordingTape, x: Any) -> int:
     """The slot of constant ``x`` on ``tape``, reusing an equal constant of the same type.
 
     A numpy array is copied onto the tape (changing it later cannot change
@@ -180,7 +181,7 @@ def _const_slot(tape: Tape, x: Any) -> int:
     return slot
 
 
-def _bring(tape: Tape, v: Value) -> int:
+def _bring(tape: RecordingTape, v: Value) -> int:
     """The slot on ``tape`` standing for a Value recorded elsewhere.
 
     A leaf, or a result of an earlier eager tape, becomes an input record of
@@ -195,7 +196,7 @@ def _bring(tape: Tape, v: Value) -> int:
         slot = tape.source_slots.get(id(v))
         if slot is None or tape.values[slot] is not v._data:
             slot = tape.append(_INPUT, (), v.name or "leaf", v._data)
-            tape.sources[slot] = v
+            tape.sources[slot] = v  # type: ignore[attr-defined]  # an eager tape: a trace takes leaves as constants
             tape.source_slots[id(v)] = slot
         return slot
     if source is not None and source.traced:
@@ -217,6 +218,11 @@ def _bring(tape: Tape, v: Value) -> int:
         return slot
     if tape.traced or source is None:
         return _const_slot(tape, v._data)
+    return _link(cast(EagerTape, tape), cast(EagerTape, source), v)  # neither is traced: both eager
+
+
+def _link(tape: EagerTape, source: EagerTape, v: Value) -> int:
+    """The input of eager ``tape`` standing for ``v``, a result of the earlier eager tape ``source``."""
     key = (source.serial, v._slot)
     slot = tape.source_slots.get(key)
     if slot is None:
@@ -226,13 +232,13 @@ def _bring(tape: Tape, v: Value) -> int:
     return slot
 
 
-def _operand(tape: Tape, x: Any) -> int:
+def _operand(tape: RecordingTape, x: Any) -> int:
     if isinstance(x, Value):
         return x._slot if x._tape is tape else _bring(tape, x)
     return _const_slot(tape, x)
 
 
-def _check(tape: Tape, slot: int, out: Any) -> None:
+def _check(tape: RecordingTape, slot: int, out: Any) -> None:
     """What ``debug_nans`` and site recording ask of each new record."""
     if STATE.record_sites:
         tape.sites.setdefault(slot, _user_site())
@@ -248,7 +254,7 @@ def _record(op: Op, operands: tuple[Any, ...], attr: Any = None) -> Value:
     return _record_slots(op, tape, tuple([_operand(tape, x) for x in operands]), attr)
 
 
-def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) -> Value:
+def _record_slots(op: Op, tape: RecordingTape, slots: tuple[int, ...], attr: Any = None) -> Value:
     """:func:`_record` once the operands are on ``tape``."""
     values = tape.values
     args = [values[s] for s in slots]
@@ -262,7 +268,7 @@ def _record_slots(op: Op, tape: Tape, slots: tuple[int, ...], attr: Any = None) 
 
 
 
-def _record_array(op: Op, tape: Tape, slots: tuple[int, ...], args: list[Any], attr: Any) -> Value:
+def _record_array(op: Op, tape: RecordingTape, slots: tuple[int, ...], args: list[Any], attr: Any) -> Value:
     """:func:`_record_slots` for arrays: ``Tape.append`` inlined, as the eager hot path of array programs."""
     out = array_result(op, args, attr)
     slot = len(tape.ops)
@@ -362,7 +368,7 @@ def truth(v: Any, site: str | None = None) -> bool:
         )
     result = bool(v._data)
     tape = v._tape
-    if tape is not None and not tape.sealed and not tape.closed:
+    if tape is not None and not tape.sealed:
         slot = tape.append(_GUARD, (v._slot,), result, v._data)
         tape.sites[slot] = site or _user_site()
     return result
@@ -460,6 +466,7 @@ def eager_tape(root: Value) -> Tape:
         new.input_slots.append(new.append(_INPUT, (), root.name or "x0", root._data))
         new.output_slots.append(new.input_slots[0])
     else:
+        tape = cast(EagerTape, tape)  # not traced
         needed = _needed_records(tape, root._slot)
         remap = _copy_needed(new, needed)
         new.output_slots.append(remap[tape.serial, root._slot])
@@ -468,10 +475,10 @@ def eager_tape(root: Value) -> Tape:
     return new
 
 
-def _needed_records(tape: Tape, slot: int) -> dict[Tape, set[int]]:
+def _needed_records(tape: EagerTape, slot: int) -> dict[EagerTape, set[int]]:
     """The slots each eager tape must replay to compute ``slot`` of ``tape``, newest tape first."""
-    needed: dict[Tape, set[int]] = {}
-    pending: dict[Tape, set[int]] = {tape: {slot}}
+    needed: dict[EagerTape, set[int]] = {}
+    pending: dict[EagerTape, set[int]] = {tape: {slot}}
     while pending:  # links point to earlier tapes only, so a tape is finished when it is taken
         tape = max(pending, key=lambda t: t.serial)
         marks = needed[tape] = _closure(tape, pending.pop(tape))
@@ -500,7 +507,7 @@ def _closure(tape: Tape, slots: set[int]) -> set[int]:
     return marks
 
 
-def _copy_needed(new: Tape, needed: dict[Tape, set[int]]) -> dict[tuple[int, int], int]:
+def _copy_needed(new: Tape, needed: dict[EagerTape, set[int]]) -> dict[tuple[int, int], int]:
     """Copy the needed records onto ``new``, oldest tape first; the new slot of each (serial, slot)."""
     remap: dict[tuple[int, int], int] = {}
     leaves: dict[Any, int] = {}

@@ -35,6 +35,7 @@ from ..core.ops import OPS, OpKind
 from ..core.shapes import dtype_of, type_text
 from ..core.tape import Tape
 from ..errors import ConcretizationError, InputTypeError, ShapeError
+from .tapes import RecordingTape
 
 __all__ = ["Value", "where", "maximum", "minimum", "equal", "not_equal", "as_float", "apply", "truth", "constant"]
 
@@ -144,7 +145,7 @@ class Value:
     def __init__(self, data: Any, name: str | None = None) -> None:
         self._data: Any = as_data(data)  # a float, or a numpy array; tapegrad itself reads this, never .data
         self._name = name
-        self._tape: Tape | None = None
+        self._tape: RecordingTape | None = None
         self._slot = -1
         self._grad: Any = None  # no gradient yet: backward()'s first contribution becomes it, -0.0 included
 

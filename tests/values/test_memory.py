@@ -79,7 +79,7 @@ def test_batched_inference_loop_runs_in_flat_memory() -> None:
 
 def live_tapes() -> int:
     gc.collect()
-    return sum(1 for o in gc.get_objects() if type(o) is Tape)
+    return sum(1 for o in gc.get_objects() if isinstance(o, Tape))
 
 
 @pytest.fixture
