@@ -428,6 +428,7 @@ def _structured(tape: Tape) -> Callable[[list[str]], str]:
 
 def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
     helpers: set[str] = set().union(*(f.helpers for f, _ in functions))
+    imports: set[str] = set().union(*(f.printer.imports for f, _ in functions))
     constants = functions[0][0].constants.lines()  # the functions of one module share their constants
     if constants:
         helpers.add("_frozen")
@@ -437,6 +438,7 @@ def _module(functions: list[tuple[_Function, list[str]]], backend: str, title: s
         f"# From tape {printable(repr(tape.name))}. Do not edit: regenerate.",
         "",
         PRINTERS[backend].module,
+        *sorted(imports),
         "",
     ]
     for source in _helper_sources(helpers):
@@ -534,7 +536,7 @@ def export(
     They return what ``tape(...)``, ``tape.gradient(...)`` and
     ``tape.value_and_gradient(...)`` return; ``wrt`` (input names or
     positions) keeps the gradient's entries for those inputs only.  The
-    module imports only ``math`` (or ``numpy``), never tapegrad.  With
+    module imports only ``math`` (or ``numpy``, and ``scipy.special`` if it uses ``erf``), never tapegrad.  With
     ``tests=True`` it also writes ``test_NAME.py`` beside it: pytest checks of
     the exported gradient against finite differences and against values
     recorded now, at ``test_points`` (one sequence of inputs each) or else at
