@@ -29,7 +29,10 @@ tapes and the code generated from them.
 Conventions (as PyTorch): ``relu'(0) = 0``, ``abs'(0) = 0``, ties of
 ``maximum``/``minimum`` split the adjoint evenly, ``sqrt'(0) = inf``,
 ``x**0`` has gradient 0, and outside an op's domain its formula is applied
-as written (``log'(-1) = -1``).
+as written (``log'(-1) = -1``).  Flat ops send nothing (``sign``, ``floor``,
+``ceil``, ``round``, ``trunc``, ``floor_divide``); ``mod(x, y)`` sends 1 and
+``-(x // y)``, ``fmod`` 1 and ``-trunc(x / y)``; ``clip`` passes the adjoint
+to ``x`` inside its bounds and at them, and to the bound that clipped it.
 """
 
 from __future__ import annotations
@@ -458,6 +461,16 @@ def _sympy_round(sp: Any, x: Any) -> Any:
     return sp.Piecewise((up - 1, sp.And(sp.Eq(up, half), sp.Eq(sp.Mod(up, 2), 1))), (up, True))
 
 
+def _sympy_mod(sp: Any, x: Any, y: Any) -> Any:
+    return sp.nan if y == 0 else sp.Mod(x, y)  # sympy raises ZeroDivisionError; IEEE (and numpy) give nan
+
+
+def _sympy_floor_divide(sp: Any, x: Any, y: Any) -> Any:
+    if y == 0:  # x / +0, as the kernel divides: sympy would give complex infinity
+        return sp.Piecewise((sp.oo, x > 0), (-sp.oo, x < 0), (sp.nan, True))
+    return sp.floor(x / y)
+
+
 def _elementwise(kind: OpKind, arity: int, scalar: Callable[..., Any], array: Callable[..., Any],
                  vjp: Callable[..., Any] | None, symbolic: Callable[..., Any], sympy_name: str = "",
                  **properties: Any) -> Op:
@@ -620,10 +633,10 @@ _TABLE = [
     _elementwise(OpKind.ROUND, 1, _round, np.rint, None, _sympy_round),
     _elementwise(OpKind.TRUNC, 1, _trunc, np.trunc, None, _sympy_trunc),
     _elementwise(OpKind.MOD, 2, _mod, np.mod, lambda m, g, out, x, y: (g, -m.smul(g, m.floor_divide(x, y))),
-                 lambda sp, x, y: sp.Mod(x, y), "Mod"),
+                 _sympy_mod, "Mod"),
     _elementwise(OpKind.FMOD, 2, _fmod, np.fmod, lambda m, g, out, x, y: (g, -m.smul(g, m.trunc(m.div(x, y)))),
                  lambda sp, x, y: x - y * _sympy_trunc(sp, x / y)),
-    _elementwise(OpKind.FLOOR_DIVIDE, 2, _floor_divide, np.floor_divide, None, lambda sp, x, y: sp.floor(x / y)),
+    _elementwise(OpKind.FLOOR_DIVIDE, 2, _floor_divide, np.floor_divide, None, _sympy_floor_divide),
     _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
 ]
 # fmt: on
