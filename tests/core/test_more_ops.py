@@ -33,6 +33,8 @@ import numpy as np
 import pytest
 import scipy.special
 import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tapegrad
 from tapegrad import Value
@@ -545,3 +547,65 @@ def test_tape_files_and_pictures_name_the_new_ops() -> None:
     assert bits(again(0.3, -1.5)) == bits(tape(0.3, -1.5))
     picture = tapegrad.dot.to_dot(tape)
     assert "atan2" in picture and "clip" in picture and "floor_divide" in picture
+
+
+# ---------------------------------------------------------------- random programs of the new ops
+
+_UNARY_METHODS = [str(case.kind) for case in CASES if case.arity == 1]
+_BINARY_METHODS = ["atan2", "hypot", "logaddexp", "fmod", "mod", "floor_divide"]
+_NUMBERS = st.sampled_from([0.0, -0.0, 0.5, -1.0, 1.0, 2.0, -2.5, 7.25, 1e-8, 1e8, 700.0, INF, -INF, NAN])
+
+
+@st.composite
+def _programs(draw: st.DrawFn) -> tuple[list[tuple[Any, ...]], list[tuple[float, float]]]:
+    """A few instructions over two inputs (each: an op, two earlier results, a constant), and points."""
+    ops = st.sampled_from([*_UNARY_METHODS, *_BINARY_METHODS, "clip", "add", "mul"])
+    picks = st.integers(0, 20)
+    program = draw(st.lists(st.tuples(ops, picks, picks, _NUMBERS, st.booleans()), min_size=1, max_size=6))
+    ordinary = st.floats(-4.0, 4.0, allow_nan=False)
+    points = draw(st.lists(st.tuples(st.one_of(ordinary, _NUMBERS), st.one_of(ordinary, _NUMBERS)), min_size=3,
+                           max_size=3))  # fmt: skip
+    return program, points
+
+
+def _run(program: Sequence[tuple[Any, ...]], inputs: Sequence[Any]) -> Any:
+    results = list(inputs)
+    for op, i, j, c, constant in program:
+        x, y = results[i % len(results)], results[j % len(results)]
+        other = c if constant else y
+        if op in _UNARY_METHODS:
+            out = getattr(x, op)()
+        elif op in _BINARY_METHODS:
+            out = getattr(x, op)(other)
+        elif op == "clip":
+            out = x.clip(other, c)
+        else:
+            out = x + other if op == "add" else x * other
+        results.append(out)
+    return results[-1] + results[-2]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_programs())
+def test_random_programs_of_the_new_ops_agree_in_every_engine(case: Any) -> None:
+    program, points = case
+    tape = tapegrad.trace(lambda x, y: _run(program, (x, y)), 0.5, 1.5)
+    optimized = tapegrad.optimize(tapegrad.grad_tape(tape))
+    math_code = compile_tape(optimized)
+    for point in points:
+        leaves = [Value(p) for p in point]
+        out = _run(program, leaves)
+        out.backward()
+        expected = [bits(v) for v in (out.data, *[v.grad for v in leaves])]
+        closure = [ClosureValue(p) for p in point]
+        closure_out = _run(program, closure)
+        closure_out.backward()
+        value, grads = tape.value_and_gradient(*point)
+        for name, got in {"closure": (closure_out.data, *[v.grad for v in closure]), "replay": (value, *grads),
+                          "optimize": optimized(*point), "math code": math_code(*point)}.items():  # fmt: skip
+            assert [bits(v) for v in got] == expected, (name, point)
+    columns = [np.array(column) for column in zip(*points)]
+    with np.errstate(all="ignore"):
+        value, grads = tape.value_and_gradient(*columns)
+        generated = compile_tape(optimized, "numpy")(*columns)
+    assert [bits(v) for column in generated for v in column] == [bits(v) for c in (value, *grads) for v in c]
