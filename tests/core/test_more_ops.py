@@ -416,6 +416,38 @@ def test_a_zero_adjoint_stops_an_infinite_derivative() -> None:
     assert tapegrad.grad(lambda x: 0.0 * x.atanh())(1.0) == 0.0
 
 
+@pytest.mark.parametrize("case", BY_CASE)
+def test_gradient_of_broadcast_arrays_matches_central_differences(case: Case) -> None:
+    """Array Values: the first operand a column, the others rows, so every pairing of the points occurs."""
+    columns = [np.array(c) for c in zip(*case.points)]
+    arrays = [columns[0].reshape(-1, 1), *columns[1:]]
+    grads = tapegrad.grad(lambda *xs: case.call(*xs).sum(), argnums=tuple(range(case.arity)))(*arrays)
+
+    def total(*xs: Any) -> float:
+        return float(case.call(*[Value(x) for x in xs]).sum().data)
+
+    for k, (a, g) in enumerate(zip(arrays, grads)):
+        assert g.shape == a.shape
+        for index in np.ndindex(a.shape):
+            up, down = [x.copy() for x in arrays], [x.copy() for x in arrays]
+            up[k][index] += _STEP
+            down[k][index] -= _STEP
+            expected = (total(*up) - total(*down)) / (2 * _STEP)
+            assert abs(g[index] - expected) <= 1e-6 * max(1.0, abs(expected)), (k, index, g[index], expected)
+
+
+@pytest.mark.parametrize("case", BY_CASE)
+def test_symbolic_gradient_matches_the_numeric_one(case: Case) -> None:
+    tape = tapegrad.trace(case.call, *case.points[0])
+    symbols = sp.symbols(f"x0:{case.arity}", real=True)
+    formulas = tapegrad.symbolic.gradient(tape, symbols=symbols)
+    for point in case.points:
+        exact = {s: sp.Float(v, 30) for s, v in zip(symbols, point)}
+        for formula, numeric in zip(formulas, tape.gradient(*point)):
+            got = float(sp.sympify(formula).xreplace(exact).evalf(30))
+            assert abs(got - numeric) <= 1e-12 * max(1.0, abs(numeric)), (point, formula, numeric)
+
+
 # ---------------------------------------------------------------- every engine, the same bits
 
 
