@@ -90,7 +90,8 @@ class SymbolicLimitError(TapegradError):
 
 
 class MissingToolError(TapegradError, RuntimeError):
-    """An optional outside program (Graphviz's dot) is needed and not installed."""
+    """An optional outside program (Graphviz's dot) or package (scipy, for erf of arrays) is needed and
+    not installed; the message says what to install."""
 
 
 class ShapeError(TapegradError, ValueError, IndexError):

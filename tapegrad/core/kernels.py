@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import MissingToolError
+
 # ---------------------------------------------------------------- IEEE floats
 # math's functions raise where IEEE 754 returns inf or nan; each scalar rule
 # below takes math's fast path and answers as IEEE (and numpy) do instead.
@@ -292,3 +294,195 @@ def _smatmul(x: Any, y: Any) -> Any:
     infinite = np.where(nans > 0.0, np.nan, infinite)
     strong = np.where((count > 0.0) | (nans > 0.0), finite + infinite, finite)
     return strong.astype(out.dtype) if strong.dtype != out.dtype else strong
+
+
+# ---------------------------------------------------------------- more elementwise functions
+# The float rules of tan, the inverse and hyperbolic functions, logarithms,
+# rounding and remainders.  Where ``math`` raises (``math.asin(2)``,
+# ``math.atanh(1)``, ``math.log1p(-1)``, ``7.0 % 0.0``) they answer as numpy
+# does (nan, inf, -inf, nan).  Rounding keeps the sign of a zero result
+# (``ceil(-0.5) = -0.0``), as numpy does and Python's int-valued ``math.ceil`` cannot.
+
+
+def _tan(x: float) -> float:
+    return math.tan(x) if math.isfinite(x) else math.nan
+
+
+def _asin(x: float) -> float:
+    return math.asin(x) if -1.0 <= x <= 1.0 else math.nan
+
+
+def _acos(x: float) -> float:
+    return math.acos(x) if -1.0 <= x <= 1.0 else math.nan
+
+
+def _sinh(x: float) -> float:
+    try:
+        return math.sinh(x)
+    except OverflowError:
+        return math.copysign(math.inf, x)
+
+
+def _cosh(x: float) -> float:
+    try:
+        return math.cosh(x)
+    except OverflowError:
+        return math.inf
+
+
+def _acosh(x: float) -> float:
+    return math.acosh(x) if x >= 1.0 else math.nan
+
+
+def _atanh(x: float) -> float:
+    if -1.0 < x < 1.0:
+        return math.atanh(x)
+    return math.copysign(math.inf, x) if x == 1.0 or x == -1.0 else math.nan
+
+
+def _log1p(x: float) -> float:
+    if x > -1.0:
+        return math.log1p(x)
+    return -math.inf if x == -1.0 else math.nan
+
+
+def _expm1(x: float) -> float:
+    try:
+        return math.expm1(x)
+    except OverflowError:
+        return math.inf
+
+
+def _log2(x: float) -> float:
+    if x > 0.0:
+        return math.log2(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _log10(x: float) -> float:
+    if x > 0.0:
+        return math.log10(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _exp2(x: float) -> float:
+    exp2 = getattr(math, "exp2", None)  # Python 3.11+; before, C's pow stands in (within an ulp)
+    if exp2 is None:
+        return _pow(2.0, x)
+    try:
+        return exp2(x)
+    except OverflowError:
+        return math.inf
+
+
+def _cbrt(x: float) -> float:
+    # A power refined by one Newton step: within an ulp of np.cbrt, exact on cubes (math.cbrt, new in
+    # Python 3.11, is up to 3 ulps off: math.cbrt(27.0) is 3.0000000000000004).
+    if x == 0.0 or not math.isfinite(x):
+        return x
+    y = math.copysign(abs(x) ** (1.0 / 3.0), x)
+    return y - (y - x / (y * y)) / 3.0
+
+
+def _square(x: float) -> float:
+    return x * x
+
+
+def _reciprocal(x: float) -> float:
+    return _div(1.0, x)
+
+
+def _logaddexp(x: float, y: float) -> float:
+    # numpy's formula, step for step: equal infinities give themselves, never inf - inf.
+    if x == y:
+        return x + 0.6931471805599453  # log(2)
+    d = x - y
+    if d > 0.0:
+        return x + math.log1p(math.exp(-d))
+    if d <= 0.0:
+        return y + math.log1p(math.exp(d))
+    return d  # a nan
+
+
+def _softplus(x: float) -> float:
+    return _logaddexp(0.0, x)
+
+
+def _sign(x: float) -> float:
+    if x > 0.0:
+        return 1.0
+    return -1.0 if x < 0.0 else x + 0.0  # 0.0 for either zero, as numpy; nan stays nan
+
+
+def _floor(x: float) -> float:
+    return math.copysign(float(math.floor(x)), x) if math.isfinite(x) else x
+
+
+def _ceil(x: float) -> float:
+    return math.copysign(float(math.ceil(x)), x) if math.isfinite(x) else x
+
+
+def _trunc(x: float) -> float:
+    return math.copysign(float(math.trunc(x)), x) if math.isfinite(x) else x
+
+
+def _round(x: float) -> float:
+    # Python's round is numpy's: half to even.
+    return math.copysign(float(round(x)), x) if math.isfinite(x) else x
+
+
+def _mod(x: float, y: float) -> float:
+    try:
+        return x % y  # Python's remainder is numpy's: the sign of y
+    except ZeroDivisionError:
+        return math.nan
+
+
+def _fmod(x: float, y: float) -> float:
+    try:
+        return math.fmod(x, y)  # C's remainder: the sign of x
+    except ValueError:  # fmod(x, 0) and fmod(inf, y)
+        return math.nan
+
+
+def _floor_divide(x: float, y: float) -> float:
+    try:
+        return x // y
+    except ZeroDivisionError:
+        return _div(x, y)
+
+
+def _clip(x: float, lo: float, hi: float) -> float:
+    # x stays where it equals a bound (-0.0 clipped to [0, 1] is -0.0); a nan anywhere gives nan.
+    y = lo if (x < lo or lo != lo) else x
+    return hi if (y > hi or hi != hi) else y
+
+
+def _clip_array(x: Any, lo: Any, hi: Any) -> Any:
+    """``clip`` as the float rule computes it; np.clip's own loops disagree with each other at signed zeros."""
+    y = np.where((x < lo) | (lo != lo), lo, x)
+    return np.where((y > hi) | (hi != hi), hi, y)
+
+
+def _softplus_array(x: Any) -> Any:
+    return np.logaddexp(0.0, x)
+
+
+def _special() -> Any:
+    """scipy.special, an optional extra: numpy has no vectorised erf."""
+    try:
+        import scipy.special  # optional extra, imported when first needed: pip install tapegrad[special]
+    except ImportError:
+        raise MissingToolError(
+            "erf and erfc of arrays (and numpy code using them) need scipy, which is not installed; "
+            "install tapegrad's optional extra: pip install 'tapegrad[special]' (or pip install scipy)"
+        ) from None
+    return scipy.special
+
+
+def _erf_array(x: Any) -> Any:
+    return _special().erf(x)
+
+
+def _erfc_array(x: Any) -> Any:
+    return _special().erfc(x)

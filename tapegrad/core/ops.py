@@ -29,7 +29,10 @@ tapes and the code generated from them.
 Conventions (as PyTorch): ``relu'(0) = 0``, ``abs'(0) = 0``, ties of
 ``maximum``/``minimum`` split the adjoint evenly, ``sqrt'(0) = inf``,
 ``x**0`` has gradient 0, and outside an op's domain its formula is applied
-as written (``log'(-1) = -1``).
+as written (``log'(-1) = -1``).  Flat ops send nothing (``sign``, ``floor``,
+``ceil``, ``round``, ``trunc``, ``floor_divide``); ``mod(x, y)`` sends 1 and
+``-(x // y)``, ``fmod`` 1 and ``-trunc(x / y)``; ``clip`` passes the adjoint
+to ``x`` inside its bounds and at them, and to the bound that clipped it.
 """
 
 from __future__ import annotations
@@ -44,36 +47,66 @@ from typing import Any
 import numpy as np
 
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
+    _acos,
+    _acosh,
+    _asin,
+    _atanh,
+    _cbrt,
+    _ceil,
+    _clip,
+    _clip_array,
     _compare_array,
     _concat,
     _cos,
+    _cosh,
     _div,
+    _erf_array,
+    _erfc_array,
     _exp,
+    _exp2,
+    _expm1,
+    _floor,
+    _floor_divide,
+    _fmod,
     _gate,
     _log,
+    _log1p,
+    _log2,
+    _log10,
     _log_softmax,
+    _logaddexp,
     _logsumexp,
     _maximum,
     _maximum_array,
     _minimum,
     _minimum_array,
+    _mod,
     _pow,
     _pow_array,
+    _reciprocal,
     _relu,
     _relu_array,
+    _round,
     _scatter,
     _sdiv,
     _sdiv_array,
     _sigmoid,
     _sigmoid_array,
+    _sign,
     _sin,
+    _sinh,
     _smatmul,
     _smul,
     _smul_array,
+    _softplus,
+    _softplus_array,
     _sqrt,
+    _square,
     _sum_to,
     _take,
     _take_grad,
+    _tan,
+    _trunc,
     _where,
 )
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
@@ -132,6 +165,39 @@ class OpKind(IntEnum):
     TAKE = 44
     TAKE_GRAD = 45
     SMATMUL = 46
+    # More elementwise ops (appended, so that the numbers above stay as they were).
+    TAN = 47
+    ASIN = 48
+    ACOS = 49
+    ATAN = 50
+    ATAN2 = 51
+    SINH = 52
+    COSH = 53
+    ASINH = 54
+    ACOSH = 55
+    ATANH = 56
+    LOG1P = 57
+    EXPM1 = 58
+    LOG2 = 59
+    LOG10 = 60
+    EXP2 = 61
+    CBRT = 62
+    SQUARE = 63
+    RECIPROCAL = 64
+    HYPOT = 65
+    ERF = 66
+    ERFC = 67
+    LOGADDEXP = 68
+    SOFTPLUS = 69
+    SIGN = 70
+    FLOOR = 71
+    CEIL = 72
+    ROUND = 73
+    TRUNC = 74
+    MOD = 75
+    FMOD = 76
+    FLOOR_DIVIDE = 77
+    CLIP = 78
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -362,6 +428,57 @@ def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable
     return Op(kind, arity, None, array, vjp, attr=attr, symbolic=symbolic, **properties)
 
 
+# ---------------------------------------------------------------- rules of the more elementwise ops
+# Where a function is flat or undefined, derivatives follow PyTorch: sign, floor, ceil, round, trunc and
+# floor_divide send nothing (vjp None); mod and fmod send 1 to x and -(x // y), -trunc(x / y) to y;
+# clip as PyTorch's clamp with tensor bounds; atan2 and hypot are nan at the origin (0 / 0).
+
+_LN2, _LN10, _TWO_OVER_SQRT_PI = math.log(2.0), math.log(10.0), 2.0 / math.sqrt(math.pi)
+
+
+def _atan2_vjp(m: Any, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, ...]:
+    r = x * x + y * y
+    return (m.smul(g, m.div(y, r)), -m.smul(g, m.div(x, r)))
+
+
+def _clip_vjp(m: Any, g: Any, out: Any, x: Any, lo: Any, hi: Any) -> tuple[Any, ...]:
+    # x takes the adjoint inside [lo, hi], bounds included; lo where x is below it (if lo < hi);
+    # hi where x is above it, or everywhere the bounds cross (then out is hi).
+    inside = m.where(m.ge(x, lo), m.where(m.le(x, hi), g, 0.0), 0.0)
+    below = m.where(m.lt(x, lo), m.where(m.lt(lo, hi), g, 0.0), 0.0)
+    above = m.where(m.gt(x, hi), g, m.where(m.lt(hi, lo), g, 0.0))
+    return (inside, below, above)
+
+
+def _sympy_trunc(sp: Any, x: Any) -> Any:
+    return sp.Piecewise((sp.floor(x), x >= 0), (sp.ceiling(x), True))
+
+
+def _sympy_round(sp: Any, x: Any) -> Any:
+    """Half to even, as numpy rounds: floor(x + 1/2), one less where that lands on an odd number from a tie."""
+    half = x + sp.Rational(1, 2)
+    up = sp.floor(half)
+    return sp.Piecewise((up - 1, sp.And(sp.Eq(up, half), sp.Eq(sp.Mod(up, 2), 1))), (up, True))
+
+
+def _sympy_mod(sp: Any, x: Any, y: Any) -> Any:
+    return sp.nan if y == 0 else sp.Mod(x, y)  # sympy raises ZeroDivisionError; IEEE (and numpy) give nan
+
+
+def _sympy_floor_divide(sp: Any, x: Any, y: Any) -> Any:
+    if y == 0:  # x / +0, as the kernel divides: sympy would give complex infinity
+        return sp.Piecewise((sp.oo, x > 0), (-sp.oo, x < 0), (sp.nan, True))
+    return sp.floor(x / y)
+
+
+def _elementwise(kind: OpKind, arity: int, scalar: Callable[..., Any], array: Callable[..., Any],
+                 vjp: Callable[..., Any] | None, symbolic: Callable[..., Any], sympy_name: str = "",
+                 **properties: Any) -> Op:
+    """A function the parser knows by the op's own name."""
+    return Op(kind, arity, scalar, array, vjp, symbolic=symbolic, parse_name=str(kind), sympy_name=sympy_name,
+              **properties)
+
+
 # ---------------------------------------------------------------- the table
 # fmt: off
 _TABLE = [
@@ -459,6 +576,68 @@ _TABLE = [
               AttrKind.ROWS, symbolic=_no_formula),
     # matmul with strong products, for backward rules and forward mode; as a formula, the plain product.
     _array_op(OpKind.SMATMUL, 2, _smatmul, _matmul_vjp, AttrKind.NONE, symbolic=lambda sp, x, y: np.matmul(x, y)),
+    # More elementwise ops: inverse trigonometric and hyperbolic functions, logarithms, rounding, remainders.
+    _elementwise(OpKind.TAN, 1, _tan, np.tan, lambda m, g, out, x: (m.smul(g, 1.0 + out * out),),
+                 lambda sp, x: sp.tan(x), "tan"),
+    _elementwise(OpKind.ASIN, 1, _asin, np.arcsin, lambda m, g, out, x: (m.sdiv(g, m.sqrt(1.0 - x * x)),),
+                 lambda sp, x: sp.asin(x), "asin"),
+    _elementwise(OpKind.ACOS, 1, _acos, np.arccos, lambda m, g, out, x: (-m.sdiv(g, m.sqrt(1.0 - x * x)),),
+                 lambda sp, x: sp.acos(x), "acos"),
+    _elementwise(OpKind.ATAN, 1, math.atan, np.arctan, lambda m, g, out, x: (m.sdiv(g, 1.0 + x * x),),
+                 lambda sp, x: sp.atan(x), "atan"),
+    _elementwise(OpKind.ATAN2, 2, math.atan2, np.arctan2, _atan2_vjp, lambda sp, x, y: sp.atan2(x, y), "atan2"),
+    _elementwise(OpKind.SINH, 1, _sinh, np.sinh, lambda m, g, out, x: (m.smul(g, m.cosh(x)),),
+                 lambda sp, x: sp.sinh(x), "sinh"),
+    _elementwise(OpKind.COSH, 1, _cosh, np.cosh, lambda m, g, out, x: (m.smul(g, m.sinh(x)),),
+                 lambda sp, x: sp.cosh(x), "cosh"),
+    _elementwise(OpKind.ASINH, 1, math.asinh, np.arcsinh, lambda m, g, out, x: (m.sdiv(g, m.hypot(x, 1.0)),),
+                 lambda sp, x: sp.asinh(x), "asinh"),
+    _elementwise(OpKind.ACOSH, 1, _acosh, np.arccosh,
+                 lambda m, g, out, x: (m.sdiv(g, m.sqrt(x - 1.0) * m.sqrt(x + 1.0)),), lambda sp, x: sp.acosh(x),
+                 "acosh"),
+    _elementwise(OpKind.ATANH, 1, _atanh, np.arctanh, lambda m, g, out, x: (m.sdiv(g, 1.0 - x * x),),
+                 lambda sp, x: sp.atanh(x), "atanh"),
+    _elementwise(OpKind.LOG1P, 1, _log1p, np.log1p, lambda m, g, out, x: (m.sdiv(g, 1.0 + x),),
+                 lambda sp, x: sp.log(1 + x)),
+    _elementwise(OpKind.EXPM1, 1, _expm1, np.expm1, lambda m, g, out, x: (m.smul(g, out + 1.0),),
+                 lambda sp, x: sp.exp(x) - 1),
+    _elementwise(OpKind.LOG2, 1, _log2, np.log2, lambda m, g, out, x: (m.sdiv(g, x * _LN2),),
+                 lambda sp, x: sp.log(x, 2)),
+    _elementwise(OpKind.LOG10, 1, _log10, np.log10, lambda m, g, out, x: (m.sdiv(g, x * _LN10),),
+                 lambda sp, x: sp.log(x, 10)),
+    _elementwise(OpKind.EXP2, 1, _exp2, np.exp2, lambda m, g, out, x: (m.smul(g, out * _LN2),),
+                 lambda sp, x: sp.Integer(2) ** x),
+    _elementwise(OpKind.CBRT, 1, _cbrt, np.cbrt, lambda m, g, out, x: (m.sdiv(g, 3.0 * (out * out)),),
+                 lambda sp, x: sp.sign(x) * sp.Abs(x) ** sp.Rational(1, 3)),
+    _elementwise(OpKind.SQUARE, 1, _square, np.square, lambda m, g, out, x: (m.smul(g, 2.0 * x),),
+                 lambda sp, x: x**2),
+    _elementwise(OpKind.RECIPROCAL, 1, _reciprocal, np.reciprocal, lambda m, g, out, x: (-m.smul(g, out * out),),
+                 lambda sp, x: 1 / x),
+    _elementwise(OpKind.HYPOT, 2, math.hypot, np.hypot,
+                 lambda m, g, out, x, y: (m.smul(g, m.div(x, out)), m.smul(g, m.div(y, out))),
+                 lambda sp, x, y: sp.sqrt(x**2 + y**2), commutative=True),
+    _elementwise(OpKind.ERF, 1, math.erf, _erf_array,
+                 lambda m, g, out, x: (m.smul(g, _TWO_OVER_SQRT_PI * m.exp(-(x * x))),), lambda sp, x: sp.erf(x),
+                 "erf"),
+    _elementwise(OpKind.ERFC, 1, math.erfc, _erfc_array,
+                 lambda m, g, out, x: (-m.smul(g, _TWO_OVER_SQRT_PI * m.exp(-(x * x))),), lambda sp, x: sp.erfc(x),
+                 "erfc"),
+    _elementwise(OpKind.LOGADDEXP, 2, _logaddexp, np.logaddexp,
+                 lambda m, g, out, x, y: (m.smul(g, m.sigmoid(x - y)), m.smul(g, m.sigmoid(y - x))),
+                 lambda sp, x, y: sp.log(sp.exp(x) + sp.exp(y)), commutative=True),
+    _elementwise(OpKind.SOFTPLUS, 1, _softplus, _softplus_array, lambda m, g, out, x: (m.smul(g, m.sigmoid(x)),),
+                 lambda sp, x: sp.log(1 + sp.exp(x))),
+    _elementwise(OpKind.SIGN, 1, _sign, np.sign, None, lambda sp, x: sp.sign(x), "sign"),
+    _elementwise(OpKind.FLOOR, 1, _floor, np.floor, None, lambda sp, x: sp.floor(x), "floor"),
+    _elementwise(OpKind.CEIL, 1, _ceil, np.ceil, None, lambda sp, x: sp.ceiling(x), "ceiling"),
+    _elementwise(OpKind.ROUND, 1, _round, np.rint, None, _sympy_round),
+    _elementwise(OpKind.TRUNC, 1, _trunc, np.trunc, None, _sympy_trunc),
+    _elementwise(OpKind.MOD, 2, _mod, np.mod, lambda m, g, out, x, y: (g, -m.smul(g, m.floor_divide(x, y))),
+                 _sympy_mod, "Mod"),
+    _elementwise(OpKind.FMOD, 2, _fmod, np.fmod, lambda m, g, out, x, y: (g, -m.smul(g, m.trunc(m.div(x, y)))),
+                 lambda sp, x, y: x - y * _sympy_trunc(sp, x / y)),
+    _elementwise(OpKind.FLOOR_DIVIDE, 2, _floor_divide, np.floor_divide, None, _sympy_floor_divide),
+    _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
 ]
 # fmt: on
 

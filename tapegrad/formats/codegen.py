@@ -428,6 +428,7 @@ def returns_of(tape: Tape) -> Callable[[list[str]], str]:
 def module_source(functions: list[tuple[_Function, list[str]]], backend: str, title: str, tape: Tape) -> str:
     """The module holding ``functions`` (from :func:`emit_function`), with its header, helpers and constants."""
     helpers: set[str] = set().union(*(f.helpers for f, _ in functions))
+    imports: set[str] = set().union(*(f.printer.imports for f, _ in functions))
     constants = functions[0][0].constants.lines()  # the functions of one module share their constants
     if constants:
         helpers.add("_frozen")
@@ -437,6 +438,7 @@ def module_source(functions: list[tuple[_Function, list[str]]], backend: str, ti
         f"# From tape {printable(repr(tape.name))}. Do not edit: regenerate.",
         "",
         PRINTERS[backend].module,
+        *sorted(imports),
         "",
     ]
     for source in _helper_sources(helpers):

@@ -42,7 +42,8 @@ def export(
     They return what ``tape(...)``, ``tape.gradient(...)`` and
     ``tape.value_and_gradient(...)`` return; ``wrt`` (input names or
     positions) keeps the gradient's entries for those inputs only.  The
-    module imports only ``math`` (or ``numpy``), never tapegrad.  With
+    module imports only ``math`` (or ``numpy``, and ``scipy.special`` if it uses ``erf``),
+    never tapegrad.  With
     ``tests=True`` it also writes ``test_NAME.py`` beside it: pytest checks of
     the exported gradient against finite differences and against values
     recorded now, at ``test_points`` (one sequence of inputs each) or else at

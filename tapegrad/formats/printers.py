@@ -11,8 +11,9 @@ interpreter give the same numbers.  A plain elementwise op such as
 printer code at all; a new backend is one new class.
 
 Kernels used are collected while printing (:attr:`Printer.helpers`), with
-the kernels those call, read from their code objects: nothing scans the
-emitted text.
+the kernels those call, read from their code objects, and so are imports
+beyond the backend's own (:attr:`Printer.imports`: ``scipy.special`` for
+``erf``): nothing scans the emitted text.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class Printer:
 
     def __init__(self) -> None:
         self.helpers: set[str] = set()
+        self.imports: set[str] = set()  # import lines beyond ``module`` that the printed code needs
 
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
         """The source of ``op`` applied to ``operands`` (source text), with its attribute's source."""
@@ -193,6 +195,18 @@ class NumpyPrinter(Printer):
 
     def _print_astype(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.asarray({operands[0]}).astype({attr!r})"
+
+    # numpy has no erf; scipy.special's ufuncs (an optional extra) compute it, imported only where used.
+    def _print_erf(self, operands: Sequence[str], attr: Any) -> str:
+        return self._special("erf", operands[0])
+
+    def _print_erfc(self, operands: Sequence[str], attr: Any) -> str:
+        return self._special("erfc", operands[0])
+
+    def _special(self, function: str, x: str) -> str:
+        kernels._special()  # MissingToolError, naming the extra, if scipy is not installed
+        self.imports.add("import scipy.special")
+        return f"scipy.special.{function}({x})"
 
 
 PRINTERS: dict[str, type[Printer]] = {printer.name: printer for printer in (PythonPrinter, NumpyPrinter)}

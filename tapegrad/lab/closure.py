@@ -37,6 +37,7 @@ Where this engine differs from micrograd, on purpose:
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from operator import attrgetter
 from typing import Any
@@ -189,6 +190,115 @@ class Value:
 
     def abs(self) -> Value:
         return _apply(OpKind.ABS, self)
+
+    # The more elementwise ops, as tapegrad.Value has them.
+    def __mod__(self, other: Any) -> Value:
+        return _apply(OpKind.MOD, self, other)
+
+    def __rmod__(self, other: Any) -> Value:
+        return _apply(OpKind.MOD, other, self)
+
+    def __floordiv__(self, other: Any) -> Value:
+        return _apply(OpKind.FLOOR_DIVIDE, self, other)
+
+    def __rfloordiv__(self, other: Any) -> Value:
+        return _apply(OpKind.FLOOR_DIVIDE, other, self)
+
+    def tan(self) -> Value:
+        return _apply(OpKind.TAN, self)
+
+    def asin(self) -> Value:
+        return _apply(OpKind.ASIN, self)
+
+    def acos(self) -> Value:
+        return _apply(OpKind.ACOS, self)
+
+    def atan(self) -> Value:
+        return _apply(OpKind.ATAN, self)
+
+    def sinh(self) -> Value:
+        return _apply(OpKind.SINH, self)
+
+    def cosh(self) -> Value:
+        return _apply(OpKind.COSH, self)
+
+    def asinh(self) -> Value:
+        return _apply(OpKind.ASINH, self)
+
+    def acosh(self) -> Value:
+        return _apply(OpKind.ACOSH, self)
+
+    def atanh(self) -> Value:
+        return _apply(OpKind.ATANH, self)
+
+    def log1p(self) -> Value:
+        return _apply(OpKind.LOG1P, self)
+
+    def expm1(self) -> Value:
+        return _apply(OpKind.EXPM1, self)
+
+    def log2(self) -> Value:
+        return _apply(OpKind.LOG2, self)
+
+    def log10(self) -> Value:
+        return _apply(OpKind.LOG10, self)
+
+    def exp2(self) -> Value:
+        return _apply(OpKind.EXP2, self)
+
+    def cbrt(self) -> Value:
+        return _apply(OpKind.CBRT, self)
+
+    def square(self) -> Value:
+        return _apply(OpKind.SQUARE, self)
+
+    def reciprocal(self) -> Value:
+        return _apply(OpKind.RECIPROCAL, self)
+
+    def erf(self) -> Value:
+        return _apply(OpKind.ERF, self)
+
+    def erfc(self) -> Value:
+        return _apply(OpKind.ERFC, self)
+
+    def softplus(self) -> Value:
+        return _apply(OpKind.SOFTPLUS, self)
+
+    def sign(self) -> Value:
+        return _apply(OpKind.SIGN, self)
+
+    def floor(self) -> Value:
+        return _apply(OpKind.FLOOR, self)
+
+    def ceil(self) -> Value:
+        return _apply(OpKind.CEIL, self)
+
+    def round(self) -> Value:
+        return _apply(OpKind.ROUND, self)
+
+    def trunc(self) -> Value:
+        return _apply(OpKind.TRUNC, self)
+
+    def atan2(self, other: Any) -> Value:
+        return _apply(OpKind.ATAN2, self, other)
+
+    def hypot(self, other: Any) -> Value:
+        return _apply(OpKind.HYPOT, self, other)
+
+    def logaddexp(self, other: Any) -> Value:
+        return _apply(OpKind.LOGADDEXP, self, other)
+
+    def mod(self, other: Any) -> Value:
+        return _apply(OpKind.MOD, self, other)
+
+    def fmod(self, other: Any) -> Value:
+        return _apply(OpKind.FMOD, self, other)
+
+    def floor_divide(self, other: Any) -> Value:
+        return _apply(OpKind.FLOOR_DIVIDE, self, other)
+
+    def clip(self, lo: Any = None, hi: Any = None) -> Value:
+        return _apply(OpKind.CLIP, self, -math.inf if lo is None else lo, math.inf if hi is None else hi)
 
 
 def _apply(kind: OpKind, *operands: Any, attr: Any = None) -> Value:

@@ -478,6 +478,117 @@ class Value:
     def abs(self) -> Value:
         return _unary(_ABS, self)
 
+    # The more elementwise ops, as numpy names them (x.atan2(y) is numpy's arctan2(x, y)).
+    def __mod__(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.MOD], self, other)
+
+    def __rmod__(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.MOD], other, self)
+
+    def __floordiv__(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.FLOOR_DIVIDE], self, other)
+
+    def __rfloordiv__(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.FLOOR_DIVIDE], other, self)
+
+    def tan(self) -> Value:
+        return _unary(OPS[OpKind.TAN], self)
+
+    def asin(self) -> Value:
+        return _unary(OPS[OpKind.ASIN], self)
+
+    def acos(self) -> Value:
+        return _unary(OPS[OpKind.ACOS], self)
+
+    def atan(self) -> Value:
+        return _unary(OPS[OpKind.ATAN], self)
+
+    def sinh(self) -> Value:
+        return _unary(OPS[OpKind.SINH], self)
+
+    def cosh(self) -> Value:
+        return _unary(OPS[OpKind.COSH], self)
+
+    def asinh(self) -> Value:
+        return _unary(OPS[OpKind.ASINH], self)
+
+    def acosh(self) -> Value:
+        return _unary(OPS[OpKind.ACOSH], self)
+
+    def atanh(self) -> Value:
+        return _unary(OPS[OpKind.ATANH], self)
+
+    def log1p(self) -> Value:
+        return _unary(OPS[OpKind.LOG1P], self)
+
+    def expm1(self) -> Value:
+        return _unary(OPS[OpKind.EXPM1], self)
+
+    def log2(self) -> Value:
+        return _unary(OPS[OpKind.LOG2], self)
+
+    def log10(self) -> Value:
+        return _unary(OPS[OpKind.LOG10], self)
+
+    def exp2(self) -> Value:
+        return _unary(OPS[OpKind.EXP2], self)
+
+    def cbrt(self) -> Value:
+        return _unary(OPS[OpKind.CBRT], self)
+
+    def square(self) -> Value:
+        return _unary(OPS[OpKind.SQUARE], self)
+
+    def reciprocal(self) -> Value:
+        return _unary(OPS[OpKind.RECIPROCAL], self)
+
+    def erf(self) -> Value:
+        return _unary(OPS[OpKind.ERF], self)
+
+    def erfc(self) -> Value:
+        return _unary(OPS[OpKind.ERFC], self)
+
+    def softplus(self) -> Value:
+        return _unary(OPS[OpKind.SOFTPLUS], self)
+
+    def sign(self) -> Value:
+        return _unary(OPS[OpKind.SIGN], self)
+
+    def floor(self) -> Value:
+        return _unary(OPS[OpKind.FLOOR], self)
+
+    def ceil(self) -> Value:
+        return _unary(OPS[OpKind.CEIL], self)
+
+    def round(self) -> Value:
+        return _unary(OPS[OpKind.ROUND], self)
+
+    def trunc(self) -> Value:
+        return _unary(OPS[OpKind.TRUNC], self)
+
+    def atan2(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.ATAN2], self, other)
+
+    def hypot(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.HYPOT], self, other)
+
+    def logaddexp(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.LOGADDEXP], self, other)
+
+    def mod(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.MOD], self, other)
+
+    def fmod(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.FMOD], self, other)
+
+    def floor_divide(self, other: Any) -> Value:
+        return _binary(OPS[OpKind.FLOOR_DIVIDE], self, other)
+
+    def clip(self, lo: Any = None, hi: Any = None) -> Value:
+        """``lo`` where self is below it, ``hi`` where above (None: no bound), as ``np.clip``."""
+        bound = (-math.inf if lo is None else lo, math.inf if hi is None else hi)
+        return _record(OPS[OpKind.CLIP], (self, *bound))
+
 
 _ADD, _SUB, _MUL, _DIV = OPS[OpKind.ADD], OPS[OpKind.SUB], OPS[OpKind.MUL], OPS[OpKind.DIV]
 _NEG, _POW, _POW_CONST, _ABS = OPS[OpKind.NEG], OPS[OpKind.POW], OPS[OpKind.POW_CONST], OPS[OpKind.ABS]
