@@ -401,7 +401,7 @@ def gradient(
     and quotient as ``Piecewise((0, Eq(g, 0)), (g*y, True))``, so the formulas
     agree with the tape there, at the cost of longer formulas::
 
-        >>> symbolic.gradient(lambda x: tapegrad.where(x > 0, x.sqrt(), 0.0), strong=True)
+        >>> gradient(lambda x: tapegrad.where(x > 0, x.sqrt(), 0.0), strong=True)
         [Piecewise((0, x <= 0), (Piecewise((1, x > 0), (0, True))/(2*sqrt(x)), True))]
     """
     tape = as_tape(f_or_tape)
@@ -466,7 +466,7 @@ def latex(
     named ``t_0, t_1, ...`` first, all in one ``aligned`` block.  A sympy
     Matrix (a :func:`hessian`) is written as a ``bmatrix``::
 
-        >>> symbolic.latex(symbolic.hessian(lambda x, y: x * x * y))
+        >>> latex(hessian(lambda x, y: x * x * y))
         '\\begin{bmatrix}2 y & 2 x\\\\2 x & 0\\end{bmatrix}'
     """
     if isinstance(f_or_tape, sp.MatrixBase):
