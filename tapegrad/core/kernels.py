@@ -292,3 +292,13 @@ def _smatmul(x: Any, y: Any) -> Any:
     infinite = np.where(nans > 0.0, np.nan, infinite)
     strong = np.where((count > 0.0) | (nans > 0.0), finite + infinite, finite)
     return strong.astype(out.dtype) if strong.dtype != out.dtype else strong
+
+
+def _prod(x: Any, attr: tuple[Any, bool]) -> Any:
+    """The product over ``axes`` (the ufunc's own reduction, as ``np.prod`` computes it)."""
+    return np.multiply.reduce(x, axis=attr[0], keepdims=attr[1])
+
+
+def _cumsum(x: Any, axis: int) -> Any:
+    """The running sum along ``axis`` (as ``np.cumsum`` with an axis)."""
+    return np.add.accumulate(x, axis=axis)

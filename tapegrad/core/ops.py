@@ -47,6 +47,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _compare_array,
     _concat,
     _cos,
+    _cumsum,
     _div,
     _exp,
     _gate,
@@ -59,6 +60,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _minimum_array,
     _pow,
     _pow_array,
+    _prod,
     _relu,
     _relu_array,
     _scatter,
@@ -132,6 +134,8 @@ class OpKind(IntEnum):
     TAKE = 44
     TAKE_GRAD = 45
     SMATMUL = 46
+    PROD = 47
+    CUMSUM = 48
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -354,6 +358,23 @@ def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     return tuple(cotangents)
 
 
+def _prod_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
+    # As PyTorch: with no zero in a slice, g * out / x; with one, the product of the others at the zero
+    # and 0 elsewhere; with two or more, 0 everywhere.
+    zero = m.eq(x, 0.0)
+    zeros = m.sum(zero, (attr[0], True))
+    kept_g = _kept(m, g, x, attr)
+    none = m.smul(kept_g, m.div(_kept(m, out, x, attr), x))
+    one = m.where(zero, m.smul(kept_g, m.prod(m.where(zero, 1.0, x), (attr[0], True))), 0.0)
+    return (m.where(m.eq(zeros, 0.0), none, m.where(m.eq(zeros, 1.0), one, 0.0)),)
+
+
+def _cumsum_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:
+    # Each x[i] adds to every out[j >= i]: the adjoint is g summed from the end.
+    reverse = Index((slice(None),) * axis + (slice(None, None, -1),))
+    return (m.getitem(m.cumsum(m.getitem(g, reverse), axis), reverse),)
+
+
 def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
               symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
@@ -459,6 +480,8 @@ _TABLE = [
               AttrKind.ROWS, symbolic=_no_formula),
     # matmul with strong products, for backward rules and forward mode; as a formula, the plain product.
     _array_op(OpKind.SMATMUL, 2, _smatmul, _matmul_vjp, AttrKind.NONE, symbolic=lambda sp, x, y: np.matmul(x, y)),
+    _array_op(OpKind.PROD, 1, _prod, _prod_vjp, AttrKind.AXES),
+    _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
 ]
 # fmt: on
 
