@@ -296,7 +296,7 @@ def _smatmul(x: Any, y: Any) -> Any:
 
 def _prod(x: Any, attr: tuple[Any, bool]) -> Any:
     """The product over ``axes`` (the ufunc's own reduction, as ``np.prod`` computes it)."""
-    return np.multiply.reduce(x, axis=attr[0], keepdims=attr[1])
+    return np.multiply.reduce(x, axis=attr[0], keepdims=attr[1])  # type: ignore[call-overload]
 
 
 def _cumsum(x: Any, axis: int) -> Any:

@@ -359,14 +359,15 @@ def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
 
 
 def _prod_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
-    # As PyTorch: with no zero in a slice, g * out / x; with one, the product of the others at the zero
-    # and 0 elsewhere; with two or more, 0 everywhere.
+    # As PyTorch: with no zero in a slice, out / x; with one, the product of the others at the zero and
+    # 0 elsewhere; with two or more, 0 everywhere.  Where one zero makes the rest 0, they are written
+    # others / x * (the zero), so that differentiating the rule again gives the product of the rest.
     zero = m.eq(x, 0.0)
     zeros = m.sum(zero, (attr[0], True))
-    kept_g = _kept(m, g, x, attr)
-    none = m.smul(kept_g, m.div(_kept(m, out, x, attr), x))
-    one = m.where(zero, m.smul(kept_g, m.prod(m.where(zero, 1.0, x), (attr[0], True))), 0.0)
-    return (m.where(m.eq(zeros, 0.0), none, m.where(m.eq(zeros, 1.0), one, 0.0)),)
+    others = m.prod(m.where(zero, 1.0, x), (attr[0], True))
+    scale = m.where(m.eq(zeros, 0.0), 1.0, m.sum(m.where(zero, x, 0.0), (attr[0], True)))
+    partial = m.where(zero, others, m.div(others, x) * scale)
+    return (m.where(m.gt(zeros, 1.0), 0.0, m.smul(_kept(m, g, x, attr), partial)),)
 
 
 def _cumsum_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:

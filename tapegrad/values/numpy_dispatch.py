@@ -34,12 +34,15 @@ import numpy as np
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
 from . import arrays
-from .record import apply, maximum, minimum, where
+from .record import apply
+from .record import maximum as _maximum
+from .record import minimum as _minimum
+from .record import where as _where
 from .value import Value, _no_out
 
 __all__ = ["TABLE", "SUPPORTED", "ufunc", "function"]
 
-_DOCS = "see tapegrad.numpy.SUPPORTED (README, 'numpy functions on Values') for the list"
+_DOCS = "see tapegrad.numpy.SUPPORTED (docs/numpy.md) for the list"
 
 
 # ---------------------------------------------------------------- functions written here, with numpy's signatures
@@ -114,7 +117,7 @@ def dot(a: Any, b: Any) -> Any:
     """numpy's dot: a product for scalars, else matmul (the same for operands of up to two axes)."""
     a_ndim, b_ndim = np.ndim(arrays._data(a)), np.ndim(arrays._data(b))
     if not a_ndim or not b_ndim:
-        return multiply(a, b)
+        return _multiply(a, b)
     if a_ndim > 1 and b_ndim > 2:
         raise UnsupportedOpError(
             "np.dot of a stack of matrices (the right operand has more than two axes) sums over other axes "
@@ -125,15 +128,15 @@ def dot(a: Any, b: Any) -> Any:
 
 def outer(a: Any, b: Any) -> Any:
     """The outer product of the flattened operands."""
-    return multiply(arrays.reshape(a, (-1, 1)), arrays.reshape(b, (1, -1)))
+    return _multiply(arrays.reshape(a, (-1, 1)), arrays.reshape(b, (1, -1)))
 
 
 def clip(a: Any, a_min: Any = None, a_max: Any = None) -> Any:
     """``a`` limited to ``[a_min, a_max]``; the gradient passes inside and at the bounds (as PyTorch's clamp)."""
     if a_min is not None:
-        a = where(less(a, a_min), a_min, a)
+        a = _where(_less(a, a_min), a_min, a)
     if a_max is not None:
-        a = where(greater(a, a_max), a_max, a)
+        a = _where(_greater(a, a_max), a_max, a)
     return a
 
 
@@ -148,7 +151,7 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
     """The Euclidean (Frobenius) norm, ``sqrt(sum(x**2))``; other orders are not supported."""
     if ord is not None:
         raise UnsupportedOpError(f"np.linalg.norm(..., ord={ord!r}) on a Value: only the default 2-norm; {_DOCS}")
-    out = arrays.sum_over(multiply(x, x), axis, keepdims)
+    out = arrays.sum_over(_multiply(x, x), axis, keepdims)
     return out.sqrt() if isinstance(out, Value) else np.sqrt(out)
 
 
@@ -157,9 +160,9 @@ def _row(kind: OpKind) -> Callable[..., Any]:
     return lambda x, y: apply(op, x, y)
 
 
-multiply = _row(OpKind.MUL)
-greater, greater_equal, less = _row(OpKind.GT), _row(OpKind.GE), _row(OpKind.LT)
-less_equal, equal, not_equal = _row(OpKind.LE), _row(OpKind.EQ), _row(OpKind.NE)
+_multiply = _row(OpKind.MUL)
+_greater, _greater_equal, _less = _row(OpKind.GT), _row(OpKind.GE), _row(OpKind.LT)
+_less_equal, _equal, _not_equal = _row(OpKind.LE), _row(OpKind.EQ), _row(OpKind.NE)
 
 
 def _positive(x: Any) -> Any:
@@ -174,9 +177,9 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.sum: sum, np.mean: mean, np.max: max, np.amax: max, np.min: min, np.amin: min, np.prod: prod,
     np.var: var, np.std: std, np.cumsum: cumsum, np.cumprod: cumprod, np.argmax: argmax, np.argmin: argmin,
     np.all: all, np.any: any, np.dot: dot, np.outer: outer, np.clip: clip, np.power: power,
-    np.linalg.norm: norm, np.matmul: arrays.matmul, np.where: where, np.maximum: maximum, np.minimum: minimum,
-    np.greater: greater, np.greater_equal: greater_equal, np.less: less, np.less_equal: less_equal,
-    np.equal: equal, np.not_equal: not_equal, np.positive: _positive,
+    np.linalg.norm: norm, np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
+    np.greater: _greater, np.greater_equal: _greater_equal, np.less: _less, np.less_equal: _less_equal,
+    np.equal: _equal, np.not_equal: _not_equal, np.positive: _positive,
     np.reshape: arrays.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
 }  # fmt: skip
@@ -202,8 +205,9 @@ TABLE: dict[Any, Callable[..., Any]] = {
 }
 """numpy callable -> the tapegrad function recording it: the one table both protocols read."""
 
-_REDUCE = {np.add: sum, np.multiply: prod, np.maximum: max, np.minimum: min}
-_ACCUMULATE = {np.add: cumsum, np.multiply: cumprod}
+_REDUCE: dict[Any, Callable[..., Any]] = {np.add: sum, np.multiply: prod, np.maximum: max, np.minimum: min}
+_ACCUMULATE: dict[Any, Callable[..., Any]] = {np.add: cumsum, np.multiply: cumprod}
+_METHODS: dict[str, dict[Any, Callable[..., Any]]] = {"reduce": _REDUCE, "accumulate": _ACCUMULATE}
 """The ufunc methods with a meaning on a tape: ``np.add.reduce`` is a sum, ``np.multiply.accumulate`` a cumprod."""
 
 
@@ -248,8 +252,7 @@ def ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[st
         if target is None or extra:
             raise _unsupported(name, f" (with {', '.join(extra)}=)" if target is not None else "")
         return target(*inputs)
-    table = {"reduce": _REDUCE, "accumulate": _ACCUMULATE}.get(method, {})
-    target = table.get(ufunc)
+    target = _METHODS.get(method, {}).get(ufunc)
     if target is None:
         raise _unsupported(f"{name}.{method}")
     kwargs.setdefault("axis", 0)  # a ufunc's reduce and accumulate run along the first axis by default
@@ -286,4 +289,3 @@ def __getattr__(name: str) -> Callable[..., Any]:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_NAMESPACE))
-

@@ -526,8 +526,7 @@ _SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.C
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays  # noqa: E402
-from . import numpy_dispatch  # noqa: E402
+from . import arrays, numpy_dispatch  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
