@@ -343,3 +343,10 @@ def test_the_parser_knows_pi_e_and_ln() -> None:
     assert symbolic.gradient(tape) == [sp.sqrt(2) * sp.sqrt(sp.pi) + 1 / x + sp.exp(x)]
     assert "pi" in to_expression(tape) and "e ** x" in to_expression(tape)
     assert tapegrad.parse("e * x", variables=["e", "x"]).inputs == ("e", "x")  # a declared variable wins
+
+
+def test_optimize_keeps_exact_constants_unfolded() -> None:
+    x = sp.Symbol("x")
+    tape = tapegrad.optimize(tapegrad.grad_tape(tapegrad.parse("sqrt(2*pi)*x**2")))
+    assert symbolic.to_sympy(tape)[1] == 2 * sp.sqrt(2) * sp.sqrt(sp.pi) * x
+    assert tape(1.5)[1] == pytest.approx(2 * math.sqrt(2 * math.pi) * 1.5, rel=1e-15)
