@@ -35,9 +35,9 @@ MAX_DEPTH = 200
 MAX_NUMBER_LENGTH = 100
 
 _FUNCTIONS = {op.parse_name: op for op in OPS if op.parse_name}
-_FUNCTIONS["ln"] = _FUNCTIONS["log"]  # as physics formulas write the natural logarithm
 FUNCTIONS = sorted(_FUNCTIONS)
-"""The functions an expression may call: the op table's ``parse_name`` column, and ``ln`` for ``log``."""
+"""The functions an expression may call: the op table's ``parse_name`` column (and ``ln``, another name of ``log``)."""
+_FUNCTIONS["ln"] = _FUNCTIONS["log"]  # as physics formulas write the natural logarithm
 
 _CONSTANTS: dict[str, Any] = {"inf": math.inf, "nan": math.nan, "pi": ExactConstant.named("pi"),
                               "e": ExactConstant.named("E")}  # fmt: skip
@@ -143,7 +143,7 @@ class _Reader:
         name = node.id
         if name.startswith("__"):
             raise self.error(node, f"the name {name!r} is not allowed")
-        if name in FUNCTIONS:
+        if name in _FUNCTIONS:
             raise self.error(node, f"{name} is a function: call it, as in {name}(x)")
         if name in _CONSTANTS or name in self.variables:
             return
@@ -155,7 +155,7 @@ class _Reader:
         if not isinstance(node.func, ast.Name):
             raise self.error(node, "only calls of a function by name are allowed, as in tanh(x)")
         name = node.func.id
-        if name not in FUNCTIONS:
+        if name not in _FUNCTIONS:
             raise self.error(node, f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise self.error(node.keywords[0], f"{name}() takes no keyword arguments")

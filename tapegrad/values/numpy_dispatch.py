@@ -25,6 +25,7 @@ array([0., 1., 2.])
 from __future__ import annotations
 
 import builtins
+import functools
 import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -231,12 +232,24 @@ def _unsupported(name: str, why: str = "") -> UnsupportedOpError:
 def _call(name: str, target: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
     """``target(*args, **kwargs)``, with arguments it does not take refused by name (not a TypeError)."""
     try:
-        inspect.signature(target).bind(*args, **kwargs)
-    except TypeError as error:
-        raise _unsupported(f"{name} with these arguments", f" ({error})") from None
-    except ValueError:  # no signature to read: a builtin
-        pass
-    return target(*args, **kwargs)
+        return target(*args, **kwargs)
+    except TypeError:
+        signature = _signature(target)  # read only on failure: binding every call would double np.sum(v)'s cost
+        if signature is not None:
+            try:
+                signature.bind(*args, **kwargs)
+            except TypeError as error:
+                raise _unsupported(f"{name} with these arguments", f" ({error})") from None
+        raise
+
+
+@functools.cache
+def _signature(target: Callable[..., Any]) -> inspect.Signature | None:
+    """``target``'s signature, read once (None for a builtin without one)."""
+    try:
+        return inspect.signature(target)
+    except ValueError:
+        return None
 
 
 def ufunc(ufunc: np.ufunc, method: str, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
