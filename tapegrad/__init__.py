@@ -38,6 +38,8 @@ _MODULES = {
 # ``tapegrad.parse`` is the function; the module it lived in stays importable by its old name
 # (``from tapegrad.parse import to_expression``) without a file that would rebind the attribute.
 sys.modules[f"{__name__}.parse"] = sys.modules[parse.__module__]
+# ``import tapegrad.numpy as tnp``: the namespace of numpy functions tapegrad records (values/numpy_dispatch.py).
+sys.modules[f"{__name__}.numpy"] = numpy = importlib.import_module(".values.numpy_dispatch", __name__)
 
 
 def __getattr__(name: str) -> object:
@@ -85,5 +87,6 @@ __all__ = [
     "debug_nans",
     "no_grad",
     "errors",
+    "numpy",
     "__version__",
 ]

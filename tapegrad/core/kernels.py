@@ -486,3 +486,13 @@ def _erf_array(x: Any) -> Any:
 
 def _erfc_array(x: Any) -> Any:
     return _special().erfc(x)
+
+
+def _prod(x: Any, attr: tuple[Any, bool]) -> Any:
+    """The product over ``axes`` (the ufunc's own reduction, as ``np.prod`` computes it)."""
+    return np.multiply.reduce(x, axis=attr[0], keepdims=attr[1])  # type: ignore[call-overload]
+
+
+def _cumsum(x: Any, axis: int) -> Any:
+    """The running sum along ``axis`` (as ``np.cumsum`` with an axis)."""
+    return np.add.accumulate(x, axis=axis)

@@ -59,6 +59,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _concat,
     _cos,
     _cosh,
+    _cumsum,
     _div,
     _erf_array,
     _erfc_array,
@@ -83,6 +84,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _mod,
     _pow,
     _pow_array,
+    _prod,
     _reciprocal,
     _relu,
     _relu_array,
@@ -198,6 +200,9 @@ class OpKind(IntEnum):
     FMOD = 76
     FLOOR_DIVIDE = 77
     CLIP = 78
+    # Reductions of issue 16 (appended after the elementwise ops).
+    PROD = 79
+    CUMSUM = 80
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -420,6 +425,24 @@ def _concat_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     return tuple(cotangents)
 
 
+def _prod_vjp(m: Any, g: Any, out: Any, x: Any, attr: tuple[Any, bool]) -> tuple[Any, ...]:
+    # As PyTorch: with no zero in a slice, out / x; with one, the product of the others at the zero and
+    # 0 elsewhere; with two or more, 0 everywhere.  Where one zero makes the rest 0, they are written
+    # others / x * (the zero), so that differentiating the rule again gives the product of the rest.
+    zero = m.eq(x, 0.0)
+    zeros = m.sum(zero, (attr[0], True))
+    others = m.prod(m.where(zero, 1.0, x), (attr[0], True))
+    scale = m.where(m.eq(zeros, 0.0), 1.0, m.sum(m.where(zero, x, 0.0), (attr[0], True)))
+    partial = m.where(zero, others, m.div(others, x) * scale)
+    return (m.where(m.gt(zeros, 1.0), 0.0, m.smul(_kept(m, g, x, attr), partial)),)
+
+
+def _cumsum_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:
+    # Each x[i] adds to every out[j >= i]: the adjoint is g summed from the end.
+    reverse = Index((slice(None),) * axis + (slice(None, None, -1),))
+    return (m.getitem(m.cumsum(m.getitem(g, reverse), axis), reverse),)
+
+
 def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
               symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
@@ -638,6 +661,8 @@ _TABLE = [
                  lambda sp, x, y: x - y * _sympy_trunc(sp, x / y)),
     _elementwise(OpKind.FLOOR_DIVIDE, 2, _floor_divide, np.floor_divide, None, _sympy_floor_divide),
     _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
+    _array_op(OpKind.PROD, 1, _prod, _prod_vjp, AttrKind.AXES),
+    _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
 ]
 # fmt: on
 

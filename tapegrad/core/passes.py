@@ -58,6 +58,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import UnknownNameError
+from .exact import ExactConstant
 from .interpret import array_result
 from .ops import OPS, OpKind
 from .shapes import ArrayAttr, Index, dtype_of
@@ -161,8 +162,8 @@ def _fold(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: Any
         return None
     ops = new.ops
     for a in args:
-        if ops[a] is not _CONST:
-            return None
+        if ops[a] is not _CONST or type(new.attrs.get(a)) is ExactConstant:
+            return None  # pi or 1/3 stays exact for symbolic export; numeric code computes with its float
     if kind is _GUARD:
         return args[0]
     op = OPS[kind]

@@ -19,15 +19,20 @@ transposed constant) adds ``"layout": [1, 0]``, its axes from outermost
 to innermost: numpy's sums and products follow the memory order, so this
 keeps replays bit for bit.  Array ops carry these attributes::
 
-    sum, max, logsumexp             {"axes": [1] or null (all), "keepdims": false}
+    sum, max, logsumexp, prod       {"axes": [1] or null (all), "keepdims": false}
     reshape, broadcast_to, sum_to   a shape: [2, 3]
     transpose                       a permutation: [1, 0]
     getitem                         an index: a list of items, each an integer, null (a new axis),
                                     "...", {"slice": [start, stop, step]} or an int64/bool array
     scatter                         {"index": [...], "shape": [2, 3]}
     concat                          an axis (and any number of operands, at least one)
-    log_softmax                     an axis
+    log_softmax, cumsum             an axis
     astype                          "float32" or "float64"
+
+A constant that came from sympy or the parser with an exact value (in any
+version) is ``{"value": "0.3333333333333333", "exact": ["rational", 1, 3]}``
+or ``{"value": "3.141592653589793", "exact": ["constant", "pi"]}``; the
+value must be the exact one's float (:mod:`tapegrad.core.exact`).
 
 A tape without arrays is still written as version 1, which older
 tapegrads read.  :func:`load` checks every field (known op kinds, arity,
@@ -56,6 +61,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..core.exact import ExactConstant, check_exact, exact_float
 from ..core.interpret import array_result
 from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
@@ -120,6 +126,8 @@ def _attr_json(kind: OpKind, attr: Attr) -> Any:
         return attr
     if isinstance(attr, ArrayAttr):
         return array_json(attr.array)
+    if isinstance(attr, ExactConstant):
+        return {"value": repr(attr.value), "exact": list(attr.exact)}
     if what is AttrKind.AXES:
         axes, keepdims = attr
         return {"axes": None if axes is None else [int(a) for a in axes], "keepdims": bool(keepdims)}
@@ -267,6 +275,18 @@ class _Checker:
         array = read_array(self, value, path, FLOATS)
         return float(array) if array.shape == () and array.dtype == np.float64 else array
 
+    def exact(self, raw: Any, path: str) -> ExactConstant:
+        """A constant with its exact value: ``{"value": "0.3333333333333333", "exact": ["rational", 1, 3]}``."""
+        raw = self.keys(raw, {"value", "exact"}, path)
+        value = float(self.number(raw["value"], f"{path}.value"))
+        problem = check_exact(raw["exact"])
+        if problem is not None:
+            raise self.fail(f"{path}.exact", problem)
+        exact = tuple(raw["exact"])
+        if exact_float(exact) != value:
+            raise self.fail(f"{path}.value", f"{value!r} is not the float of its exact value {list(exact)}")
+        return ExactConstant(value, exact)
+
     def attribute(self, kind: OpKind, raw: Any, path: str) -> Attr:
         """A record's attribute, as far as it can be checked without the operands' shapes."""
         what = OPS[kind].attr
@@ -276,6 +296,8 @@ class _Checker:
             if not isinstance(raw, bool):
                 raise self.fail(path, "a guard's attribute is true or false")
             return raw
+        if kind is OpKind.CONST and isinstance(raw, dict) and "exact" in raw:
+            return self.exact(raw, path)
         if kind is OpKind.CONST and self.arrays and isinstance(raw, dict):
             data = self.value(raw, path)
             return ArrayAttr(data) if isinstance(data, np.ndarray) else data

@@ -21,11 +21,12 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
+from ..core.exact import ExactConstant
 from ..core.ops import OPS, OpKind
 from ..core.tape import Tape, check_name
 from ..errors import ParseError
 from ..functional.tracing import trace
-from ..values.value import Value, apply
+from ..values.value import Value, apply, constant
 
 __all__ = ["parse", "to_expression", "FUNCTIONS", "MAX_LENGTH", "MAX_DEPTH", "MAX_NUMBER_LENGTH"]
 
@@ -35,9 +36,13 @@ MAX_NUMBER_LENGTH = 100
 
 _FUNCTIONS = {op.parse_name: op for op in OPS if op.parse_name}
 FUNCTIONS = sorted(_FUNCTIONS)
-"""The functions an expression may call: the op table's ``parse_name`` column."""
+"""The functions an expression may call: the op table's ``parse_name`` column (and ``ln``, another name of ``log``)."""
+_FUNCTIONS["ln"] = _FUNCTIONS["log"]  # as physics formulas write the natural logarithm
 
-_CONSTANTS = {"inf": math.inf, "nan": math.nan}
+_CONSTANTS: dict[str, Any] = {"inf": math.inf, "nan": math.nan, "pi": ExactConstant.named("pi"),
+                              "e": ExactConstant.named("E")}  # fmt: skip
+"""Names that are numbers unless declared variables; ``pi`` and ``e`` keep their exact value for sympy."""
+_EXACT_TEXT = {"pi": "pi", "E": "e"}
 _BINARY = {ast.Add: OpKind.ADD, ast.Sub: OpKind.SUB, ast.Mult: OpKind.MUL, ast.Div: OpKind.DIV, ast.Pow: OpKind.POW}
 _COMPARE = {ast.Gt: OpKind.GT, ast.GtE: OpKind.GE, ast.Lt: OpKind.LT, ast.LtE: OpKind.LE, ast.Eq: OpKind.EQ,
             ast.NotEq: OpKind.NE}  # fmt: skip
@@ -138,7 +143,7 @@ class _Reader:
         name = node.id
         if name.startswith("__"):
             raise self.error(node, f"the name {name!r} is not allowed")
-        if name in FUNCTIONS:
+        if name in _FUNCTIONS:
             raise self.error(node, f"{name} is a function: call it, as in {name}(x)")
         if name in _CONSTANTS or name in self.variables:
             return
@@ -150,7 +155,7 @@ class _Reader:
         if not isinstance(node.func, ast.Name):
             raise self.error(node, "only calls of a function by name are allowed, as in tanh(x)")
         name = node.func.id
-        if name not in FUNCTIONS:
+        if name not in _FUNCTIONS:
             raise self.error(node, f"unknown function {name!r}; the functions are {', '.join(FUNCTIONS)}")
         if node.keywords:
             raise self.error(node.keywords[0], f"{name}() takes no keyword arguments")
@@ -171,7 +176,10 @@ class _Reader:
                 return value if abs(value) < 2**53 else _big(value)
             return value
         if isinstance(node, ast.Name):
-            return _CONSTANTS[node.id] if node.id in _CONSTANTS and node.id not in env else env[node.id]
+            if node.id in env or node.id not in _CONSTANTS:
+                return env[node.id]
+            number = _CONSTANTS[node.id]  # pi and e: a constant record holding the exact value
+            return constant(number) if isinstance(number, ExactConstant) else number
         if isinstance(node, ast.BinOp):
             first, chain = _left_chain(node)
             left = self.evaluate(first, env)
@@ -322,7 +330,7 @@ def to_expression(tape: Tape) -> str:
         if kind is OpKind.INPUT:
             text[i] = str(tape.attrs[i]) if i in declared else _number(float(tape.values[i]))
         elif kind is OpKind.CONST:
-            text[i] = _number(float(tape.values[i]))
+            text[i] = _exact_text(tape.attrs[i]) or _number(float(tape.values[i]))
         elif kind is OpKind.GUARD:
             text[i] = args[0]
         elif kind in _INFIX:
@@ -338,3 +346,12 @@ def to_expression(tape: Tape) -> str:
         elif op.infix:  # a comparison: only where's condition can hold one
             text[i] = f"{args[0]} {op.infix} {args[1]}"
     return text[tape.output_slots[0]]
+
+
+def _exact_text(attr: Any) -> str:
+    """A constant with an exact value as the parser reads it back exactly (``pi``, ``(1 / 3)``); "" for others."""
+    if not isinstance(attr, ExactConstant):
+        return ""
+    if attr.exact[0] == "rational":
+        return f"({attr.exact[1]} / {attr.exact[2]})"
+    return _EXACT_TEXT.get(attr.exact[1], "")

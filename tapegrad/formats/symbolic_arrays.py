@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..core.exact import ExactConstant, to_sympy_number
 from ..core.ops import Op, OpKind
 from ..core.shapes import ArrayAttr, type_text
 from ..core.tape import Tape
@@ -50,6 +51,8 @@ def constant(x: Any) -> Any:
     """A Python number as an exact sympy number: integers stay Integers, inf is oo."""
     if isinstance(x, sp.Basic):
         return x
+    if isinstance(x, ExactConstant):
+        return to_sympy_number(sp, x)
     if isinstance(x, bool):
         return sp.Integer(int(x))
     if isinstance(x, int):

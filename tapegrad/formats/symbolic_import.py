@@ -18,6 +18,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..core.exact import from_sympy_number
 from ..core.ops import OPS, OpKind
 from ..core.tape import Tape, check_name, side_table
 from ..errors import InputTypeError, UnknownNameError, UnsupportedOpError
@@ -60,6 +61,9 @@ class _Importer:
     def number(self, node: Any) -> int:
         if node.is_Integer and abs(int(node)) < 2**53:
             return self.emit(OpKind.CONST, (), int(node))
+        exact = from_sympy_number(node)  # 1/3, pi: kept exact for symbolic export
+        if exact is not None:
+            return self.emit(OpKind.CONST, (), exact)
         if node is sp.nan or node.is_extended_real:
             return self.emit(OpKind.CONST, (), float(node))
         raise UnsupportedOpError(f"the number {node} is not real; tapes hold real float64 numbers only")

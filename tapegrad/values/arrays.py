@@ -19,7 +19,7 @@ import numpy as np
 from ..core.ops import OPS, OpKind
 from ..core.shapes import Index, normalize_axes, type_text
 from ..errors import InputTypeError, ShapeError
-from .record import apply
+from .record import apply, not_equal
 from .value import Value
 
 __all__ = [
@@ -38,6 +38,15 @@ __all__ = [
     "stack",
     "cross_entropy",
     "take",
+    "min_over",
+    "prod_over",
+    "var_over",
+    "std_over",
+    "cumsum",
+    "cumprod",
+    "all_over",
+    "any_over",
+    "arg_extreme",
 ]
 
 
@@ -235,3 +244,88 @@ def cross_entropy(logits: Any, targets: Any) -> Any:
         return -mean_over(take(flat, classes + np.arange(shape[0]) * float(shape[1])))
     picked = getitem(log_softmax(logits, -1), (np.arange(shape[0]), labels))
     return -mean_over(picked)
+
+
+# ---------------------------------------------------------------- more of numpy's reductions
+
+
+def min_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The minimum over ``axis``: ``-max(-x)``, exact, and ties share the gradient evenly as max's do."""
+    return -max_over(-x if isinstance(x, Value) else np.negative(x), axis, keepdims)
+
+
+def prod_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """The product over ``axis``; its gradient follows PyTorch where the slice holds zeros.
+
+    One zero: the product of the others at the zero, 0 elsewhere; two or
+    more zeros: 0 everywhere (not the nan of ``out / x``).
+    """
+    return _reduction(OpKind.PROD, x, axis, keepdims)
+
+
+def var_over(x: Any, axis: Any = None, keepdims: bool = False, ddof: float = 0) -> Any:
+    """The variance over ``axis``: mean squared deviation, divided by ``count - ddof`` as numpy's."""
+    shape = _shape(x)
+    axes = normalize_axes(axis, len(shape), "var")
+    count = math.prod(shape) if axes is None else math.prod(shape[a] for a in axes)
+    deviation = x - mean_over(x, axes, keepdims=True)
+    return sum_over(deviation**2, axes, keepdims) / float(count - ddof)
+
+
+def std_over(x: Any, axis: Any = None, keepdims: bool = False, ddof: float = 0) -> Any:
+    """The standard deviation: ``sqrt(var)``."""
+    out = var_over(x, axis, keepdims, ddof)
+    return out.sqrt() if isinstance(out, Value) else np.sqrt(out)
+
+
+def _along(x: Any, axis: Any, what: str) -> tuple[Any, int]:
+    """``x`` and one axis of it, flattened first when ``axis`` is None (numpy's cumulative functions)."""
+    if axis is None:
+        return reshape(x, (-1,)), 0
+    if not isinstance(axis, (int, np.integer)):
+        raise InputTypeError(f"{what}: axis must be one int or None, got {axis!r}")
+    if not _shape(x):
+        raise ShapeError(f"{what}: axis {axis} is out of range for a scalar")
+    (axis,) = normalize_axes(axis, len(_shape(x)), what) or (0,)
+    return x, axis
+
+
+def cumsum(x: Any, axis: Any = None) -> Any:
+    """The running sum along ``axis`` (of the flattened array for None); its gradient is the reversed running sum."""
+    x, axis = _along(x, axis, "cumsum")
+    return apply(OPS[OpKind.CUMSUM], x, attr=axis)
+
+
+def cumprod(x: Any, axis: Any = None) -> Any:
+    """The running product along ``axis``: one product per step, so zeros differentiate exactly."""
+    x, axis = _along(x, axis, "cumprod")
+    steps = [getitem(x, (slice(None),) * axis + (slice(i, i + 1),)) for i in range(_shape(x)[axis])]
+    for i in range(1, len(steps)):
+        steps[i] = steps[i - 1] * steps[i]
+    return concatenate(steps, axis) if steps else x
+
+
+def _condition(x: Any) -> Any:
+    return not_equal(x, 0.0)
+
+
+def all_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """1.0 where every element over ``axis`` is nonzero, else 0.0: a recorded condition (``if`` makes it a guard)."""
+    return min_over(_condition(x), axis, keepdims)
+
+
+def any_over(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
+    """1.0 where some element over ``axis`` is nonzero, else 0.0: a recorded condition."""
+    return max_over(_condition(x), axis, keepdims)
+
+
+def arg_extreme(x: Any, axis: Any, keepdims: bool, which: str) -> Any:
+    """``np.argmax``/``np.argmin`` of the numbers: integers, not differentiable, refused inside a trace.
+
+    Inside a trace the integers would be replayed unchanged on new inputs
+    (as ``float(v)`` would), so there they raise ConcretizationError.
+    """
+    if isinstance(x, Value):
+        x._check_concrete(f"{which}()")
+        x = x._data
+    return getattr(np, which)(x, axis=axis, keepdims=keepdims)

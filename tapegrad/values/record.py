@@ -20,6 +20,7 @@ from typing import Any, cast
 
 import numpy as np
 
+from ..core.exact import ExactConstant
 from ..core.interpret import array_result
 from ..core.ops import OPS, Op, OpKind
 from ..core.shapes import ArrayAttr
@@ -88,6 +89,8 @@ def _untracked_data(x: Any) -> Any:
         return x._data
     if type(x) is ArrayAttr:
         return x.array
+    if type(x) is ExactConstant:
+        return x.value
     return as_data(x, "an operand")
 
 
@@ -161,6 +164,8 @@ def _const_slot(tape: RecordingTape, x: Any) -> int:
     kind = type(x)
     if kind is ArrayAttr:  # a recorded array constant, replayed
         return tape.append(_CONST, (), x, x.array)
+    if kind is ExactConstant:  # pi or 1/3 from sympy or the parser, replayed: it keeps its exact value
+        return tape.append(_CONST, (), x, x.value)
     if kind is np.ndarray or kind is list or kind is tuple:
         data = as_data(x, "an operand")
         if type(data) is np.ndarray:

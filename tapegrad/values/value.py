@@ -140,8 +140,6 @@ class Value:
 
     __slots__ = ("_data", "_name", "_tape", "_slot", "_grad")
 
-    __array_ufunc__ = None  # numpy defers to Value: ndarray * Value is Value.__rmul__
-
     def __init__(self, data: Any, name: str | None = None) -> None:
         self._data: Any = as_data(data)  # a float, or a numpy array; tapegrad itself reads this, never .data
         self._name = name
@@ -257,8 +255,9 @@ class Value:
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         raise InputTypeError(
-            "numpy was asked to turn a Value into an array (np.array(v), np.sum(v)...), which would lose its "
-            "tape; use the Value's methods (v.sum()), or v.data for the numbers"
+            "numpy was asked to turn a Value into an array (np.array(v), np.asarray(v), or a numpy function "
+            "given a list of Values), which would lose its tape; use the Value's methods or numpy's functions "
+            "on the Value itself (v.sum(), np.sum(v)), tapegrad.stack for a list of Values, or v.data for the numbers"
         )
 
     def __bool__(self) -> bool:
@@ -371,6 +370,46 @@ class Value:
 
     def log_softmax(self, axis: int = -1) -> Value:
         return arrays.log_softmax(self, axis)
+
+    # numpy's other reductions (tapegrad/values/arrays.py), and numpy's functions on Values (NEP 13 and 18):
+    # np.sin(v), ndarray * v, np.sum(v, axis=0), np.dot(A, v) record through one table, numpy_dispatch.
+    def min(self, axis: Any = None, keepdims: bool = False, *, out: Any = None) -> Value:
+        _no_out("min", None, out)
+        return arrays.min_over(self, axis, keepdims)
+
+    def prod(self, axis: Any = None, keepdims: bool = False, *, dtype: Any = None, out: Any = None) -> Value:
+        _no_out("prod", dtype, out)
+        return arrays.prod_over(self, axis, keepdims)
+
+    def var(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0) -> Value:
+        return arrays.var_over(self, axis, keepdims, ddof)
+
+    def std(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0) -> Value:
+        return arrays.std_over(self, axis, keepdims, ddof)
+
+    def cumsum(self, axis: Any = None) -> Value:
+        return arrays.cumsum(self, axis)
+
+    def cumprod(self, axis: Any = None) -> Value:
+        return arrays.cumprod(self, axis)
+
+    def all(self, axis: Any = None, keepdims: bool = False) -> Value:
+        return arrays.all_over(self, axis, keepdims)
+
+    def any(self, axis: Any = None, keepdims: bool = False) -> Value:
+        return arrays.any_over(self, axis, keepdims)
+
+    def argmax(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return arrays.arg_extreme(self, axis, keepdims, "argmax")
+
+    def argmin(self, axis: Any = None, keepdims: bool = False) -> Any:
+        return arrays.arg_extreme(self, axis, keepdims, "argmin")
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
+        return numpy_dispatch.function(func, args, kwargs)
 
     def _repr_latex_(self) -> str | None:
         """Jupyter: the number and its gradient (None for a traced Value: Jupyter shows its repr)."""
@@ -599,7 +638,7 @@ _SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.C
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays  # noqa: E402
+from . import arrays, numpy_dispatch  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,

@@ -146,6 +146,15 @@ ARRAY_CASES: list[Case] = [
          lambda x: np.max(x, axis=0, keepdims=True), ((3, 4),)),
     Case("max[axis=(0,2)]", lambda x: x.max(axis=(0, 2)), lambda x: np.max(x, axis=(0, 2)), ((2, 3, 4),)),
     Case("max[axis=-2]", lambda x: x.max(axis=-2), lambda x: np.max(x, axis=-2), ((2, 3, 4),)),
+    # numpy's other reductions (issue 16): prod and cumsum are rows, the rest compose
+    Case("prod[axis=1]", lambda x: x.prod(axis=1), lambda x: np.prod(x, axis=1), ((3, 4),)),
+    Case("prod[all,keepdims]", lambda x: np.prod(x, keepdims=True), lambda x: np.prod(x, keepdims=True), ((2, 3),)),
+    Case("cumsum[axis=1]", lambda x: x.cumsum(axis=1), lambda x: np.cumsum(x, axis=1), ((3, 4),)),
+    Case("cumsum[flat]", np.cumsum, np.cumsum, ((2, 3),)),
+    Case("cumprod[axis=0]", lambda x: x.cumprod(axis=0), lambda x: np.cumprod(x, axis=0), ((3, 4),)),
+    Case("min[axis=0]", lambda x: np.min(x, axis=0), lambda x: np.min(x, axis=0), ((3, 4),)),
+    Case("var[axis=1,ddof=1]", lambda x: x.var(axis=1, ddof=1), lambda x: np.var(x, axis=1, ddof=1), ((3, 4),)),
+    Case("std[all]", np.std, np.std, ((3, 4),)),
     # reshaping
     Case("reshape[(4,3)]", lambda x: x.reshape(4, 3), lambda x: x.reshape(4, 3), ((3, 4),)),
     Case("reshape[tuple]", lambda x: x.reshape((2, 6)), lambda x: x.reshape((2, 6)), ((3, 4),)),
