@@ -109,6 +109,8 @@ class Value:
     def __bool__(self) -> bool:
         return bool(self.data)
 
+    # One line per op, as micrograd writes them; tests/core/test_table_complete.py checks that every
+    # elementwise op a program can write is reachable from here (a method, an operator or a function below).
     def __add__(self, other: Any) -> Value:
         return _apply(OpKind.ADD, self, other)
 

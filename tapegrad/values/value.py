@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.ops import OPS, OpKind
+from ..core.ops import OPS_BY_NAME as _OPS  # each method names its row: no second list of ops here
 from ..core.shapes import dtype_of, type_text
 from ..core.tape import Tape
 from ..errors import ConcretizationError, InputTypeError, ShapeError
@@ -379,48 +379,48 @@ class Value:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
-        return _binary(_ADD, self, other)
+        return _binary(_OPS["add"], self, other)
 
     def __radd__(self, other: Any) -> Value:
-        return _binary(_ADD, other, self)
+        return _binary(_OPS["add"], other, self)
 
     def __sub__(self, other: Any) -> Value:
-        return _binary(_SUB, self, other)
+        return _binary(_OPS["sub"], self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary(_SUB, other, self)
+        return _binary(_OPS["sub"], other, self)
 
     def __mul__(self, other: Any) -> Value:
-        return _binary(_MUL, self, other)
+        return _binary(_OPS["mul"], self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        return _binary(_MUL, other, self)
+        return _binary(_OPS["mul"], other, self)
 
     def __truediv__(self, other: Any) -> Value:
-        return _binary(_DIV, self, other)
+        return _binary(_OPS["div"], self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary(_DIV, other, self)
+        return _binary(_OPS["div"], other, self)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
-            return _binary(_POW, self, other)
+            return _binary(_OPS["pow"], self, other)
         exponent = as_float(other, "an exponent")
         # Keep an exact integer exponent as an int, for printing and later sympy export.
         attr = int(other) if isinstance(other, int) and exponent.is_integer() and abs(exponent) < 2**53 else exponent
-        return _record(_POW_CONST, (self,), attr)
+        return _record(_OPS["pow_const"], (self,), attr)
 
     def __rpow__(self, other: Any) -> Value:
-        return _binary(_POW, other, self)
+        return _binary(_OPS["pow"], other, self)
 
     def __neg__(self) -> Value:
-        return _unary(_NEG, self)
+        return _unary(_OPS["neg"], self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _unary(_ABS, self)
+        return _unary(_OPS["abs"], self)
 
     # Comparisons record a condition (1.0 or 0.0).  It becomes a guard only
     # when Python asks for its truth, so inside where() it records no guard.
@@ -431,59 +431,51 @@ class Value:
     def __eq__(self, other: Any) -> Any:
         if not _comparable(other):
             return NotImplemented  # None, strings...: never equal, as for PyTorch tensors
-        return _compare(_EQ, self, other)
+        return _compare(_OPS["eq"], self, other)
 
     def __ne__(self, other: Any) -> Any:
         if not _comparable(other):
             return NotImplemented
-        return _compare(_NE, self, other)
+        return _compare(_OPS["ne"], self, other)
 
     def __gt__(self, other: Any) -> Value:
-        return _compare(_GT, self, other)
+        return _compare(_OPS["gt"], self, other)
 
     def __ge__(self, other: Any) -> Value:
-        return _compare(_GE, self, other)
+        return _compare(_OPS["ge"], self, other)
 
     def __lt__(self, other: Any) -> Value:
-        return _compare(_LT, self, other)
+        return _compare(_OPS["lt"], self, other)
 
     def __le__(self, other: Any) -> Value:
-        return _compare(_LE, self, other)
+        return _compare(_OPS["le"], self, other)
 
     def relu(self) -> Value:
-        return _unary(_RELU, self)
+        return _unary(_OPS["relu"], self)
 
     def tanh(self) -> Value:
-        return _unary(_TANH, self)
+        return _unary(_OPS["tanh"], self)
 
     def exp(self) -> Value:
-        return _unary(_EXP, self)
+        return _unary(_OPS["exp"], self)
 
     def log(self) -> Value:
-        return _unary(_LOG, self)
+        return _unary(_OPS["log"], self)
 
     def sigmoid(self) -> Value:
-        return _unary(_SIGMOID, self)
+        return _unary(_OPS["sigmoid"], self)
 
     def sin(self) -> Value:
-        return _unary(_SIN, self)
+        return _unary(_OPS["sin"], self)
 
     def cos(self) -> Value:
-        return _unary(_COS, self)
+        return _unary(_OPS["cos"], self)
 
     def sqrt(self) -> Value:
-        return _unary(_SQRT, self)
+        return _unary(_OPS["sqrt"], self)
 
     def abs(self) -> Value:
-        return _unary(_ABS, self)
-
-
-_ADD, _SUB, _MUL, _DIV = OPS[OpKind.ADD], OPS[OpKind.SUB], OPS[OpKind.MUL], OPS[OpKind.DIV]
-_NEG, _POW, _POW_CONST, _ABS = OPS[OpKind.NEG], OPS[OpKind.POW], OPS[OpKind.POW_CONST], OPS[OpKind.ABS]
-_GT, _GE, _LT, _LE = OPS[OpKind.GT], OPS[OpKind.GE], OPS[OpKind.LT], OPS[OpKind.LE]
-_EQ, _NE = OPS[OpKind.EQ], OPS[OpKind.NE]
-_RELU, _TANH, _EXP, _LOG = OPS[OpKind.RELU], OPS[OpKind.TANH], OPS[OpKind.EXP], OPS[OpKind.LOG]
-_SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.COS], OPS[OpKind.SQRT]
+        return _unary(_OPS["abs"], self)
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
