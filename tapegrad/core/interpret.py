@@ -275,7 +275,10 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
     return tangent
 
 
-# How forward mode treats each shape-changing op (a test checks every one has a rule).
+# How forward mode treats each shape-changing op (tests/core/test_table_complete.py runs every one).
+# Forward mode's own algorithm, kept out of the table: the table holds one rule set (vjp) and forward
+# mode derives from it by class of op; only take (linear in its first operand), the matrix products
+# (bilinear) and log_softmax (a transpose the vjp cannot give at g = 1) are named below.
 LINEAR_OPS = frozenset(op.kind for op in OPS if op.linear and not op.elementwise)
 WEIGHTED_SUM_OPS = frozenset(op.kind for op in OPS if op.reduction and not op.linear)  # max, logsumexp
 

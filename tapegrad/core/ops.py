@@ -247,7 +247,9 @@ class Op:
     operands), ``reduction`` (an ``AXES`` attribute), ``view`` (numpy makes
     it without copying, so folding it into a constant saves nothing) and
     ``rearranges`` (it moves numbers and computes none, so it raises no
-    floating-point warnings).  Code backends say how to write each op:
+    floating-point warnings), ``tests`` (the operands the op only compares:
+    ``where``'s condition, ``gate``'s ``x``; they pick which value flows,
+    so the result's dtype is the other operands').  Code backends say how to write each op:
     :mod:`tapegrad.formats.printers`.
 
     Ops with a ``scalar`` rule are elementwise: over arrays they broadcast,
@@ -270,6 +272,7 @@ class Op:
     commutative: bool = False
     view: bool = False
     rearranges: bool = False
+    tests: tuple[int, ...] = ()
 
     @property
     def name(self) -> str:
@@ -289,6 +292,11 @@ class Op:
     @property
     def reduction(self) -> bool:
         return self.attr is AttrKind.AXES
+
+    @property
+    def comparison(self) -> bool:
+        """An elementwise test written with its infix operator (``>``, ``==``...), giving 1.0 or 0.0."""
+        return bool(self.infix) and self.vjp is None and self.elementwise
 
 
 # ---------------------------------------------------------------- backward rules
@@ -551,7 +559,7 @@ _TABLE = [
        parse_name="minimum", sympy_name="Min"),
     Op(OpKind.WHERE, 3, _where, np.where,
        lambda m, g, out, c, x, y: (None, m.where(c, g, 0.0), m.where(c, 0.0, g)), symbolic=_sympy_where,
-       parse_name="where"),
+       parse_name="where", tests=(0,)),
     _compare(OpKind.GT, lambda x, y: x > y, np.greater, ">", "Gt", "StrictGreaterThan"),
     _compare(OpKind.GE, lambda x, y: x >= y, np.greater_equal, ">=", "Ge", "GreaterThan"),
     _compare(OpKind.LT, lambda x, y: x < y, np.less, "<", "Lt", "StrictLessThan"),
@@ -560,9 +568,10 @@ _TABLE = [
     _compare(OpKind.NE, lambda x, y: x != y, np.not_equal, "!=", "Ne", "Unequality", commutative=True),
     # Strong zeros are an IEEE matter; as formulas these are the plain product and quotient.
     Op(OpKind.SMUL, 2, _smul, _smul_array,
-       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), symbolic=lambda sp, x, y: x * y),
+       lambda m, g, out, x, y: (m.smul(g, y), m.smul(g, x)), infix="*", symbolic=lambda sp, x, y: x * y),
     Op(OpKind.SDIV, 2, _sdiv, _sdiv_array,
-       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), symbolic=lambda sp, x, y: x / y),
+       lambda m, g, out, x, y: (m.sdiv(g, y), -m.sdiv(m.smul(g, out), y)), infix="/",
+       symbolic=lambda sp, x, y: x / y),
     _array_op(OpKind.MATMUL, 2, np.matmul, _matmul_vjp, AttrKind.NONE),
     # The ufuncs' own reductions: what np.sum and np.max call, without their Python wrappers.
     _array_op(OpKind.SUM, 1, lambda x, c: np.add.reduce(x, axis=c[0], keepdims=c[1]), _sum_vjp, AttrKind.AXES,
@@ -590,7 +599,8 @@ _TABLE = [
               symbolic=lambda sp, x, c: x, linear=True),
     # relu's backward rule, as one op: g where x > 0, else 0 (one pass over arrays, where where(gt) takes four).
     Op(OpKind.GATE, 2, _gate, lambda g, x: np.where(x > 0.0, g, 0.0),
-       lambda m, gg, out, g, x: (m.gate(gg, x), None), symbolic=lambda sp, g, x: sp.Piecewise((g, x > 0), (0, True))),
+       lambda m, gg, out, g, x: (m.gate(gg, x), None), symbolic=lambda sp, g, x: sp.Piecewise((g, x > 0), (0, True)),
+       tests=(1,)),
     _array_op(OpKind.LOG_SOFTMAX, 1, _log_softmax, _log_softmax_vjp, AttrKind.AXIS, symbolic=_object_log_softmax),
     # x[idx] where idx is a Value (a tape input: the minibatch of a training step), and its backward.
     _array_op(OpKind.TAKE, 2, _take, lambda m, g, out, x, idx, c: (m.take_grad(g, idx, np.shape(x)[0]), None),

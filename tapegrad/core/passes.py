@@ -76,6 +76,7 @@ to pass the record on unchanged."""
 _INPUT, _CONST, _GUARD = OpKind.INPUT, OpKind.CONST, OpKind.GUARD
 _VIEWS = frozenset(op.kind for op in OPS if op.view)  # numpy makes these without copying
 _COMMUTATIVE = frozenset(op.kind for op in OPS if op.commutative)
+# The optimiser's own knowledge (which identities _algebra applies), not a property of the op: a quick exit.
 _HAS_IDENTITIES = {
     OpKind.MUL, OpKind.SMUL, OpKind.DIV, OpKind.SDIV, OpKind.SUB, OpKind.ADD,
     OpKind.POW_CONST, OpKind.NEG, OpKind.MAXIMUM, OpKind.MINIMUM, OpKind.WHERE,
@@ -189,23 +190,19 @@ def _identity(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value:
     return result
 
 
-# Operands that decide an elementwise record's dtype: not where's condition, not gate's x.
-_TYPED_OPERANDS = {OpKind.WHERE: slice(1, None), OpKind.GATE: slice(0, 1)}
-
-
 def _unviewed(new: Tape, kind: OpKind, args: tuple[int, ...], value: Any) -> tuple[int, ...] | None:
     """The operands of an elementwise array record with broadcasts (and reshapes of one number) looked
     through, when numpy's broadcasting gives the same shape and dtype without them; else None."""
     if type(value) is not np.ndarray or not OPS[kind].elementwise:
         return None
     result, changed = list(args), False
-    typed = _TYPED_OPERANDS.get(kind, slice(None))
+    tests = OPS[kind].tests  # operands that pick a value but give the result no dtype
     for k in range(len(result)):
         a = result[k]
         while new.ops[a] is OpKind.BROADCAST_TO or (new.ops[a] is OpKind.RESHAPE and np.size(new.values[a]) == 1):
             trial = [*result[:k], new.args[a][0], *result[k + 1 :]]
             operands = [new.values[t] for t in trial]
-            dtype = np.result_type(*[getattr(x, "dtype", x) for x in operands[typed]])
+            dtype = np.result_type(*[getattr(x, "dtype", x) for n, x in enumerate(operands) if n not in tests])
             if np.broadcast_shapes(*[np.shape(x) for x in operands]) != value.shape or dtype != value.dtype:
                 break
             a, result, changed = trial[k], trial, True

@@ -160,6 +160,9 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
 
     Raises ValueError when the operands' shapes and the attribute are not
     ones the array ops record (axes in range, matrices for matmul...).
+    Elementwise ops need no branch; each array op has its own, as the
+    loader's check of untrusted shapes (numpy would allocate first), which
+    only the loader needs, so it stays here rather than in the table.
     """
     x = shapes[0]
     if OPS[kind].elementwise:

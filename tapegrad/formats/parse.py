@@ -292,10 +292,6 @@ def parse(expr: str, variables: Sequence[str] | None = None, name: str = "expr")
 
 # ---------------------------------------------------------------- back to text
 
-_INFIX = {OpKind.ADD: "+", OpKind.SUB: "-", OpKind.MUL: "*", OpKind.DIV: "/", OpKind.POW: "**",
-          OpKind.SMUL: "*", OpKind.SDIV: "/"}  # fmt: skip
-
-
 def _number(x: float) -> str:
     if x != x:
         return "nan"
@@ -333,8 +329,8 @@ def to_expression(tape: Tape) -> str:
             text[i] = _exact_text(tape.attrs[i]) or _number(float(tape.values[i]))
         elif kind is OpKind.GUARD:
             text[i] = args[0]
-        elif kind in _INFIX:
-            text[i] = f"({args[0]} {_INFIX[kind]} {args[1]})"
+        elif op.infix and op.arity == 2 and not op.comparison:
+            text[i] = f"({args[0]} {op.infix} {args[1]})"
         elif kind is OpKind.POW_CONST:
             text[i] = f"({args[0]} ** {_number(float(tape.attrs[i] or 0.0))})"
         elif kind is OpKind.NEG:
@@ -343,7 +339,7 @@ def to_expression(tape: Tape) -> str:
             text[i] = f"{op.parse_name}({', '.join(args)})"
         elif kind is OpKind.GATE:  # relu's backward rule
             text[i] = f"where({args[1]} > 0, {args[0]}, 0)"
-        elif op.infix:  # a comparison: only where's condition can hold one
+        elif op.comparison:  # only where's condition can hold one
             text[i] = f"{args[0]} {op.infix} {args[1]}"
     return text[tape.output_slots[0]]
 

@@ -140,7 +140,7 @@ class PythonPrinter(Printer):
         return f"{g} if {x} > 0.0 else 0.0"
 
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
-        if op.infix and op.vjp is None and op.elementwise:  # a comparison: 1.0 or 0.0
+        if op.comparison:  # 1.0 or 0.0
             return self._comparison(op.infix, operands)
         return super().record(op, operands, attr)
 
@@ -154,7 +154,7 @@ class NumpyPrinter(Printer):
     infix = (np.add, np.subtract, np.multiply)  # np.divide stays a call: / on two Python floats raises
 
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
-        if op.infix and op.vjp is None and op.elementwise:  # a comparison, as 1.0 or 0.0 in the operands' float type
+        if op.comparison:  # 1.0 or 0.0 in the operands' float type
             x, y = operands
             return self.call("_truth_array", [f"{x} {op.infix} {y}", x, y])
         return super().record(op, operands, attr)

@@ -166,7 +166,7 @@ def _array_result(op: Op, args: Sequence[Any], result: Any) -> Any:
     return slot_constant(value)
 
 
-_COMPARISONS = {OpKind.GT, OpKind.GE, OpKind.LT, OpKind.LE, OpKind.EQ, OpKind.NE}
+_COMPARISONS = frozenset(op.kind for op in OPS if op.comparison)
 
 
 def _is_number(a: Any) -> bool:

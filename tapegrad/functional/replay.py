@@ -76,12 +76,6 @@ def _convert(tape: Tape, args: Sequence[Any], domain: Domain) -> list[Any]:
                 raise InputTypeError(f"input {name!r} must be a number or a rectangular array: {error}") from None
             if array.dtype.kind not in "fiub":
                 raise InputTypeError(f"input {name!r} must be real numbers, got an array of dtype {array.dtype}")
-            if tape.reads_shape and array.shape:
-                raise ShapeError(
-                    f"tape {tape.name!r} read a shape, size or dtype of its inputs when it was recorded at numbers, "
-                    f"so replaying it on arrays (input {name!r} of shape {array.shape}) would keep the recorded "
-                    "size (x * x.size would stay x * 1); trace it at the arrays, or use tapegrad.function(f)"
-                )
             converted.append(array.astype(np.float64))
         else:
             converted.append(as_float(x, f"input {name!r}"))

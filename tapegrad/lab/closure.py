@@ -46,7 +46,7 @@ from ..core.interpret import FLOAT
 from ..core.ops import OPS, OpKind
 from ..values.value import as_float
 
-__all__ = ["Value", "where", "maximum", "minimum"]
+__all__ = ["Value", "where", "maximum", "minimum", "equal", "not_equal"]
 
 _M = FLOAT.m  # the op table's float functions, as the vjp rules expect them
 _creation = itertools.count()
@@ -110,6 +110,8 @@ class Value:
     def __bool__(self) -> bool:
         return bool(self.data)
 
+    # One line per op, as micrograd writes them; tests/core/test_table_complete.py checks that every
+    # elementwise op a program can write is reachable from here (a method, an operator or a function below).
     def __add__(self, other: Any) -> Value:
         return _apply(OpKind.ADD, self, other)
 
@@ -355,3 +357,16 @@ def maximum(x: Any, y: Any) -> Value:
 def minimum(x: Any, y: Any) -> Value:
     """The smaller of ``x`` and ``y`` (nan if either is); ties split the gradient."""
     return _apply(OpKind.MINIMUM, x, y)
+
+
+def equal(x: Any, y: Any) -> Value:
+    """1.0 where ``x == y``, else 0.0, as ``tapegrad.equal``.
+
+    ``==`` on this engine's Values compares identity (nodes are set members), so the comparison is a function.
+    """
+    return _apply(OpKind.EQ, x, y)
+
+
+def not_equal(x: Any, y: Any) -> Value:
+    """1.0 where ``x != y``, else 0.0, as ``tapegrad.not_equal``."""
+    return _apply(OpKind.NE, x, y)

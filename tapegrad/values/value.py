@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.ops import OPS, OpKind
+from ..core.ops import OPS_BY_NAME as _OPS  # each method names its row: no second list of ops here
 from ..core.shapes import dtype_of, type_text
 from ..core.tape import Tape
 from ..errors import ConcretizationError, InputTypeError, ShapeError
@@ -419,48 +419,48 @@ class Value:
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:
-        return _binary(_ADD, self, other)
+        return _binary(_OPS["add"], self, other)
 
     def __radd__(self, other: Any) -> Value:
-        return _binary(_ADD, other, self)
+        return _binary(_OPS["add"], other, self)
 
     def __sub__(self, other: Any) -> Value:
-        return _binary(_SUB, self, other)
+        return _binary(_OPS["sub"], self, other)
 
     def __rsub__(self, other: Any) -> Value:
-        return _binary(_SUB, other, self)
+        return _binary(_OPS["sub"], other, self)
 
     def __mul__(self, other: Any) -> Value:
-        return _binary(_MUL, self, other)
+        return _binary(_OPS["mul"], self, other)
 
     def __rmul__(self, other: Any) -> Value:
-        return _binary(_MUL, other, self)
+        return _binary(_OPS["mul"], other, self)
 
     def __truediv__(self, other: Any) -> Value:
-        return _binary(_DIV, self, other)
+        return _binary(_OPS["div"], self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
-        return _binary(_DIV, other, self)
+        return _binary(_OPS["div"], other, self)
 
     def __pow__(self, other: Any) -> Value:
         if isinstance(other, Value):
-            return _binary(_POW, self, other)
+            return _binary(_OPS["pow"], self, other)
         exponent = as_float(other, "an exponent")
         # Keep an exact integer exponent as an int, for printing and later sympy export.
         attr = int(other) if isinstance(other, int) and exponent.is_integer() and abs(exponent) < 2**53 else exponent
-        return _record(_POW_CONST, (self,), attr)
+        return _record(_OPS["pow_const"], (self,), attr)
 
     def __rpow__(self, other: Any) -> Value:
-        return _binary(_POW, other, self)
+        return _binary(_OPS["pow"], other, self)
 
     def __neg__(self) -> Value:
-        return _unary(_NEG, self)
+        return _unary(_OPS["neg"], self)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _unary(_ABS, self)
+        return _unary(_OPS["abs"], self)
 
     # Comparisons record a condition (1.0 or 0.0).  It becomes a guard only
     # when Python asks for its truth, so inside where() it records no guard.
@@ -471,170 +471,164 @@ class Value:
     def __eq__(self, other: Any) -> Any:
         if not _comparable(other):
             return NotImplemented  # None, strings...: never equal, as for PyTorch tensors
-        return _compare(_EQ, self, other)
+        return _compare(_OPS["eq"], self, other)
 
     def __ne__(self, other: Any) -> Any:
         if not _comparable(other):
             return NotImplemented
-        return _compare(_NE, self, other)
+        return _compare(_OPS["ne"], self, other)
 
     def __gt__(self, other: Any) -> Value:
-        return _compare(_GT, self, other)
+        return _compare(_OPS["gt"], self, other)
 
     def __ge__(self, other: Any) -> Value:
-        return _compare(_GE, self, other)
+        return _compare(_OPS["ge"], self, other)
 
     def __lt__(self, other: Any) -> Value:
-        return _compare(_LT, self, other)
+        return _compare(_OPS["lt"], self, other)
 
     def __le__(self, other: Any) -> Value:
-        return _compare(_LE, self, other)
+        return _compare(_OPS["le"], self, other)
 
     def relu(self) -> Value:
-        return _unary(_RELU, self)
+        return _unary(_OPS["relu"], self)
 
     def tanh(self) -> Value:
-        return _unary(_TANH, self)
+        return _unary(_OPS["tanh"], self)
 
     def exp(self) -> Value:
-        return _unary(_EXP, self)
+        return _unary(_OPS["exp"], self)
 
     def log(self) -> Value:
-        return _unary(_LOG, self)
+        return _unary(_OPS["log"], self)
 
     def sigmoid(self) -> Value:
-        return _unary(_SIGMOID, self)
+        return _unary(_OPS["sigmoid"], self)
 
     def sin(self) -> Value:
-        return _unary(_SIN, self)
+        return _unary(_OPS["sin"], self)
 
     def cos(self) -> Value:
-        return _unary(_COS, self)
+        return _unary(_OPS["cos"], self)
 
     def sqrt(self) -> Value:
-        return _unary(_SQRT, self)
+        return _unary(_OPS["sqrt"], self)
 
     def abs(self) -> Value:
-        return _unary(_ABS, self)
+        return _unary(_OPS["abs"], self)
 
     # The more elementwise ops, as numpy names them (x.atan2(y) is numpy's arctan2(x, y)).
     def __mod__(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.MOD], self, other)
+        return _binary(_OPS["mod"], self, other)
 
     def __rmod__(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.MOD], other, self)
+        return _binary(_OPS["mod"], other, self)
 
     def __floordiv__(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.FLOOR_DIVIDE], self, other)
+        return _binary(_OPS["floor_divide"], self, other)
 
     def __rfloordiv__(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.FLOOR_DIVIDE], other, self)
+        return _binary(_OPS["floor_divide"], other, self)
 
     def tan(self) -> Value:
-        return _unary(OPS[OpKind.TAN], self)
+        return _unary(_OPS["tan"], self)
 
     def asin(self) -> Value:
-        return _unary(OPS[OpKind.ASIN], self)
+        return _unary(_OPS["asin"], self)
 
     def acos(self) -> Value:
-        return _unary(OPS[OpKind.ACOS], self)
+        return _unary(_OPS["acos"], self)
 
     def atan(self) -> Value:
-        return _unary(OPS[OpKind.ATAN], self)
+        return _unary(_OPS["atan"], self)
 
     def sinh(self) -> Value:
-        return _unary(OPS[OpKind.SINH], self)
+        return _unary(_OPS["sinh"], self)
 
     def cosh(self) -> Value:
-        return _unary(OPS[OpKind.COSH], self)
+        return _unary(_OPS["cosh"], self)
 
     def asinh(self) -> Value:
-        return _unary(OPS[OpKind.ASINH], self)
+        return _unary(_OPS["asinh"], self)
 
     def acosh(self) -> Value:
-        return _unary(OPS[OpKind.ACOSH], self)
+        return _unary(_OPS["acosh"], self)
 
     def atanh(self) -> Value:
-        return _unary(OPS[OpKind.ATANH], self)
+        return _unary(_OPS["atanh"], self)
 
     def log1p(self) -> Value:
-        return _unary(OPS[OpKind.LOG1P], self)
+        return _unary(_OPS["log1p"], self)
 
     def expm1(self) -> Value:
-        return _unary(OPS[OpKind.EXPM1], self)
+        return _unary(_OPS["expm1"], self)
 
     def log2(self) -> Value:
-        return _unary(OPS[OpKind.LOG2], self)
+        return _unary(_OPS["log2"], self)
 
     def log10(self) -> Value:
-        return _unary(OPS[OpKind.LOG10], self)
+        return _unary(_OPS["log10"], self)
 
     def exp2(self) -> Value:
-        return _unary(OPS[OpKind.EXP2], self)
+        return _unary(_OPS["exp2"], self)
 
     def cbrt(self) -> Value:
-        return _unary(OPS[OpKind.CBRT], self)
+        return _unary(_OPS["cbrt"], self)
 
     def square(self) -> Value:
-        return _unary(OPS[OpKind.SQUARE], self)
+        return _unary(_OPS["square"], self)
 
     def reciprocal(self) -> Value:
-        return _unary(OPS[OpKind.RECIPROCAL], self)
+        return _unary(_OPS["reciprocal"], self)
 
     def erf(self) -> Value:
-        return _unary(OPS[OpKind.ERF], self)
+        return _unary(_OPS["erf"], self)
 
     def erfc(self) -> Value:
-        return _unary(OPS[OpKind.ERFC], self)
+        return _unary(_OPS["erfc"], self)
 
     def softplus(self) -> Value:
-        return _unary(OPS[OpKind.SOFTPLUS], self)
+        return _unary(_OPS["softplus"], self)
 
     def sign(self) -> Value:
-        return _unary(OPS[OpKind.SIGN], self)
+        return _unary(_OPS["sign"], self)
 
     def floor(self) -> Value:
-        return _unary(OPS[OpKind.FLOOR], self)
+        return _unary(_OPS["floor"], self)
 
     def ceil(self) -> Value:
-        return _unary(OPS[OpKind.CEIL], self)
+        return _unary(_OPS["ceil"], self)
 
     def round(self) -> Value:
-        return _unary(OPS[OpKind.ROUND], self)
+        return _unary(_OPS["round"], self)
 
     def trunc(self) -> Value:
-        return _unary(OPS[OpKind.TRUNC], self)
+        return _unary(_OPS["trunc"], self)
 
     def atan2(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.ATAN2], self, other)
+        return _binary(_OPS["atan2"], self, other)
 
     def hypot(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.HYPOT], self, other)
+        return _binary(_OPS["hypot"], self, other)
 
     def logaddexp(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.LOGADDEXP], self, other)
+        return _binary(_OPS["logaddexp"], self, other)
 
     def mod(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.MOD], self, other)
+        return _binary(_OPS["mod"], self, other)
 
     def fmod(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.FMOD], self, other)
+        return _binary(_OPS["fmod"], self, other)
 
     def floor_divide(self, other: Any) -> Value:
-        return _binary(OPS[OpKind.FLOOR_DIVIDE], self, other)
+        return _binary(_OPS["floor_divide"], self, other)
 
     def clip(self, lo: Any = None, hi: Any = None) -> Value:
         """``lo`` where self is below it, ``hi`` where above (None: no bound), as ``np.clip``."""
         bound = (-math.inf if lo is None else lo, math.inf if hi is None else hi)
-        return _record(OPS[OpKind.CLIP], (self, *bound))
+        return _record(_OPS["clip"], (self, *bound))
 
 
-_ADD, _SUB, _MUL, _DIV = OPS[OpKind.ADD], OPS[OpKind.SUB], OPS[OpKind.MUL], OPS[OpKind.DIV]
-_NEG, _POW, _POW_CONST, _ABS = OPS[OpKind.NEG], OPS[OpKind.POW], OPS[OpKind.POW_CONST], OPS[OpKind.ABS]
-_GT, _GE, _LT, _LE = OPS[OpKind.GT], OPS[OpKind.GE], OPS[OpKind.LT], OPS[OpKind.LE]
-_EQ, _NE = OPS[OpKind.EQ], OPS[OpKind.NE]
-_RELU, _TANH, _EXP, _LOG = OPS[OpKind.RELU], OPS[OpKind.TANH], OPS[OpKind.EXP], OPS[OpKind.LOG]
-_SIGMOID, _SIN, _COS, _SQRT = OPS[OpKind.SIGMOID], OPS[OpKind.SIN], OPS[OpKind.COS], OPS[OpKind.SQRT]
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.

@@ -144,7 +144,7 @@ EDGES = (0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1.5, -2.5, 2.0, 1e-300, 1e300, -1e300,
 
 
 def test_every_op_of_issue_16_is_specified_here() -> None:
-    added = {kind for kind in OpKind if kind >= OpKind.TAN}
+    added = {kind for kind in OpKind if OpKind.TAN <= kind <= OpKind.CLIP}  # prod, cumsum: test_numpy_dispatch
     assert {case.kind for case in CASES} == added
     for case in CASES:  # each case records exactly its op (and constants)
         tape = tapegrad.trace(case.call, *case.points[0])
