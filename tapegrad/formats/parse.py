@@ -43,7 +43,8 @@ _CONSTANTS: dict[str, Any] = {"inf": math.inf, "nan": math.nan, "pi": ExactConst
                               "e": ExactConstant.named("E")}  # fmt: skip
 """Names that are numbers unless declared variables; ``pi`` and ``e`` keep their exact value for sympy."""
 _EXACT_TEXT = {"pi": "pi", "E": "e"}
-_BINARY = {ast.Add: OpKind.ADD, ast.Sub: OpKind.SUB, ast.Mult: OpKind.MUL, ast.Div: OpKind.DIV, ast.Pow: OpKind.POW}
+_BINARY = {ast.Add: OpKind.ADD, ast.Sub: OpKind.SUB, ast.Mult: OpKind.MUL, ast.Div: OpKind.DIV, ast.Pow: OpKind.POW,
+           ast.Mod: OpKind.MOD, ast.FloorDiv: OpKind.FLOOR_DIVIDE}  # fmt: skip
 _COMPARE = {ast.Gt: OpKind.GT, ast.GtE: OpKind.GE, ast.Lt: OpKind.LT, ast.LtE: OpKind.LE, ast.Eq: OpKind.EQ,
             ast.NotEq: OpKind.NE}  # fmt: skip
 _DESCRIPTIONS = {
@@ -118,7 +119,8 @@ class _Reader:
             first, chain = _left_chain(node)
             for link in reversed(chain):  # in the order a recursive walk would meet them
                 if type(link.op) not in _BINARY:
-                    raise self.error(link, f"the operator {type(link.op).__name__} is not allowed (use + - * / **)")
+                    operator = type(link.op).__name__
+                    raise self.error(link, f"the operator {operator} is not allowed (use + - * / ** % //)")
             self.check(first)
             for link in chain:
                 self.check(link.right)

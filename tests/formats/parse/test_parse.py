@@ -335,3 +335,11 @@ def test_real_nesting_keeps_its_limits() -> None:
             tapegrad.parse(deep)
     with pytest.raises(ParseError, match=r"too complex to parse \(Python's parser takes chains of up to about 2,000"):
         tapegrad.parse("+".join(["x"] * 9_000))
+
+
+def test_remainder_and_floor_division_operators_parse_as_numpy_computes_them() -> None:
+    """``%`` and ``//`` are the table's mod and floor_divide (issue 16): numpy's sign of the divisor."""
+    tape = tapegrad.parse("x % y + x // y")
+    assert tape(7.5, -2.0) == 7.5 % -2.0 + 7.5 // -2.0
+    assert tape.gradient(7.5, 2.0) == (1.0, -3.0)  # d(x % y)/dy = -(x // y); // sends nothing
+    assert tapegrad.parse("x % 0")(1.0) != tapegrad.parse("x % 0")(1.0)  # nan, not ZeroDivisionError
