@@ -76,6 +76,9 @@ class Printer:
         arguments = [*operands, attr] if op.has_attr else list(operands)
         return self.call(self.function_name(function), arguments)
 
+    def _print_neg(self, operands: Sequence[str], attr: Any) -> str:
+        return f"-{operands[0]}"  # the same in Python and numpy (the table's rule is operator.neg / np.negative)
+
     def call(self, function: str, arguments: Sequence[Any]) -> str:
         if function.startswith("_"):
             self.helpers.add(function)
@@ -105,9 +108,6 @@ class PythonPrinter(Printer):
     module = "import math"
     rule = "scalar"
     infix = (operator.add, operator.sub, operator.mul)  # IEEE already; / and ** raise on floats, so they call kernels
-
-    def _print_neg(self, operands: Sequence[str], attr: Any) -> str:
-        return f"-{operands[0]}"
 
     def _print_relu(self, operands: Sequence[str], attr: Any) -> str:
         return f"0.0 if {operands[0]} <= 0.0 else {operands[0]}"
@@ -158,9 +158,6 @@ class NumpyPrinter(Printer):
             x, y = operands
             return self.call("_truth_array", [f"{x} {op.infix} {y}", x, y])
         return super().record(op, operands, attr)
-
-    def _print_neg(self, operands: Sequence[str], attr: Any) -> str:
-        return f"-{operands[0]}"
 
     def _print_abs(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.abs({operands[0]})"
