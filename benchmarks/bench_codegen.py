@@ -53,9 +53,9 @@ from common import (
 )
 
 import tapegrad
+from tapegrad.core.ops import OpKind
+from tapegrad.lab.testing import random_program, random_steps
 from tapegrad.nn import MLP
-from tapegrad.ops import OpKind
-from tapegrad.testing import random_program, random_steps
 
 try:
     import micrograd.engine as micrograd_engine
@@ -494,7 +494,7 @@ def bench_batches(quick: bool) -> tuple[list[list[str]], list[str]]:
 
 def codegen_case(n: int) -> dict[str, Any]:
     """Run in a fresh process: build the ``n``-op program's gradient tape, then time its source and compilation."""
-    from tapegrad.codegen import compile_source, identifiers, tape_hash, to_source
+    from tapegrad.formats.codegen import compile_source, identifiers, tape_hash, to_source
 
     tape = program_tape(n)
     grads_tape = gradient_tape(tape)

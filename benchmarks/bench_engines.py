@@ -32,9 +32,9 @@ from common import add_docs_flag, figures, median_ms, table, versions, writes_do
 
 import tapegrad
 from tapegrad import closure
+from tapegrad.lab.report import run_chain
+from tapegrad.lab.testing import random_program
 from tapegrad.nn import MLP
-from tapegrad.report import run_chain
-from tapegrad.testing import random_program
 
 try:
     import micrograd.engine as micrograd_engine
@@ -155,7 +155,7 @@ def _moons_ops(rows: list[list[float]], labels: list[float], moons: Any) -> int:
 
 def hand_written_sweep(ops: list[tuple[int, tuple[int, ...], Any]], xs: Sequence[float]) -> list[float]:
     """The practical limit of a Python interpreter: forward and reverse over a plain list."""
-    from tapegrad.ops import OpKind as K
+    from tapegrad.core.ops import OpKind as K
 
     add, sub, mul, div = int(K.ADD), int(K.SUB), int(K.MUL), int(K.DIV)
     exp, log, tanh, sin, inp, const = int(K.EXP), int(K.LOG), int(K.TANH), int(K.SIN), int(K.INPUT), int(K.CONST)

@@ -36,7 +36,7 @@ from common import add_docs_flag, figures, median_ms, run_json, table, timed, ve
 
 import tapegrad
 import tapegrad.symbolic
-from tapegrad.testing import random_program, random_steps
+from tapegrad.lab.testing import random_program, random_steps
 
 INPUTS = 10
 SEED = 0

@@ -22,8 +22,8 @@ import bench_engines  # the moons data and loss, shared with the engine benchmar
 from common import add_docs_flag, figures, table, timed, verdict, versions, writes_docs
 
 import tapegrad
+from tapegrad.lab.testing import random_program
 from tapegrad.nn import MLP
-from tapegrad.testing import random_program
 
 
 def bits(x: float) -> int:

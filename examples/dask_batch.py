@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 import tapegrad
-from tapegrad.codegen import to_source
+from tapegrad.formats.codegen import to_source
 
 # numpy's array exp, log, tanh, sin may differ from math's in the last bit, so allow a few ulps.
 TOLERANCE = 1e-14

@@ -154,7 +154,7 @@ def engine(name: str) -> type[Any]:
     if name == "tape":
         return tapegrad.Value
     try:
-        from tapegrad.closure import Value as ClosureValue
+        from tapegrad.lab.closure import Value as ClosureValue
     except ImportError as error:
         raise SystemExit(f"--engine closure needs tapegrad.closure, which could not be imported: {error}") from None
     return ClosureValue
