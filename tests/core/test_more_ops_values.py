@@ -1,22 +1,5 @@
-"""The elementwise ops of issue 16, as a specification.
-
-``tan asin acos atan atan2 sinh cosh asinh acosh atanh log1p expm1 log2 log10
-exp2 cbrt square reciprocal hypot erf erfc logaddexp softplus sign floor ceil
-round trunc mod fmod floor_divide clip``, each checked:
-
-* its value against numpy (scipy for erf) at ordinary points and at the edge
-  points (zeros of both signs, ±1, ±inf, nan, domain edges), eagerly and
-  replayed on arrays, with the IEEE answers where ``math`` raises;
-* its gradient against central differences, its backward rule against
-  ``sympy.diff`` of its own sympy rule, its second derivative (``grad`` of
-  ``grad``) against differences of the first, and forward mode against reverse;
-* every engine giving the same bits: eager, the closure engine, replay,
-  ``grad_tape``, ``optimize`` and generated math code on floats; replay and
-  generated numpy code on arrays;
-* the derivative conventions where an op is flat or undefined (PyTorch's);
-* the names: the parser, ``from_sympy``, the Value operators ``%`` and ``//``,
-  and numpy code importing ``scipy.special`` only for erf.
-"""
+"""The elementwise ops of issue 16: their values against numpy/scipy at ordinary and edge points, IEEE answers
+where ``math`` raises, and the parser, sympy, operator, import and file names (the cases: more_op_cases.py)."""
 
 from __future__ import annotations
 
