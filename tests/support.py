@@ -100,3 +100,20 @@ def load_module(path: Path, prefix: str = "exported") -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# ---------------------------------------------------------------- random programs
+
+UNARY: dict[str, Callable[[Any], Any]] = {
+    "neg": lambda x: -x,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "tanh": lambda x: x.tanh(),
+    "sigmoid": lambda x: x.sigmoid(),
+    "relu": lambda x: x.relu(),
+    "sin": lambda x: x.sin(),
+    "cos": lambda x: x.cos(),
+    "sqrt": lambda x: x.sqrt(),
+    "abs": lambda x: abs(x),
+}
+"""The unary ops of the random-program tests (test_agreement, formats/codegen), as either engine's Value writes them."""

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import UNARY
 
 import tapegrad
 import tapegrad.lab.closure
@@ -25,18 +26,6 @@ from tapegrad.core.ops import Op, OpKind
 from tapegrad.errors import StaleTapeError
 from tapegrad.formats.codegen import compile_tape
 
-UNARY: dict[str, Callable[[Any], Any]] = {
-    "neg": lambda x: -x,
-    "exp": lambda x: x.exp(),
-    "log": lambda x: x.log(),
-    "tanh": lambda x: x.tanh(),
-    "sigmoid": lambda x: x.sigmoid(),
-    "relu": lambda x: x.relu(),
-    "sin": lambda x: x.sin(),
-    "cos": lambda x: x.cos(),
-    "sqrt": lambda x: x.sqrt(),
-    "abs": lambda x: abs(x),
-}
 COMPARE: dict[str, Callable[[Any, Any], Any]] = {
     "gt": lambda x, y: x > y,
     "ge": lambda x, y: x >= y,

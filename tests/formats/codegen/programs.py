@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+from support import UNARY
 
 import tapegrad
 from tapegrad import maximum, minimum, where
@@ -62,18 +63,6 @@ def at(result: Any, k: int, shape: tuple[int, ...]) -> float:
 # ---------------------------------------------------------------- random programs
 
 
-UNARY: dict[str, Callable[[Any], Any]] = {
-    "neg": operator.neg,
-    "exp": lambda x: x.exp(),
-    "log": lambda x: x.log(),
-    "tanh": lambda x: x.tanh(),
-    "sigmoid": lambda x: x.sigmoid(),
-    "relu": lambda x: x.relu(),
-    "sin": lambda x: x.sin(),
-    "cos": lambda x: x.cos(),
-    "sqrt": lambda x: x.sqrt(),
-    "abs": abs,
-}
 BINARY: dict[str, Callable[[Any, Any], Any]] = {
     "add": operator.add,
     "sub": operator.sub,
