@@ -278,7 +278,7 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
 # How forward mode treats each shape-changing op (tests/core/test_table_complete.py runs every one).
 # Forward mode's own algorithm, kept out of the table: the table holds one rule set (vjp) and forward
 # mode derives from it by class of op; only take (linear in its first operand), the matrix products
-# (bilinear) and log_softmax (a transpose the vjp cannot give at g = 1) are named below.
+# (bilinear, einsum multilinear) and log_softmax (a transpose the vjp cannot give at g = 1) are named below.
 LINEAR_OPS = frozenset(op.kind for op in OPS if op.linear and not op.elementwise)
 WEIGHTED_SUM_OPS = frozenset(op.kind for op in OPS if op.reduction and not op.linear)  # max, logsumexp
 
@@ -296,6 +296,13 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         (x, y), (tx, ty) = operands, tangents
         terms = [m.smatmul(tx, y) if tx is not None else None, m.smatmul(x, ty) if ty is not None else None]
         return terms[0] if terms[1] is None else terms[1] if terms[0] is None else terms[0] + terms[1]
+    if op.kind is OpKind.EINSUM or op.kind is OpKind.SEINSUM:  # multilinear: one strong term per tangent
+        total = None
+        for k, t in enumerate(tangents):
+            if t is not None:
+                term = m.seinsum(*operands[:k], t, *operands[k + 1 :], attr)
+                total = term if total is None else total + term
+        return total
     if op.kind is OpKind.LOG_SOFTMAX:  # t - sum(softmax * t)
         return tangents[0] - m.sum(m.smul(tangents[0], m.exp(out)), ((attr,), True))
     if op.kind in WEIGHTED_SUM_OPS and op.vjp is not None:

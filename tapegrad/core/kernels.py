@@ -296,6 +296,38 @@ def _smatmul(x: Any, y: Any) -> Any:
     return strong.astype(out.dtype) if strong.dtype != out.dtype else strong
 
 
+def _seinsum(*args: Any) -> Any:
+    """``np.einsum(subscripts, *operands)`` whose products are strong: a term with a zero factor adds 0.
+
+    The einsum counterpart of :func:`_smatmul` (``args``: the operands, then
+    the subscripts): the backward of ``einsum`` contracts adjoints with the
+    operands, and a zero adjoint must send nothing even past an infinite or
+    nan operand.  Without a nan in the result no term was nan, so the usual
+    case costs one check; otherwise the contraction is taken again over the
+    finite entries, and the terms whose factors are all nonzero but not all
+    finite are counted by contracting masks: any nan among them makes nan,
+    infinities of one sign an infinity, of both signs nan.
+    """
+    *xs, subscripts = args
+    out = np.einsum(subscripts, *xs)
+    if not np.isnan(out).any():
+        return out
+    xs = [np.asarray(x, dtype=np.float64) for x in xs]
+    nan, inf = [np.isnan(x) for x in xs], [np.isinf(x) for x in xs]
+    finite = np.einsum(subscripts, *[np.where(n | i, 0.0, x) for x, n, i in zip(xs, nan, inf)])
+    signs_all = [np.where(n, 0.0, np.sign(x)) for x, n in zip(xs, nan)]
+    signs_finite = [np.where(i, 0.0, s) for s, i in zip(signs_all, inf)]
+    signs = np.einsum(subscripts, *signs_all) - np.einsum(subscripts, *signs_finite)
+    count = np.einsum(subscripts, *map(np.abs, signs_all)) - np.einsum(subscripts, *map(np.abs, signs_finite))
+    nonzero = [(x != 0.0) * 1.0 for x in xs]
+    nans = np.einsum(subscripts, *nonzero) - np.einsum(subscripts, *[z * (1.0 - n) for z, n in zip(nonzero, nan)])
+    infinite = np.where(count + signs > 0.0, np.inf, 0.0) + np.where(count - signs > 0.0, -np.inf, 0.0)
+    infinite = np.where(nans > 0.0, np.nan, infinite)
+    strong = np.where((count > 0.0) | (nans > 0.0), finite + infinite, finite)
+    strong = strong.astype(out.dtype) if strong.dtype != out.dtype else strong
+    return strong[()] if strong.ndim == 0 else strong  # a scalar where np.einsum gives one
+
+
 # ---------------------------------------------------------------- more elementwise functions
 # The float rules of tan, the inverse and hyperbolic functions, logarithms,
 # rounding and remainders.  Where ``math`` raises (``math.asin(2)``,

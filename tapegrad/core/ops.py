@@ -97,6 +97,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _sign,
     _sin,
     _sinh,
+    _seinsum,
     _smatmul,
     _smul,
     _smul_array,
@@ -111,6 +112,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _trunc,
     _where,
 )
+from .einsum import cotangent_subscripts, diagonal_subscripts, parse_normal
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
 __all__ = ["OpKind", "AttrKind", "Op", "OPS", "OPS_BY_NAME", "op_named", "attribute_text"]
@@ -203,6 +205,9 @@ class OpKind(IntEnum):
     # Reductions of issue 16 (appended after the elementwise ops).
     PROD = 79
     CUMSUM = 80
+    # Issue 17's products: einsum, and einsum with strong products (its backward rule's).
+    EINSUM = 81
+    SEINSUM = 82
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -223,6 +228,7 @@ class AttrKind(Enum):
     SCATTER = "scatter"  # (Index, shape): where scatter adds, into what
     ROWS = "rows"  # how many index values take accepts
     DTYPE = "dtype"  # astype's dtype name
+    SUBSCRIPTS = "subscripts"  # einsum's subscripts in normal form ("ij,jk->ik"), see core/einsum.py
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +457,42 @@ def _cumsum_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:
     return (m.getitem(m.cumsum(m.getitem(g, reverse), axis), reverse),)
 
 
+def _einsum(*args: Any) -> Any:
+    """``np.einsum`` with the subscripts last, where the table passes a record's attribute."""
+    return np.einsum(args[-1], *args[:-1])
+
+
+def _identity(n: int, order: int) -> np.ndarray:
+    """The ``order``-index identity tensor of size ``n``: 1 where all indices agree."""
+    delta = np.zeros((n,) * order)
+    delta[(np.arange(n),) * order] = 1.0
+    return delta
+
+
+def _einsum_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
+    # Multilinear: operand k's cotangent contracts g with the other operands to k's letters (strong
+    # products, as smatmul's).  A letter only k has broadcasts; a repeated one puts it on a diagonal.
+    *xs, subscripts = operands
+    inputs, output = parse_normal(subscripts)
+    cotangents = []
+    for k, x in enumerate(xs):
+        text, letters = cotangent_subscripts(inputs, output, k)
+        d = m.seinsum(g, *xs[:k], *xs[k + 1 :], text)
+        term, shape = inputs[k], np.shape(x)
+        unique = "".join(dict.fromkeys(term))
+        if letters != unique:
+            sizes = [shape[term.index(ch)] for ch in unique]
+            d = m.reshape(d, tuple(n if ch in letters else 1 for ch, n in zip(unique, sizes)))
+            d = m.broadcast_to(d, tuple(sizes))
+        if unique != term:
+            text, orders = diagonal_subscripts(term)
+            repeated = [ch for ch in unique if term.count(ch) > 1]
+            deltas = [_identity(shape[term.index(ch)], order) for ch, order in zip(repeated, orders)]
+            d = m.seinsum(d, *deltas, text)
+        cotangents.append(d)
+    return tuple(cotangents)
+
+
 def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
               symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
@@ -673,6 +715,9 @@ _TABLE = [
     _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
     _array_op(OpKind.PROD, 1, _prod, _prod_vjp, AttrKind.AXES),
     _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
+    # Any number of operands, the subscripts (normal form) last; forward mode: multilinear (interpret.py).
+    _array_op(OpKind.EINSUM, -1, _einsum, _einsum_vjp, AttrKind.SUBSCRIPTS),
+    _array_op(OpKind.SEINSUM, -1, _seinsum, _einsum_vjp, AttrKind.SUBSCRIPTS, symbolic=lambda sp, *args: _einsum(*args)),
 ]
 # fmt: on
 

@@ -63,6 +63,7 @@ import numpy as np
 
 from ..core.exact import ExactConstant, check_exact, exact_float
 from ..core.interpret import array_result
+from ..core.einsum import parse_normal
 from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
 from ..core.tape import ARRAY_OPS, Attr, Tape, check_name, portable_site
@@ -323,6 +324,12 @@ class _Checker:
             return self.integer(raw, path, 0, "an axis (an integer from 0)")
         if what is AttrKind.ROWS:
             return self.integer(raw, path, 0, "a number of rows (an integer from 0)")
+        if what is AttrKind.SUBSCRIPTS:  # checked strictly here: nothing else reaches numpy's einsum parser
+            try:
+                parse_normal(raw)
+            except ValueError as error:
+                raise self.fail(path, str(error)[:200]) from None
+            return raw
         if what is AttrKind.DTYPE:
             if raw not in FLOATS:
                 raise self.fail(path, f"expected 'float64' or 'float32', got {str(raw)[:40]!r}")
@@ -518,7 +525,7 @@ def _compute(c: _Checker, tape: Tape, slot: int, kind: OpKind, args: tuple[int, 
         operand_types = " and ".join(type_text(x) for x in operands)
         raise c.fail(path, f"{op.name}: operands {operand_types} do not fit: {str(error)[:200]}") from None
     c.charge(size, path)
-    c.charge_work(result_work(kind, shapes, size), path)
+    c.charge_work(result_work(kind, shapes, size, attr), path)
     try:
         value = array_result(op, operands, attr)
     except ValueError as error:  # a ShapeError, or numpy's own refusal ("array is too big")

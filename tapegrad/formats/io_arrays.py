@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..core.einsum import letter_sizes, parse_normal, term_count
 from ..core.ops import OPS, OpKind
 from ..core.shapes import ArrayAttr, Index
 from ..core.tape import Attr
@@ -172,6 +173,10 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
         if len(x) < 2 or len(y) < 2 or x[-1] != y[-2]:
             raise ValueError("matmul records matrices (or stacks of them) whose inner sizes agree")
         return math.prod(np.broadcast_shapes(x[:-2], y[:-2])) * x[-2] * y[-1]
+    if kind is OpKind.EINSUM or kind is OpKind.SEINSUM:
+        inputs, output = parse_normal(attr, len(shapes))
+        sizes = letter_sizes(inputs, shapes)
+        return math.prod(sizes[ch] for ch in output)
     if kind in REDUCTIONS:
         axes = range(len(x)) if attr[0] is None else attr[0]
         if axes and axes[-1] >= len(x):
@@ -213,17 +218,20 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
     return math.prod(x)
 
 
-def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int) -> int:
+def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int, attr: Attr = None) -> int:
     """The element operations of computing a result of ``size`` elements (at least one).
 
     A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``; an indexing
-    takes its result's size; any other op the larger of its result's size
+    takes its result's size; an einsum its terms (the product of every
+    letter's size) times its operands; any other op the larger of its result's size
     and its operands' (a sum reads every element it adds).
     """
     if kind is OpKind.MATMUL:
         return max(size * shapes[0][-1], 1)
     if kind is OpKind.GETITEM:
         return max(size, 1)
+    if kind is OpKind.EINSUM or kind is OpKind.SEINSUM:  # every term, once per operand (a strong one: a few times)
+        return max(term_count(parse_normal(attr)[0], shapes) * len(shapes), size, 1)
     return max(size, sum(math.prod(shape) for shape in shapes), 1)
 
 

@@ -193,6 +193,9 @@ class NumpyPrinter(Printer):
     def _print_astype(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.asarray({operands[0]}).astype({attr!r})"
 
+    def _print_einsum(self, operands: Sequence[str], attr: Any) -> str:
+        return f"np.einsum({attr}, {', '.join(operands)})"  # attr: the quoted subscripts, checked letters only
+
     # numpy has no erf; scipy.special's ufuncs (an optional extra) compute it, imported only where used.
     def _print_erf(self, operands: Sequence[str], attr: Any) -> str:
         return self._special("erf", operands[0])

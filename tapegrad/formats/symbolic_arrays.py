@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..core.einsum import parse_normal, term_count
 from ..core.exact import ExactConstant, to_sympy_number
 from ..core.ops import Op, OpKind
 from ..core.shapes import ArrayAttr, type_text
@@ -247,7 +248,7 @@ def element_work(tape: Tape) -> int:
 
     A record costs the larger of its result's size and its operands' sizes
     (a sum reads every element); a matrix product ``(n, k) @ (k, m)`` costs
-    ``n * m * k``, one term per element and inner index.
+    ``n * m * k``, one term per element and inner index; an einsum its terms times its operands.
     """
     total = 0
     for i, args in enumerate(tape.args):
@@ -255,6 +256,8 @@ def element_work(tape: Tape) -> int:
         operands = [np.shape(tape.values[a]) for a in args]
         if tape.ops[i] is OpKind.MATMUL or tape.ops[i] is OpKind.SMATMUL:
             total += out * operands[0][-1]
+        elif tape.ops[i] is OpKind.EINSUM or tape.ops[i] is OpKind.SEINSUM:  # a product per term and operand
+            total += term_count(parse_normal(tape.attrs[i])[0], operands) * len(operands)
         else:
             total += max(out, sum(int(np.prod(shape)) for shape in operands))
     return total

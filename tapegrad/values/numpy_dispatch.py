@@ -10,7 +10,7 @@ Value, ``X * v``) and ``__array_function__`` (NEP 18: ``np.sum``,
   function (``np.sin``, ``np.add``, ``np.where``...) is found from the row,
   so a new op row dispatches without an entry here;
 * the rest is written below with numpy's own signatures (reductions,
-  ``dot``, ``clip``, comparisons, whose rows compute with IEEE-safe kernels).
+  ``clip``, comparisons, whose rows compute with IEEE-safe kernels).
 
 Anything else raises :class:`UnsupportedOpError` naming the numpy function,
 never numpy's generic message and never a silent conversion to float.  The
@@ -34,7 +34,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays
+from . import arrays, products
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -114,19 +114,6 @@ def any(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> An
     return arrays.any_over(a, axis, keepdims)
 
 
-def dot(a: Any, b: Any) -> Any:
-    """numpy's dot: a product for scalars, else matmul (the same for operands of up to two axes)."""
-    a_ndim, b_ndim = np.ndim(arrays._data(a)), np.ndim(arrays._data(b))
-    if not a_ndim or not b_ndim:
-        return _multiply(a, b)
-    if a_ndim > 1 and b_ndim > 2:
-        raise UnsupportedOpError(
-            "np.dot of a stack of matrices (the right operand has more than two axes) sums over other axes "
-            "than matmul; use np.matmul (or @), which tapegrad records"
-        )
-    return arrays.matmul(a, b)
-
-
 def outer(a: Any, b: Any) -> Any:
     """The outer product of the flattened operands."""
     return _multiply(arrays.reshape(a, (-1, 1)), arrays.reshape(b, (1, -1)))
@@ -177,12 +164,14 @@ def _shape_of(name: str) -> Callable[..., Any]:
 _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.sum: sum, np.mean: mean, np.max: max, np.amax: max, np.min: min, np.amin: min, np.prod: prod,
     np.var: var, np.std: std, np.cumsum: cumsum, np.cumprod: cumprod, np.argmax: argmax, np.argmin: argmin,
-    np.all: all, np.any: any, np.dot: dot, np.outer: outer, np.clip: clip, np.power: power,
+    np.all: all, np.any: any, np.outer: outer, np.clip: clip, np.power: power,
     np.linalg.norm: norm, np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
     np.greater: _greater, np.greater_equal: _greater_equal, np.less: _less, np.less_equal: _less_equal,
     np.equal: _equal, np.not_equal: _not_equal, np.positive: _positive,
     np.reshape: arrays.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
+    np.einsum: products.einsum, np.dot: products.dot, np.vdot: products.vdot, np.inner: products.inner,
+    np.tensordot: products.tensordot, np.kron: products.kron, np.cross: products.cross, np.trace: products.trace,
 }  # fmt: skip
 
 

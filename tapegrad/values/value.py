@@ -402,6 +402,12 @@ class Value:
     def argmax(self, axis: Any = None, keepdims: bool = False) -> Any:
         return arrays.arg_extreme(self, axis, keepdims, "argmax")
 
+    def dot(self, other: Any) -> Any:
+        return products.dot(self, other)
+
+    def trace(self, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Any:
+        return products.trace(self, offset, axis1, axis2)
+
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Any:
         return arrays.arg_extreme(self, axis, keepdims, "argmin")
 
@@ -632,7 +638,7 @@ class Value:
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays, numpy_dispatch  # noqa: E402
+from . import arrays, numpy_dispatch, products  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
