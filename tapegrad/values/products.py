@@ -144,9 +144,9 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
     if not na or not nb:
         return _multiply(a, b)
     left = _letters(na - 1, "z") + "z"
-    right = _letters(na - 1 + nb, "z")[na - 1 :]
-    right = right[: nb - 2] + "z" + right[nb - 2 :] if nb > 1 else "z"
-    output = left[:-1] + right.replace("z", "")
+    kept = _letters(na + nb - 2, "z")[na - 1 :]  # b's axes other than the summed one
+    right = kept[: nb - 2] + "z" + kept[nb - 2 :] if nb > 1 else "z"
+    output = left[:-1] + kept
     _check_sizes("dot", a, b, _shape(a)[-1], _shape(b)[-2 if nb > 1 else 0])
     return einsum(f"{left},{right}->{output}", a, b)
 

@@ -102,6 +102,10 @@ def _matmul(t: ModuleType, w: Any, v: Any) -> Any:
     return (w @ v.T).sum()
 
 
+def _einsum(t: ModuleType, w: Any, v: Any) -> Any:
+    return (tapegrad.numpy.einsum("ij,kj->ik", w, v) ** 2).sum()
+
+
 def _getitem(t: ModuleType, w: Any) -> Any:
     return (w[:, 1] ** 2).sum()
 
@@ -203,6 +207,9 @@ EXAMPLES: dict[OpKind, Example] = {
     OpKind.CLIP: Example(lambda t, x: x.clip(-0.25, 0.75) * x, (0.5,)),
     OpKind.PROD: Example(lambda t, w: w.prod(axis=1).sum(), (_W,)),
     OpKind.CUMSUM: Example(lambda t, w: (w.cumsum(axis=1) * _V).sum(), (_W,)),
+    # issue 17: einsum (values, gradients, conventions: tests/values/test_einsum.py)
+    OpKind.EINSUM: Example(_einsum, (_W, _V)),
+    OpKind.SEINSUM: _gradient_sum(_einsum, _W, _V),
 }
 # fmt: on
 

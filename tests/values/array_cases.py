@@ -155,6 +155,13 @@ ARRAY_CASES: list[Case] = [
     Case("min[axis=0]", lambda x: np.min(x, axis=0), lambda x: np.min(x, axis=0), ((3, 4),)),
     Case("var[axis=1,ddof=1]", lambda x: x.var(axis=1, ddof=1), lambda x: np.var(x, axis=1, ddof=1), ((3, 4),)),
     Case("std[all]", np.std, np.std, ((3, 4),)),
+    # products (issue 17): einsum is a row, the others compose it (more: tests/values/test_einsum.py, test_products.py)
+    Case("einsum[ij,jk->ik]", lambda x, y: np.einsum("ij,jk->ik", x, y), lambda x, y: np.einsum("ij,jk->ik", x, y),
+         ((3, 4), (4, 2))),
+    Case("einsum[...ii->...i]", lambda x: np.einsum("...ii->...i", x), lambda x: np.einsum("...ii->...i", x),
+         ((2, 3, 3),)),
+    Case("dot[3d,3d]", np.dot, np.dot, ((2, 3, 4), (2, 4, 3))),
+    Case("cross[batched]", np.cross, np.cross, ((4, 3), (4, 3))),
     # reshaping
     Case("reshape[(4,3)]", lambda x: x.reshape(4, 3), lambda x: x.reshape(4, 3), ((3, 4),)),
     Case("reshape[tuple]", lambda x: x.reshape((2, 6)), lambda x: x.reshape((2, 6)), ((3, 4),)),
@@ -249,6 +256,8 @@ DIRECT_CASES: list[Case] = [
     Case("take_grad[repeated rows]", lambda g: apply(OPS[OpKind.TAKE_GRAD], g, Value(EMBED.astype(float)), attr=3),
          lambda g: _scatter_reference(g, EMBED, (3, 4)), ((5, 4),)),
     Case("smatmul[batch@mat]", lambda a, b: apply(OPS[OpKind.SMATMUL], a, b), np.matmul, ((2, 3, 4), (4, 5))),
+    Case("seinsum[ii,i->i]", lambda a, b: apply(OPS[OpKind.SEINSUM], a, b, attr="ii,i->i"),
+         lambda a, b: np.einsum("ii,i->i", a, b), ((3, 3), (3,))),
 ]
 
 # Every elementwise op of the table, applied to arrays with broadcasting.
