@@ -245,8 +245,8 @@ def cross(a: Any, b: Any, axisa: int = -1, axisb: int = -1, axisc: int = -1, axi
     axisc = _axis(axisc, ndim)
     if axisc == ndim - 1:
         return out
-    order = [d for d in range(ndim - 1)]
-    order.insert(axisc, ndim - 1)
+    order = list(range(ndim - 1))
+    order.insert(axisc, ndim - 1)  # numpy's moveaxis(out, -1, axisc)
     return arrays.transpose(out, order)
 
 
@@ -285,21 +285,17 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
         raise ShapeError(f"trace: needs an array of at least two axes, got {type_text(_data(a))}")
     if not isinstance(offset, (int, np.integer)) or isinstance(offset, bool):
         raise InputTypeError(f"trace: offset must be an int, got {offset!r}")
-    (first, second) = sorted((_axis(axis1, len(shape)), _axis(axis2, len(shape))))
-    if first == second:
-        raise ShapeError(f"trace: axis1 and axis2 name the same axis ({axis1}, {axis2})")
     i, j = _axis(axis1, len(shape)), _axis(axis2, len(shape))
-    length = max(0, min(shape[i] - max(0, -offset), shape[j] - max(0, offset)))
-    key = [slice(None)] * len(shape)
-    key[i] = slice(max(0, -offset), max(0, -offset) + length)
-    key[j] = slice(max(0, offset), max(0, offset) + length)
-    square = a if all(k == slice(None) or _full(k, n) for k, n in zip(key, shape)) else arrays.getitem(a, tuple(key))
+    if i == j:
+        raise ShapeError(f"trace: axis1 and axis2 name the same axis ({axis1}, {axis2})")
+    square = a
+    if offset or shape[i] != shape[j]:  # the offset diagonal of a square cut out of the plane
+        start_i, start_j = max(0, -offset), max(0, offset)
+        length = max(0, min(shape[i] - start_i, shape[j] - start_j))
+        key = [slice(None)] * len(shape)
+        key[i], key[j] = slice(start_i, start_i + length), slice(start_j, start_j + length)
+        square = arrays.getitem(a, tuple(key))
     letters = list(_letters(len(shape), "z"))
     letters[i] = letters[j] = "z"
     rest = "".join(ch for ch in letters if ch != "z")
     return einsum(f"{''.join(letters)}->{rest}", square)
-
-
-def _full(key: slice, n: int) -> bool:
-    return key.start in (0, None) and key.stop is not None and key.stop >= n
-
