@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from .einsum import cotangent_subscripts, diagonal_subscripts, parse_normal
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
     _acosh,
@@ -92,12 +93,12 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _scatter,
     _sdiv,
     _sdiv_array,
+    _seinsum,
     _sigmoid,
     _sigmoid_array,
     _sign,
     _sin,
     _sinh,
-    _seinsum,
     _smatmul,
     _smul,
     _smul_array,
@@ -112,7 +113,6 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _trunc,
     _where,
 )
-from .einsum import cotangent_subscripts, diagonal_subscripts, parse_normal
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
 __all__ = ["OpKind", "AttrKind", "Op", "OPS", "OPS_BY_NAME", "op_named", "attribute_text"]
@@ -239,7 +239,7 @@ class Op:
     vector-Jacobian rule, over any value domain); ``symbolic`` builds the
     exact sympy expression (it takes the sympy module first, so sympy is
     imported only when used).  ``arity`` counts operand slots (-1: any
-    number, for ``concat``); ``attr`` says what constant attribute the record
+    number, for ``concat`` and ``einsum``); ``attr`` says what constant attribute the record
     carries, passed to the rules after the operands.  Records with
     ``vjp=None`` have no operands to send an adjoint to, or a derivative that
     is zero wherever it exists (comparisons).
@@ -717,7 +717,8 @@ _TABLE = [
     _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
     # Any number of operands, the subscripts (normal form) last; forward mode: multilinear (interpret.py).
     _array_op(OpKind.EINSUM, -1, _einsum, _einsum_vjp, AttrKind.SUBSCRIPTS),
-    _array_op(OpKind.SEINSUM, -1, _seinsum, _einsum_vjp, AttrKind.SUBSCRIPTS, symbolic=lambda sp, *args: _einsum(*args)),
+    _array_op(OpKind.SEINSUM, -1, _seinsum, _einsum_vjp, AttrKind.SUBSCRIPTS,
+              symbolic=lambda sp, *args: _einsum(*args)),
 ]
 # fmt: on
 

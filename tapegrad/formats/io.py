@@ -61,9 +61,9 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from ..core.einsum import parse_normal
 from ..core.exact import ExactConstant, check_exact, exact_float
 from ..core.interpret import array_result
-from ..core.einsum import parse_normal
 from ..core.ops import OPS, OPS_BY_NAME, AttrKind, OpKind
 from ..core.shapes import ArrayAttr, type_text
 from ..core.tape import ARRAY_OPS, Attr, Tape, check_name, portable_site

@@ -93,7 +93,7 @@ def _subscripts_and_operands(operands: Sequence[Any]) -> tuple[str, list[Any]]:
 def _sublist(items: Any, where: Any) -> str:
     """An interleaved-form sublist (``[0, 1]``, ``[Ellipsis, 1]``) as letters, numbering as numpy does."""
     if not isinstance(items, (list, tuple)):
-        raise InputTypeError(f"einsum: the sublist of operand {where} must be a list of ints or Ellipsis, got {items!r}")
+        raise InputTypeError(f"einsum: the sublist of operand {where} must list ints or Ellipsis, got {items!r}")
     text = ""
     for item in items:
         if item is Ellipsis:
@@ -111,7 +111,7 @@ def _pairwise(text: str, operands: list[Any], optimize: Any) -> Any:
     try:
         path = np.einsum_path(text, *[_data(x) for x in operands], optimize=optimize)[0]
     except (TypeError, ValueError, KeyError) as error:
-        raise InputTypeError(f"einsum: optimize={optimize!r} is not a path numpy's einsum_path takes: {error}") from None
+        raise InputTypeError(f"einsum: optimize={optimize!r} is not a path np.einsum_path takes: {error}") from None
     terms, values = list(inputs), list(operands)
     for step in path[1:]:
         picked = sorted(step, reverse=True)
@@ -153,7 +153,7 @@ def dot(a: Any, b: Any, out: Any = None) -> Any:
 
 def _check_sizes(name: str, a: Any, b: Any, n: int, m: int) -> None:
     if n != m:
-        raise ShapeError(f"{name}: {type_text(_data(a))} and {type_text(_data(b))}: the summed axes differ ({n} != {m})")
+        raise ShapeError(f"{name}: {type_text(_data(a))} and {type_text(_data(b))}: the summed axes differ ({n}, {m})")
 
 
 def vdot(a: Any, b: Any) -> Any:

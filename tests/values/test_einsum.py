@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tapegrad.numpy as tnp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tapegrad
-import tapegrad.numpy as tnp
 from tapegrad import Value
 from tapegrad.core.ops import OpKind
 from tapegrad.formats import dot, io

@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tapegrad.numpy as tnp
 
 import tapegrad
-import tapegrad.numpy as tnp
 from tapegrad import Value
 from tapegrad.errors import InputTypeError, ShapeError
 from tests.support import FD_STEP, assert_close_to, numerical_gradients
