@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.kernels import _seinsum, _smatmul
 from tapegrad.core.ops import OpKind
 from tapegrad.formats import dot, io
 from tapegrad.formats.codegen import to_source
@@ -369,3 +370,34 @@ def test_random_shapes_agree_with_numpy_and_differences(pattern: str, sizes: lis
     f = loss(pattern, shapes)
     grads = tapegrad.grad(f, argnums=tuple(range(len(xs))))(*xs)
     assert_close_to(grads, numerical_gradients(lambda *a: float(f(*a)), xs))
+
+
+@pytest.mark.parametrize("subscripts", ["ij,jk->ik", "i,i->", "ij,j,k->ik", "ii,i->i", "bij,bjk->bik"])
+def test_the_strong_kernel_is_a_sum_of_strong_products(subscripts: str) -> None:
+    """Each term is 0 if a factor is 0 (even beside inf or nan), else the IEEE product; terms add as IEEE."""
+    inputs_, output = subscripts.split("->")
+    terms = inputs_.split(",")
+    sizes = {"i": 3, "j": 4, "k": 2, "b": 2}
+    specials = np.array([0.0, 0.0, 1.0, -2.0, 3.0, np.inf, -np.inf, np.nan])
+    for seed in range(100):  # operands where the plain contraction meets 0 * inf: it has more nans than the strong
+        rng = np.random.default_rng(seed)
+        xs = [rng.choice(specials, size=tuple(sizes[ch] for ch in term)) for term in terms]
+        with np.errstate(invalid="ignore"):
+            if np.isnan(np.einsum(subscripts, *xs)).sum() > np.isnan(_seinsum(*xs, subscripts)).sum():
+                break
+    else:
+        pytest.fail("no draw meets 0 * inf")
+    letters = sorted(set("".join(terms)))
+    expected = np.zeros(tuple(sizes[ch] for ch in output))
+    for point in np.ndindex(*[sizes[ch] for ch in letters]):
+        at = dict(zip(letters, point))
+        factors = [x[tuple(at[ch] for ch in term)] for x, term in zip(xs, terms)]
+        if any(f == 0.0 for f in factors):
+            continue
+        with np.errstate(invalid="ignore"):
+            expected[tuple(at[ch] for ch in output)] += np.prod(factors)
+    with np.errstate(invalid="ignore"):
+        actual = _seinsum(*xs, subscripts)
+        np.testing.assert_array_equal(actual, expected)  # nan where nan, inf of the right sign, exact finite sums
+        if subscripts == "ij,jk->ik":
+            np.testing.assert_array_equal(actual, _smatmul(*xs))
