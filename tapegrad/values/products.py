@@ -54,12 +54,14 @@ def einsum(*operands: Any, out: Any = None, dtype: Any = None, order: str = "K",
 
     Every subscript string numpy accepts: an explicit or implicit output,
     ``...``, letters repeated in an operand (``"ii->i"`` a diagonal,
-    ``"ii"`` a trace) and axes of size 1 that broadcast.  ``optimize``
-    (``True``, ``"greedy"``, ``"optimal"`` or a path from
-    ``np.einsum_path``) splits a contraction of three or more operands into
-    pairwise einsums in the order numpy's ``einsum_path`` picks, as numpy
-    does; with the default ``False`` it is one record.  The sums then group
-    differently, so values may differ from numpy's in the last bits.
+    ``"ii"`` a trace) and axes of size 1 that broadcast.  With the default
+    ``optimize=False`` it is one ``einsum`` record, computed by
+    ``np.einsum`` as numpy computes it.  ``optimize`` (``True``,
+    ``"greedy"``, ``"optimal"`` or a path from ``np.einsum_path``) does what
+    numpy's does: contracts two operands at a time in the order
+    ``einsum_path`` picks, each pair as a matrix product (``transpose``,
+    ``reshape``, ``matmul``: BLAS) where its letters allow; the sums then
+    group differently, so values differ from ``np.einsum``'s in the last bits.
     """
     _no_out("einsum", dtype, out)
     if order != "K" or casting != "safe":
@@ -67,7 +69,7 @@ def einsum(*operands: Any, out: Any = None, dtype: Any = None, order: str = "K",
     subscripts, arrays_ = _subscripts_and_operands(operands)
     text, reshapes = normalize(subscripts, [_shape(x) for x in arrays_])
     arrays_ = [x if shape is None else arrays.reshape(x, shape) for x, shape in zip(arrays_, reshapes)]
-    if optimize is not False and len(arrays_) > 2:
+    if optimize is not False and len(arrays_) > 1:
         return _pairwise(text, arrays_, optimize)
     return apply(OPS[OpKind.EINSUM], *arrays_, attr=text)
 
@@ -106,7 +108,7 @@ def _sublist(items: Any, where: Any) -> str:
 
 
 def _pairwise(text: str, operands: list[Any], optimize: Any) -> Any:
-    """The contraction as a chain of two-operand einsums, in the order of ``np.einsum_path``."""
+    """The contraction two operands at a time, in the order of ``np.einsum_path``."""
     inputs, output = parse_normal(text)
     try:
         path = np.einsum_path(text, *[_data(x) for x in operands], optimize=optimize)[0]
@@ -117,13 +119,46 @@ def _pairwise(text: str, operands: list[Any], optimize: Any) -> Any:
         picked = sorted(step, reverse=True)
         chosen = [(terms.pop(k), values.pop(k)) for k in picked][::-1]
         needed = set(output).union(*terms)
-        letters = "".join(dict.fromkeys(ch for term, _ in chosen for ch in term if ch in needed))
-        subscripts = normal_text([term for term, _ in chosen], letters)
+        letters = "".join(dict.fromkeys(ch for term, _ in chosen for ch in term if ch in needed)) if terms else output
         terms.append(letters)
-        values.append(apply(OPS[OpKind.EINSUM], *[value for _, value in chosen], attr=subscripts))
+        if len(chosen) == 2:
+            values.append(_pair(*chosen[0], *chosen[1], letters))
+        else:
+            subscripts = normal_text([term for term, _ in chosen], letters)
+            values.append(apply(OPS[OpKind.EINSUM], *[value for _, value in chosen], attr=subscripts))
     if terms[0] != output:
         return apply(OPS[OpKind.EINSUM], values[0], attr=normal_text(terms, output))
     return values[0]
+
+
+def _pair(ta: str, a: Any, tb: str, b: Any, letters: str) -> Any:
+    """``einsum(ta,tb->letters)`` as a batched matrix product, when each letter is a batch, kept or summed axis.
+
+    Batch letters (in both and the result) lead, ``a``'s kept letters are
+    the rows, ``b``'s the columns, the summed ones the inner axis.  A letter
+    repeated in an operand, or summed within one operand, stays an einsum.
+    """
+    alone = set(ta).symmetric_difference(tb) - set(letters)
+    if len(set(ta)) != len(ta) or len(set(tb)) != len(tb) or alone:
+        return apply(OPS[OpKind.EINSUM], a, b, attr=normal_text([ta, tb], letters))
+    sizes = dict(zip(ta, _shape(a))) | dict(zip(tb, _shape(b)))
+    batch = [ch for ch in ta if ch in tb and ch in letters]
+    inner = [ch for ch in ta if ch in tb and ch not in letters]
+    rows, columns = [ch for ch in ta if ch not in tb], [ch for ch in tb if ch not in ta]
+
+    def arranged(x: Any, term: str, groups: list[list[str]]) -> Any:
+        order = [term.index(ch) for group in groups for ch in group]
+        x = x if order == sorted(order) else arrays.transpose(x, order)
+        shape = tuple(math.prod(sizes[ch] for ch in group) for group in groups)
+        return x if _shape(x) == shape else arrays.reshape(x, shape)
+
+    lead = [batch] if batch else []
+    product = arrays.matmul(arranged(a, ta, [*lead, rows, inner]), arranged(b, tb, [*lead, inner, columns]))
+    made = batch + rows + columns
+    shape = tuple(sizes[ch] for ch in made)
+    product = product if _shape(product) == shape else arrays.reshape(product, shape)
+    order = [made.index(ch) for ch in letters]
+    return product if order == sorted(order) else arrays.transpose(product, order)
 
 
 # ---------------------------------------------------------------- numpy's other products

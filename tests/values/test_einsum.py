@@ -211,17 +211,33 @@ def test_the_interleaved_form_numbers_axes_as_numpy() -> None:
 
 
 @pytest.mark.parametrize("optimize", [True, "greedy", "optimal"])
-def test_optimize_splits_a_chain_into_pairwise_einsums(optimize: Any) -> None:
+def test_optimize_contracts_a_chain_pairwise_as_matrix_products(optimize: Any) -> None:
     xs = inputs(((2, 3), (3, 40), (40, 5), (5, 2)))
-    tape = tapegrad.trace(lambda *a: np.einsum("ij,jk,kl,lm->im", *a, optimize=optimize).sum(), *xs)
-    assert tape.ops.count(OpKind.EINSUM) >= 3
-    expected = np.einsum("ij,jk,kl,lm->im", *xs).sum()
-    assert tape(*xs) == pytest.approx(expected, rel=1e-14)
-    grads = tape.gradient(*xs)
-    plain = tapegrad.trace(lambda *a: np.einsum("ij,jk,kl,lm->im", *a).sum(), *xs)
+    tape = tapegrad.trace(lambda *a: np.einsum("ij,jk,kl,lm->mi", *a, optimize=optimize).sum(), *xs)
+    assert tape.ops.count(OpKind.MATMUL) == 3 and OpKind.EINSUM not in tape.ops
+    plain = tapegrad.trace(lambda *a: np.einsum("ij,jk,kl,lm->mi", *a).sum(), *xs)
     assert plain.ops.count(OpKind.EINSUM) == 1
-    for ours, expected_grad in zip(grads, plain.gradient(*xs)):
-        np.testing.assert_allclose(ours, expected_grad, rtol=1e-13, atol=1e-13)
+    assert tape(*xs) == pytest.approx(plain(*xs), rel=1e-14)
+    for ours, expected in zip(tape.gradient(*xs), plain.gradient(*xs)):
+        np.testing.assert_allclose(ours, expected, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize(("subscripts", "shapes"), CASES)
+def test_optimize_keeps_values_and_gradients_to_rounding(subscripts: str, shapes: tuple[tuple[int, ...], ...]) -> None:
+    """Pairs become matrix products (BLAS), so sums group otherwise: 1e-13 relative of the result's scale."""
+    xs = inputs(shapes)
+    value = np.einsum(subscripts, *[Value(x) for x in xs], optimize=True).data
+    expected = np.einsum(subscripts, *xs)
+    np.testing.assert_allclose(value, expected, rtol=1e-13, atol=1e-13 * (1 + np.max(np.abs(expected), initial=0)))
+    f = loss(subscripts, shapes)
+    optimized = tapegrad.grad(lambda *a: np.sum(np.einsum(subscripts, *a, optimize=True) * _weight(subscripts, xs)),
+                              argnums=tuple(range(len(xs))))(*xs)
+    for ours, reference in zip(optimized, tapegrad.grad(f, argnums=tuple(range(len(xs))))(*xs)):
+        np.testing.assert_allclose(ours, reference, rtol=1e-13, atol=1e-13)
+
+
+def _weight(subscripts: str, xs: list[np.ndarray]) -> np.ndarray:
+    return np.random.default_rng(7).normal(size=np.shape(np.einsum(subscripts, *xs)))
 
 
 def test_optimize_with_an_einsum_path() -> None:
