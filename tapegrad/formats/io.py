@@ -28,6 +28,8 @@ keeps replays bit for bit.  Array ops carry these attributes::
     concat                          an axis (and any number of operands, at least one)
     log_softmax, cumsum             an axis
     astype                          "float32" or "float64"
+    einsum, seinsum                 subscripts written out: "ij,jk->ik" (letters, commas, one "->";
+                                    an operand per term, each letter one size)
 
 A constant that came from sympy or the parser with an exact value (in any
 version) is ``{"value": "0.3333333333333333", "exact": ["rational", 1, 3]}``

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import sympy
 import tapegrad.numpy as tnp
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -25,6 +26,7 @@ from tapegrad.core.kernels import _seinsum, _smatmul
 from tapegrad.core.ops import OpKind
 from tapegrad.formats import dot, io
 from tapegrad.formats.codegen import to_source
+from tapegrad.formats.symbolic import to_sympy
 from tests.support import FD_STEP, assert_close_to, numerical_gradients
 
 # (subscripts, operand shapes): what other autodiff projects' einsum tests cover, and numpy's corner cases.
@@ -417,3 +419,21 @@ def test_the_strong_kernel_is_a_sum_of_strong_products(subscripts: str) -> None:
         np.testing.assert_array_equal(actual, expected)  # nan where nan, inf of the right sign, exact finite sums
         if subscripts == "ij,jk->ik":
             np.testing.assert_array_equal(actual, _smatmul(*xs))
+
+
+# ---------------------------------------------------------------- sympy
+
+
+def test_sympy_export_expands_the_sums() -> None:
+    tape = tapegrad.trace(lambda a, b: np.einsum("ii,ij->", a, b), np.ones((2, 2)), np.ones((2, 3)))
+    formula = to_sympy(tape)
+    a = {(i, j): sympy.Symbol(f"a_{i}_{j}") for i in range(2) for j in range(2)}
+    b = {(i, j): sympy.Symbol(f"b_{i}_{j}") for i in range(2) for j in range(3)}
+    expected = sum(a[i, i] * b[i, j] for i in range(2) for j in range(3))
+    assert sympy.expand(formula - expected) == 0
+
+
+def test_sympy_export_refuses_a_contraction_too_large() -> None:
+    tape = tapegrad.trace(lambda a, b: np.einsum("ij,jk->", a, b), np.ones((30, 30)), np.ones((30, 30)))
+    with pytest.raises(tapegrad.errors.SymbolicLimitError, match="element operations"):
+        to_sympy(tape)
