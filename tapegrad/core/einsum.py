@@ -201,7 +201,12 @@ def _drop_broadcast_axes(
         keep = [d for d, (letter, n) in enumerate(zip(term, shape)) if n == sizes[letter]]
         reshapes.append(None if len(keep) == len(term) else tuple(shape[d] for d in keep))
         inputs[k] = "".join(term[d] for d in keep)
-    return normal_text(inputs, output), reshapes
+    text = normal_text(inputs, output)
+    try:
+        parse_normal(text)  # what a tape file may hold: so every recorded tape saves and loads
+    except ValueError as error:
+        raise ShapeError(f"einsum: {error}") from None
+    return text, reshapes
 
 
 # ---------------------------------------------------------------- the backward rule's subscripts

@@ -437,3 +437,9 @@ def test_sympy_export_refuses_a_contraction_too_large() -> None:
     tape = tapegrad.trace(lambda a, b: np.einsum("ij,jk->", a, b), np.ones((30, 30)), np.ones((30, 30)))
     with pytest.raises(tapegrad.errors.SymbolicLimitError, match="element operations"):
         to_sympy(tape)
+
+
+def test_more_axes_than_a_tape_file_holds_are_refused_when_recorded() -> None:
+    """numpy takes 33 axes; a tape file's subscripts hold at most 32 per term, so recording refuses them."""
+    with pytest.raises(tapegrad.errors.ShapeError, match="more than 32 axes"):
+        tnp.einsum("...", Value(np.ones((1,) * 33)))
