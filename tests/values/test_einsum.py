@@ -443,3 +443,18 @@ def test_more_axes_than_a_tape_file_holds_are_refused_when_recorded() -> None:
     """numpy takes 33 axes; a tape file's subscripts hold at most 32 per term, so recording refuses them."""
     with pytest.raises(tapegrad.errors.ShapeError, match="more than 32 axes"):
         tnp.einsum("...", Value(np.ones((1,) * 33)))
+
+
+def test_the_optimiser_merges_equal_einsums() -> None:
+    """Common subexpressions are keyed on the subscripts: equal einsums of equal operands become one."""
+
+    def f(a: Any) -> Any:
+        return np.einsum("ij,ij->", a, a) + np.einsum("ij,ij->", a, a) + np.einsum("ij,ij->i", a, a).sum()
+
+    tape = tapegrad.trace(f, np.ones((2, 3)))
+    optimized = tapegrad.optimize(tape)
+    assert tape.ops.count(OpKind.EINSUM) == 3 and optimized.ops.count(OpKind.EINSUM) == 2
+    point = inputs(((2, 3),))[0]
+    identical(optimized(point), tape(point))
+    # one adjoint for the merged record: its contributions add up in another order, so to rounding
+    np.testing.assert_allclose(optimized.gradient(point)[0], tape.gradient(point)[0], rtol=1e-15, atol=0)
