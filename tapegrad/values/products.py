@@ -7,10 +7,12 @@ listing and generated code say exactly what is summed.  Its gradient is again
 an einsum (with strong products: a zero adjoint sends nothing past an
 infinite operand), so second derivatives and forward mode come for free.
 
-``dot``, ``vdot``, ``inner``, ``tensordot`` and ``trace`` are einsums with
-subscripts built from their arguments; ``kron`` is an outer einsum and a
-reshape; ``cross`` is written with products and differences, as numpy
-computes it, so its values agree with numpy's bit for bit.
+``dot``, ``vdot``, ``inner`` and ``tensordot`` are einsums with subscripts
+built from their arguments, contracted as matrix products (``matmul``:
+BLAS, as numpy's own); ``trace`` is an einsum with a repeated letter,
+``kron`` an outer einsum and a reshape; ``cross`` is written with products
+and differences, as numpy computes it, so its values agree with numpy's bit
+for bit.
 
 >>> import numpy as np, tapegrad
 >>> tapegrad.grad(lambda a: np.einsum("ii", a))(np.ones((2, 2)))
@@ -173,17 +175,23 @@ def _multiply(a: Any, b: Any) -> Any:
 
 
 def dot(a: Any, b: Any, out: Any = None) -> Any:
-    """numpy's ``dot``: a product with a scalar, else a sum over ``a``'s last axis and ``b``'s second-to-last."""
+    """numpy's ``dot``: a product with a scalar, else a sum over ``a``'s last axis and ``b``'s second-to-last.
+
+    Up to two axes in ``b`` that is ``matmul``; with more, a matrix product
+    of rearranged operands (``einsum``'s ``optimize``), as numpy's BLAS call.
+    """
     _no_out("dot", None, out)
     na, nb = len(_shape(a)), len(_shape(b))
     if not na or not nb:
         return _multiply(a, b)
+    if nb <= 2:
+        return arrays.matmul(a, b)
     left = _letters(na - 1, "z") + "z"
     kept = _letters(na + nb - 2, "z")[na - 1 :]  # b's axes other than the summed one
     right = kept[: nb - 2] + "z" + kept[nb - 2 :] if nb > 1 else "z"
     output = left[:-1] + kept
     _check_sizes("dot", a, b, _shape(a)[-1], _shape(b)[-2 if nb > 1 else 0])
-    return einsum(f"{left},{right}->{output}", a, b)
+    return einsum(f"{left},{right}->{output}", a, b, optimize=True)
 
 
 def _check_sizes(name: str, a: Any, b: Any, n: int, m: int) -> None:
@@ -195,7 +203,7 @@ def vdot(a: Any, b: Any) -> Any:
     """The sum of the products of the flattened arrays (real numbers: nothing to conjugate)."""
     if math.prod(_shape(a)) != math.prod(_shape(b)):
         raise ShapeError(f"vdot: {type_text(_data(a))} and {type_text(_data(b))} must have the same size")
-    return einsum("i,i->", arrays.reshape(a, (-1,)), arrays.reshape(b, (-1,)))
+    return einsum("i,i->", arrays.reshape(a, (-1,)), arrays.reshape(b, (-1,)), optimize=True)
 
 
 def inner(a: Any, b: Any) -> Any:
@@ -205,7 +213,7 @@ def inner(a: Any, b: Any) -> Any:
         return _multiply(a, b)
     _check_sizes("inner", a, b, _shape(a)[-1], _shape(b)[-1])
     letters = _letters(na + nb - 2, "z")
-    return einsum(f"{letters[: na - 1]}z,{letters[na - 1 :]}z->{letters}", a, b)
+    return einsum(f"{letters[: na - 1]}z,{letters[na - 1 :]}z->{letters}", a, b, optimize=True)
 
 
 def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
@@ -236,7 +244,7 @@ def tensordot(a: Any, b: Any, axes: Any = 2) -> Any:
         right[j] = left[i]
     summed = {left[i] for i, _ in pairs}
     output = [ch for ch in left + right if ch not in summed]
-    return einsum(f"{''.join(left)},{''.join(right)}->{''.join(output)}", a, b)
+    return einsum(f"{''.join(left)},{''.join(right)}->{''.join(output)}", a, b, optimize=True)
 
 
 def _axis(axis: Any, ndim: int) -> int:
