@@ -10,7 +10,8 @@ Value, ``X * v``) and ``__array_function__`` (NEP 18: ``np.sum``,
   function (``np.sin``, ``np.add``, ``np.where``...) is found from the row,
   so a new op row dispatches without an entry here;
 * the rest is written below with numpy's own signatures (reductions,
-  ``clip``, comparisons, whose rows compute with IEEE-safe kernels).
+  ``clip``, comparisons, whose rows compute with IEEE-safe kernels), or in
+  a module of its own (``einsum``, ``dot``, ``cross``...: :mod:`.products`).
 
 Anything else raises :class:`UnsupportedOpError` naming the numpy function,
 never numpy's generic message and never a silent conversion to float.  The
