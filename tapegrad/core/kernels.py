@@ -496,3 +496,12 @@ def _prod(x: Any, attr: tuple[Any, bool]) -> Any:
 def _cumsum(x: Any, axis: int) -> Any:
     """The running sum along ``axis`` (as ``np.cumsum`` with an axis)."""
     return np.add.accumulate(x, axis=axis)
+
+
+def _argsort(x: Any, axis: int) -> Any:
+    """The positions that sort ``x`` along ``axis``, as float64 numbers (Values hold floats).
+
+    Stable, so ties keep their order; nan sorts last, as ``np.sort``.
+    float64 holds every position of an array below 2**53 elements exactly.
+    """
+    return np.argsort(x, axis=axis, kind="stable").astype(np.float64)

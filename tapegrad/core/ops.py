@@ -49,6 +49,7 @@ import numpy as np
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
     _acosh,
+    _argsort,
     _asin,
     _atanh,
     _cbrt,
@@ -203,6 +204,8 @@ class OpKind(IntEnum):
     # Reductions of issue 16 (appended after the elementwise ops).
     PROD = 79
     CUMSUM = 80
+    # Sorting (issue 17): the order is computed on the tape, so a replay sorts its own inputs.
+    ARGSORT = 81
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -370,6 +373,15 @@ def _no_formula(sp: Any, *args: Any) -> Any:
     )
 
 
+def _no_order(sp: Any, *args: Any) -> Any:
+    from ..errors import UnsupportedOpError
+
+    raise UnsupportedOpError(
+        "argsort (np.sort, np.argsort) orders numbers; a formula cannot order symbols. "
+        "Generate numpy code (tape.compile('numpy')) or replay the tape instead"
+    )
+
+
 def _object_max(sp: Any, x: Any, attr: tuple[Any, bool]) -> Any:
     """``max`` over an object array of sympy expressions."""
     axes, keepdims = attr
@@ -451,7 +463,7 @@ def _cumsum_vjp(m: Any, g: Any, out: Any, x: Any, axis: int) -> tuple[Any, ...]:
     return (m.getitem(m.cumsum(m.getitem(g, reverse), axis), reverse),)
 
 
-def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
+def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any] | None, attr: AttrKind,
               symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
     if symbolic is None:
@@ -673,6 +685,8 @@ _TABLE = [
     _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
     _array_op(OpKind.PROD, 1, _prod, _prod_vjp, AttrKind.AXES),
     _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
+    # Positions, not a function of x's values a gradient could follow (vjp None): sort takes x at them.
+    _array_op(OpKind.ARGSORT, 1, _argsort, None, AttrKind.AXIS, symbolic=_no_order),
 ]
 # fmt: on
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays
+from . import arrays, shaping, sorting
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -185,6 +185,19 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
 }  # fmt: skip
 
+_SHAPES: dict[Any, Callable[..., Any]] = {  # issue 17: shape functions and sorting (values/shaping.py, sorting.py)
+    np.squeeze: shaping.squeeze, np.expand_dims: shaping.expand_dims, np.ravel: shaping.ravel,
+    np.moveaxis: shaping.moveaxis, np.swapaxes: shaping.swapaxes,
+    np.broadcast_to: shaping.broadcast_to, np.broadcast_arrays: shaping.broadcast_arrays,
+    np.atleast_1d: shaping.atleast_1d, np.atleast_2d: shaping.atleast_2d, np.atleast_3d: shaping.atleast_3d,
+    np.hstack: shaping.hstack, np.vstack: shaping.vstack, np.dstack: shaping.dstack,
+    np.column_stack: shaping.column_stack, np.split: shaping.split, np.array_split: shaping.array_split,
+    np.tile: shaping.tile, np.repeat: shaping.repeat, np.roll: shaping.roll, np.pad: shaping.pad,
+    np.flip: shaping.flip, np.fliplr: shaping.fliplr, np.flipud: shaping.flipud,
+    np.diag: shaping.diag, np.diagonal: shaping.diagonal, np.tril: shaping.tril, np.triu: shaping.triu,
+    np.sort: sorting.sort, np.argsort: sorting.argsort, np.take_along_axis: sorting.take_along_axis,
+}  # fmt: skip
+
 
 def _is_numpy_function(function: Any) -> bool:
     return getattr(np, getattr(function, "__name__", ""), None) is function
@@ -202,6 +215,7 @@ def _elementwise(op: Op) -> Callable[..., Any]:
 
 TABLE: dict[Any, Callable[..., Any]] = {
     **_WRITTEN,
+    **_SHAPES,
     **{op.array: _elementwise(op) for op in OPS if op.elementwise and not op.has_attr and _is_numpy_function(op.array)},
 }
 """numpy callable -> the tapegrad function recording it: the one table both protocols read."""
