@@ -412,7 +412,9 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
     if extra:
         raise InputTypeError(f"pad: mode {mode!r} takes no argument {', '.join(extra)}")
     if kwargs.get("reflect_type", "even") != "even":
-        raise UnsupportedOpError(f"pad: reflect_type={kwargs['reflect_type']!r} is not supported on Values, only 'even'")
+        raise UnsupportedOpError(
+            f"pad: reflect_type={kwargs['reflect_type']!r} is not supported on Values, only 'even'"
+        )
     shape = _shape(array)
     widths = _pairs(pad_width, len(shape), "pad_width", whole=True)
     constants = _pairs(kwargs.get("constant_values", 0), len(shape), "constant_values", whole=False)
@@ -497,7 +499,8 @@ def _triangle(m: Any, k: Any, what: str, lower: bool) -> Any:
     shape, k = _shape(m), _integer(k, f"{what}: k")
     if not shape:
         raise ShapeError(f"{what}: needs a matrix (or a stack of them, or a vector), got a scalar")
-    keep = np.tri(*shape[-2:], k=k, dtype=bool) if lower else ~np.tri(*shape[-2:], k=k - 1, dtype=bool)
+    rows, columns = shape[-2] if len(shape) > 1 else shape[-1], shape[-1]  # a vector makes a square, as numpy's
+    keep = np.tri(rows, columns, k=k, dtype=bool) if lower else ~np.tri(rows, columns, k=k - 1, dtype=bool)
     return where(keep, _array(m), 0.0)  # a selection: exact zeros, and no gradient, even from inf or nan
 
 

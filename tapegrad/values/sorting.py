@@ -107,8 +107,7 @@ def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
     n = shape[axis]
     if picks.size and (picks.min() < -n or picks.max() >= n):
         raise ShapeError(
-            f"take_along_axis: indices from {picks.min()} to {picks.max()} are out of range for axis {axis} "
-            f"of size {n}"
+            f"take_along_axis: indices from {picks.min()} to {picks.max()} are out of range for axis {axis} of size {n}"
         )
     key = [np.arange(m).reshape([m if e == d else 1 for e in range(len(shape))]) for d, m in enumerate(shape)]
     key[axis] = picks.astype(np.intp)
@@ -128,7 +127,9 @@ def _take_along(x: Any, positions: Value, axis: int, checked: bool) -> Any:
     shape = np.shape(arrays._data(x))
     n = shape[axis]
     if not checked:
-        positions = arrays.take(np.arange(float(n)), where(apply(OPS[OpKind.LT], positions, 0.0), positions + float(n), positions))
+        positions = arrays.take(
+            np.arange(float(n)), where(apply(OPS[OpKind.LT], positions, 0.0), positions + float(n), positions)
+        )
     strides = [math.prod(shape[d + 1 :]) for d in range(len(shape))]
     flat = positions if strides[axis] == 1 else positions * float(strides[axis])
     if len(shape) > 1:

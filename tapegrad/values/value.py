@@ -382,11 +382,15 @@ class Value:
         _no_out("prod", dtype, out)
         return arrays.prod_over(self, axis, keepdims)
 
-    def var(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None) -> Value:
+    def var(
+        self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None
+    ) -> Value:
         _no_out("var", dtype, out)
         return arrays.var_over(self, axis, keepdims, ddof)
 
-    def std(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None) -> Value:
+    def std(
+        self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None
+    ) -> Value:
         _no_out("std", dtype, out)
         return arrays.std_over(self, axis, keepdims, ddof)
 
@@ -410,25 +414,25 @@ class Value:
 
     # ndarray's shape methods (tapegrad/values/shaping.py, sorting.py); no in-place sort: use np.sort(v).
     def ravel(self, order: str = "C") -> Value:
-        return shaping.ravel(self, order)  # type: ignore[no-any-return]
+        return shaping.ravel(self, order)
 
     def flatten(self, order: str = "C") -> Value:
-        return shaping.ravel(self, order)  # type: ignore[no-any-return]
+        return shaping.ravel(self, order)
 
     def squeeze(self, axis: Any = None) -> Value:
-        return shaping.squeeze(self, axis)  # type: ignore[no-any-return]
+        return shaping.squeeze(self, axis)
 
     def swapaxes(self, axis1: Any, axis2: Any) -> Value:
-        return shaping.swapaxes(self, axis1, axis2)  # type: ignore[no-any-return]
+        return shaping.swapaxes(self, axis1, axis2)
 
     def repeat(self, repeats: Any, axis: Any = None) -> Value:
-        return shaping.repeat(self, repeats, axis)  # type: ignore[no-any-return]
+        return shaping.repeat(self, repeats, axis)
 
     def diagonal(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Value:
-        return shaping.diagonal(self, offset, axis1, axis2)  # type: ignore[no-any-return]
+        return shaping.diagonal(self, offset, axis1, axis2)
 
     def argsort(self, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Value:
-        return sorting.argsort(self, axis, kind, order, stable=stable)  # type: ignore[no-any-return]
+        return sorting.argsort(self, axis, kind, order, stable=stable)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)

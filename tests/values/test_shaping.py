@@ -376,8 +376,9 @@ FUNCTIONS: dict[str, Callable[[Any, Any], Any]] = {
     "roll": lambda x, d: np.roll(x, d.draw(st.integers(-7, 7)), axis=d.draw(st.none() | st.integers(0, x.ndim - 1))),
     "tile": lambda x, d: np.tile(x, tuple(d.draw(st.lists(st.integers(0, 3), max_size=3)))),
     "repeat": lambda x, d: np.repeat(x, d.draw(st.integers(0, 3)), axis=d.draw(st.integers(0, x.ndim - 1))),
-    "repeat_each": lambda x, d: np.repeat(x, d.draw(st.lists(st.integers(0, 3), min_size=x.shape[0],
-                                                            max_size=x.shape[0])), axis=0),
+    "repeat_each": lambda x, d: np.repeat(
+        x, d.draw(st.lists(st.integers(0, 3), min_size=x.shape[0], max_size=x.shape[0])), axis=0
+    ),
     "pad_constant": lambda x, d: np.pad(x, d.draw(st.integers(0, 2)), constant_values=-2.5),
     "pad_edge": lambda x, d: np.pad(x, [(d.draw(st.integers(0, 2)), 1)] * x.ndim, mode="edge") if x.size else x,
     "pad_reflect": lambda x, d: np.pad(x, d.draw(st.integers(0, 4)), mode="reflect") if x.size else x,

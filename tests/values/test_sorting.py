@@ -122,7 +122,7 @@ def test_top_k_by_sorting() -> None:
     descending = -np.sort(-Value(X))[..., :k]
     assert identical(descending.data, -np.sort(-X)[..., :k])
     g = tapegrad.grad(lambda x: np.sum(np.sort(x)[..., -k:]))(X)
-    assert identical(g, (X >= np.sort(X)[..., -k:-k + 1]).astype(float))
+    assert identical(g, (X >= np.sort(X)[..., -k : -k + 1]).astype(float))
 
 
 def test_indexing_a_vector_by_its_argsort_replays() -> None:
