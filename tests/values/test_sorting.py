@@ -68,6 +68,19 @@ def test_argsort_gives_stable_positions_as_floats() -> None:
     assert identical(tnp.argsort(x), np.argsort(x, kind="stable"))  # plain arrays: numpy's integers
 
 
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_the_order_is_numpys_stable_one_with_or_without_ties(axis: int) -> None:
+    """(The kernel sorts with numpy's fast sort and falls back to the stable one only where values tie.)"""
+    rng = np.random.default_rng(axis + 1)
+    distinct = rng.normal(size=(30, 40))
+    one_nan = distinct.copy()
+    one_nan[np.arange(30), rng.integers(0, 40, 30)] = np.nan  # one nan per row: no tie along axis 1
+    tied = np.round(distinct, 1)
+    for x in (distinct, one_nan, tied, -np.abs(tied) * 0.0):
+        expected = np.argsort(x, axis=axis, kind="stable").astype(np.float64)
+        assert identical(np.argsort(Value(x), axis=axis).data, expected)
+
+
 def test_ties_each_get_the_gradient_of_their_own_sorted_position() -> None:
     x = np.array([1.0, 1.0, 0.0, 1.0])
     g = tapegrad.grad(lambda x: np.sum(np.sort(x) * np.array([10.0, 20.0, 30.0, 40.0])))(x)
@@ -217,12 +230,14 @@ def test_bad_arguments_raise_tapegrad_errors(call: Any, error: type[Exception], 
 @settings(max_examples=60, deadline=None)
 @given(
     hnp.arrays(np.float64, hnp.array_shapes(min_dims=1, max_dims=3, min_side=0, max_side=4),
-               elements=st.sampled_from([-1.0, 0.0, -0.0, 0.5, 2.0, np.nan, np.inf])),
+               elements=st.sampled_from([-1.0, 0.0, -0.0, 0.5, 2.0, np.nan, np.inf, -np.inf])),
     st.data(),
 )  # fmt: skip
 def test_random_arrays_with_ties_and_nan(x: np.ndarray, data: Any) -> None:
     axis = data.draw(st.integers(-x.ndim, x.ndim - 1))
     assert identical(np.sort(Value(x), axis=axis).data, np.sort(x, axis=axis, kind="stable"))
+    stable = np.argsort(x, axis=axis, kind="stable").astype(np.float64)  # the kernel's fast path must agree
+    assert identical(np.argsort(Value(x), axis=axis).data, stable)
     w = np.random.default_rng(0).normal(size=x.shape)
     g = tapegrad.grad(lambda v: np.sum(w * np.sort(v, axis=axis)))(x)
     assert identical(g, sorted_pullback(x, w, axis % x.ndim))
