@@ -404,7 +404,11 @@ def _pairs(value: Any, ndim: int, what: str, whole: bool) -> list[tuple[Any, Any
 
 def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> Any:
     """``array`` padded: with constants (``constant_values``), its edge, or its reflection (``reflect``,
-    ``symmetric``), or wrapped around (``wrap``); the padding's gradient goes back to what it copies."""
+    ``symmetric``), or wrapped around (``wrap``); the padding's gradient goes back to what it copies.
+
+    ``pad_width`` takes every form numpy's does: one width, one (before,
+    after) pair, one pair per axis, or a dict from axis to either.
+    """
     if mode not in _PAD_MODES:
         raise UnsupportedOpError(f"pad: mode {mode!r} is not supported on Values; use one of {', '.join(_PAD_MODES)}")
     allowed = {"constant": {"constant_values"}, "reflect": {"reflect_type"}, "symmetric": {"reflect_type"}}
@@ -416,7 +420,12 @@ def pad(array: Any, pad_width: Any, mode: str = "constant", **kwargs: Any) -> An
             f"pad: reflect_type={kwargs['reflect_type']!r} is not supported on Values, only 'even'"
         )
     shape = _shape(array)
-    widths = _pairs(pad_width, len(shape), "pad_width", whole=True)
+    if isinstance(pad_width, dict):  # {axis: width or (before, after)}, numpy 2.3's form; other axes unpadded
+        widths = [(0, 0)] * len(shape)
+        for axis, width in pad_width.items():
+            widths[_one_axis(axis, len(shape), "pad")] = _pairs(width, 1, "pad_width", whole=True)[0]
+    else:
+        widths = _pairs(pad_width, len(shape), "pad_width", whole=True)
     constants = _pairs(kwargs.get("constant_values", 0), len(shape), "constant_values", whole=False)
     x = _array(array)
     dtype = np.asarray(x._data if isinstance(x, Value) else x).dtype
