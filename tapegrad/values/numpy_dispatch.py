@@ -34,7 +34,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays, shaping, sorting
+from . import arrays, selecting, shaping, sorting
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -185,16 +185,16 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
 }  # fmt: skip
 
-_SHAPES: dict[Any, Callable[..., Any]] = {  # issue 17: shape functions and sorting (values/shaping.py, sorting.py)
+_SHAPES: dict[Any, Callable[..., Any]] = {  # issue 17: values/shaping.py, selecting.py, sorting.py
     np.squeeze: shaping.squeeze, np.expand_dims: shaping.expand_dims, np.ravel: shaping.ravel,
     np.moveaxis: shaping.moveaxis, np.swapaxes: shaping.swapaxes,
     np.broadcast_to: shaping.broadcast_to, np.broadcast_arrays: shaping.broadcast_arrays,
     np.atleast_1d: shaping.atleast_1d, np.atleast_2d: shaping.atleast_2d, np.atleast_3d: shaping.atleast_3d,
     np.hstack: shaping.hstack, np.vstack: shaping.vstack, np.dstack: shaping.dstack,
     np.column_stack: shaping.column_stack, np.split: shaping.split, np.array_split: shaping.array_split,
-    np.tile: shaping.tile, np.repeat: shaping.repeat, np.roll: shaping.roll, np.pad: shaping.pad,
-    np.flip: shaping.flip, np.fliplr: shaping.fliplr, np.flipud: shaping.flipud,
-    np.diag: shaping.diag, np.diagonal: shaping.diagonal, np.tril: shaping.tril, np.triu: shaping.triu,
+    np.tile: shaping.tile, np.repeat: shaping.repeat, np.roll: selecting.roll, np.pad: selecting.pad,
+    np.flip: selecting.flip, np.fliplr: selecting.fliplr, np.flipud: selecting.flipud,
+    np.diag: selecting.diag, np.diagonal: selecting.diagonal, np.tril: selecting.tril, np.triu: selecting.triu,
     np.sort: sorting.sort, np.argsort: sorting.argsort, np.take_along_axis: sorting.take_along_axis,
 }  # fmt: skip
 

@@ -412,7 +412,7 @@ class Value:
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Any:
         return arrays.arg_extreme(self, axis, keepdims, "argmin")
 
-    # ndarray's shape methods (tapegrad/values/shaping.py, sorting.py); no in-place sort: use np.sort(v).
+    # ndarray's shape methods (tapegrad/values/shaping.py, selecting.py, sorting.py); no in-place sort: use np.sort(v).
     def ravel(self, order: str = "C") -> Value:
         return shaping.ravel(self, order)
 
@@ -429,7 +429,7 @@ class Value:
         return shaping.repeat(self, repeats, axis)
 
     def diagonal(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Value:
-        return shaping.diagonal(self, offset, axis1, axis2)
+        return selecting.diagonal(self, offset, axis1, axis2)
 
     def argsort(self, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Value:
         return sorting.argsort(self, axis, kind, order, stable=stable)
@@ -661,7 +661,7 @@ class Value:
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays, numpy_dispatch, shaping, sorting  # noqa: E402
+from . import arrays, numpy_dispatch, selecting, shaping, sorting  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
