@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from ..core.ops import OPS, OpKind
+from ..core.shapes import dtype_of
 from ..errors import InputTypeError, ShapeError, UnsupportedOpError
 from . import arrays
 from .record import apply, where
@@ -126,6 +127,8 @@ def _take_along(x: Any, positions: Value, axis: int, checked: bool) -> Any:
     """
     shape = np.shape(arrays._data(x))
     n = shape[axis]
+    if dtype_of(positions._data) != np.float64:  # float32 holds whole numbers exactly only up to 2**24
+        positions = arrays.astype(positions, "float64")
     if not checked:
         positions = arrays.take(
             np.arange(float(n)), where(apply(OPS[OpKind.LT], positions, 0.0), positions + float(n), positions)

@@ -22,6 +22,7 @@ from hypothesis.extra import numpy as hnp
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.ops import OpKind
 from tapegrad.errors import InputTypeError, ShapeError, UnsupportedOpError
 from tapegrad.formats import dot, io
 from tapegrad.formats.symbolic import to_sympy
@@ -177,6 +178,16 @@ def test_take_along_axis_with_a_value_of_indices_takes_new_indices_on_replay() -
         tape(X, np.array([[4.0, 0.0], [0.0, 0.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match=r"whole numbers in \[0, 4\)"):
         tape.compile("numpy")(X, np.array([[0.5, 0.0], [0.0, 0.0], [0.0, 0.0]]))
+
+
+def test_float32_indices_are_widened_before_they_address_the_flattening() -> None:
+    """float32 holds whole numbers only up to 2**24: the flat positions are computed in float64."""
+    idx = np.array([[2.0], [0.0], [1.0]], dtype=np.float32)
+    tape = tapegrad.trace(lambda x, i: np.take_along_axis(x, i, axis=1), X, idx)
+    assert "astype" in [str(op) for op in tape.ops]
+    take = tape.ops.index(OpKind.TAKE)
+    assert all(tape.values[a].dtype == np.float64 for a in tape.args[take])
+    assert identical(tape(X, idx), np.take_along_axis(X, idx.astype(int), axis=1))
 
 
 def test_argsort_feeds_take_along_axis() -> None:
