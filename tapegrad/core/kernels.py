@@ -528,3 +528,19 @@ def _prod(x: Any, attr: tuple[Any, bool]) -> Any:
 def _cumsum(x: Any, axis: int) -> Any:
     """The running sum along ``axis`` (as ``np.cumsum`` with an axis)."""
     return np.add.accumulate(x, axis=axis)
+
+
+def _argsort(x: Any, axis: int) -> Any:
+    """The positions that sort ``x`` along ``axis``, as float64 numbers (Values hold floats).
+
+    Stable, so ties keep their order; nan sorts last, as ``np.sort``.
+    float64 holds every position of an array below 2**53 elements exactly.
+    numpy's default sort (vectorised) is some 30 times faster than its
+    stable one on random floats; without ties (equal neighbours once
+    sorted, or two nans) the order is unique, so it is the stable order.
+    """
+    order = np.argsort(x, axis=axis)
+    ranked = np.moveaxis(np.take_along_axis(x, order, axis=axis), axis, -1)
+    if ranked.shape[-1] > 1 and (np.any(ranked[..., 1:] == ranked[..., :-1]) or np.any(np.isnan(ranked[..., -2]))):
+        order = np.argsort(x, axis=axis, kind="stable")
+    return order.astype(np.float64)

@@ -50,6 +50,7 @@ from .einsum import cotangent_subscripts, diagonal_subscripts, parse_normal
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
     _acosh,
+    _argsort,
     _asin,
     _atanh,
     _cbrt,
@@ -208,6 +209,8 @@ class OpKind(IntEnum):
     # Issue 17's products: einsum, and einsum with strong products (its backward rule's).
     EINSUM = 81
     SEINSUM = 82
+    # Sorting (issue 17): the order is computed on the tape, so a replay sorts its own inputs.
+    ARGSORT = 83
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -376,6 +379,15 @@ def _no_formula(sp: Any, *args: Any) -> Any:
     )
 
 
+def _no_order(sp: Any, *args: Any) -> Any:
+    from ..errors import UnsupportedOpError
+
+    raise UnsupportedOpError(
+        "argsort (np.sort, np.argsort) orders numbers; a formula cannot order symbols. "
+        "Generate numpy code (tape.compile('numpy')) or replay the tape instead"
+    )
+
+
 def _object_max(sp: Any, x: Any, attr: tuple[Any, bool]) -> Any:
     """``max`` over an object array of sympy expressions."""
     axes, keepdims = attr
@@ -493,7 +505,7 @@ def _einsum_vjp(m: Any, g: Any, out: Any, *operands: Any) -> tuple[Any, ...]:
     return tuple(cotangents)
 
 
-def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any], attr: AttrKind,
+def _array_op(kind: OpKind, arity: int, array: Callable[..., Any], vjp: Callable[..., Any] | None, attr: AttrKind,
               symbolic: Callable[..., Any] | None = None, **properties: Any) -> Op:
     """An op that changes shapes.  Over sympy it runs its numpy rule on object arrays, unless told otherwise."""
     if symbolic is None:
@@ -719,6 +731,8 @@ _TABLE = [
     _array_op(OpKind.EINSUM, -1, _einsum, _einsum_vjp, AttrKind.SUBSCRIPTS),
     _array_op(OpKind.SEINSUM, -1, _seinsum, _einsum_vjp, AttrKind.SUBSCRIPTS,
               symbolic=lambda sp, *args: _einsum(*args)),
+    # Positions, not a function of x's values a gradient could follow (vjp None): sort takes x at them.
+    _array_op(OpKind.ARGSORT, 1, _argsort, None, AttrKind.AXIS, symbolic=_no_order),
 ]
 # fmt: on
 

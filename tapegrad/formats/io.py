@@ -26,7 +26,7 @@ keeps replays bit for bit.  Array ops carry these attributes::
                                     "...", {"slice": [start, stop, step]} or an int64/bool array
     scatter                         {"index": [...], "shape": [2, 3]}
     concat                          an axis (and any number of operands, at least one)
-    log_softmax, cumsum             an axis
+    log_softmax, cumsum, argsort    an axis
     astype                          "float32" or "float64"
     einsum, seinsum                 subscripts written out: "ij,jk->ik" (letters, commas, one "->";
                                     an operand per term, each letter one size)

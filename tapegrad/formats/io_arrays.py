@@ -203,7 +203,7 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
         if picked != x:
             raise ValueError(f"{index!r} of an array of shape {list(shape)} has shape {list(picked)}, not {list(x)}")
         return math.prod(shape)
-    if (kind is OpKind.CONCAT or kind is OpKind.LOG_SOFTMAX) and not 0 <= attr < len(x):
+    if kind in (OpKind.CONCAT, OpKind.LOG_SOFTMAX, OpKind.ARGSORT) and not 0 <= attr < len(x):
         raise ValueError(f"axis {attr} is out of range for {len(x)} axes")
     if kind is OpKind.CONCAT:
         return sum(math.prod(s) for s in shapes)

@@ -192,11 +192,13 @@ def softmax(x: Any, axis: int = -1) -> Any:
     return out.exp() if isinstance(out, Value) else np.exp(out)
 
 
-def concatenate(values: Sequence[Any], axis: int = 0) -> Any:
-    """The arrays joined along an existing ``axis``."""
+def concatenate(values: Sequence[Any], axis: int | None = 0) -> Any:
+    """The arrays joined along an existing ``axis`` (None: flattened first, as numpy's)."""
     values = list(values)
     if not values:
         raise ShapeError("concatenate: needs at least one array")
+    if axis is None:
+        values, axis = [reshape(v, (-1,)) for v in values], 0
     shapes = [_shape(v) for v in values]
     ndim = len(shapes[0])
     if not ndim or any(len(s) != ndim for s in shapes):

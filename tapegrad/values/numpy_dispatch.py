@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays, products
+from . import arrays, products, selecting, shaping, sorting
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -175,6 +175,19 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.tensordot: products.tensordot, np.kron: products.kron, np.cross: products.cross, np.trace: products.trace,
 }  # fmt: skip
 
+_SHAPES: dict[Any, Callable[..., Any]] = {  # issue 17: values/shaping.py, selecting.py, sorting.py
+    np.squeeze: shaping.squeeze, np.expand_dims: shaping.expand_dims, np.ravel: shaping.ravel,
+    np.moveaxis: shaping.moveaxis, np.swapaxes: shaping.swapaxes,
+    np.broadcast_to: shaping.broadcast_to, np.broadcast_arrays: shaping.broadcast_arrays,
+    np.atleast_1d: shaping.atleast_1d, np.atleast_2d: shaping.atleast_2d, np.atleast_3d: shaping.atleast_3d,
+    np.hstack: shaping.hstack, np.vstack: shaping.vstack, np.dstack: shaping.dstack,
+    np.column_stack: shaping.column_stack, np.split: shaping.split, np.array_split: shaping.array_split,
+    np.tile: shaping.tile, np.repeat: shaping.repeat, np.roll: selecting.roll, np.pad: selecting.pad,
+    np.flip: selecting.flip, np.fliplr: selecting.fliplr, np.flipud: selecting.flipud,
+    np.diag: selecting.diag, np.diagonal: selecting.diagonal, np.tril: selecting.tril, np.triu: selecting.triu,
+    np.sort: sorting.sort, np.argsort: sorting.argsort, np.take_along_axis: sorting.take_along_axis,
+}  # fmt: skip
+
 
 def _is_numpy_function(function: Any) -> bool:
     return getattr(np, getattr(function, "__name__", ""), None) is function
@@ -192,6 +205,7 @@ def _elementwise(op: Op) -> Callable[..., Any]:
 
 TABLE: dict[Any, Callable[..., Any]] = {
     **_WRITTEN,
+    **_SHAPES,
     **{op.array: _elementwise(op) for op in OPS if op.elementwise and not op.has_attr and _is_numpy_function(op.array)},
 }
 """numpy callable -> the tapegrad function recording it: the one table both protocols read."""

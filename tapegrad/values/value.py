@@ -341,7 +341,8 @@ class Value:
         return self.transpose()
 
     def transpose(self, *axes: Any) -> Value:
-        return arrays.transpose(self, axes[0] if len(axes) == 1 and not isinstance(axes[0], int) else axes or None)
+        one = len(axes) == 1 and not isinstance(axes[0], (int, np.integer))
+        return arrays.transpose(self, axes[0] if one else axes or None)
 
     def reshape(self, *shape: Any) -> Value:
         return arrays.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
@@ -381,10 +382,16 @@ class Value:
         _no_out("prod", dtype, out)
         return arrays.prod_over(self, axis, keepdims)
 
-    def var(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0) -> Value:
+    def var(
+        self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None
+    ) -> Value:
+        _no_out("var", dtype, out)
         return arrays.var_over(self, axis, keepdims, ddof)
 
-    def std(self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0) -> Value:
+    def std(
+        self, axis: Any = None, keepdims: bool = False, *, ddof: float = 0, dtype: Any = None, out: Any = None
+    ) -> Value:
+        _no_out("std", dtype, out)
         return arrays.std_over(self, axis, keepdims, ddof)
 
     def cumsum(self, axis: Any = None) -> Value:
@@ -410,6 +417,28 @@ class Value:
 
     def argmin(self, axis: Any = None, keepdims: bool = False) -> Any:
         return arrays.arg_extreme(self, axis, keepdims, "argmin")
+
+    # ndarray's shape methods (tapegrad/values/shaping.py, selecting.py, sorting.py); no in-place sort: use np.sort(v).
+    def ravel(self, order: str = "C") -> Value:
+        return shaping.ravel(self, order)
+
+    def flatten(self, order: str = "C") -> Value:
+        return shaping.ravel(self, order)
+
+    def squeeze(self, axis: Any = None) -> Value:
+        return shaping.squeeze(self, axis)
+
+    def swapaxes(self, axis1: Any, axis2: Any) -> Value:
+        return shaping.swapaxes(self, axis1, axis2)
+
+    def repeat(self, repeats: Any, axis: Any = None) -> Value:
+        return shaping.repeat(self, repeats, axis)
+
+    def diagonal(self, offset: Any = 0, axis1: Any = 0, axis2: Any = 1) -> Value:
+        return selecting.diagonal(self, offset, axis1, axis2)
+
+    def argsort(self, axis: Any = -1, kind: Any = None, order: Any = None, *, stable: Any = None) -> Value:
+        return sorting.argsort(self, axis, kind, order, stable=stable)
 
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
@@ -638,7 +667,7 @@ class Value:
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays, numpy_dispatch, products  # noqa: E402
+from . import arrays, numpy_dispatch, products, selecting, shaping, sorting  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
