@@ -111,6 +111,7 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _trunc,
     _where,
 )
+from . import linalg_kernels, linalg_rules
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
 __all__ = ["OpKind", "AttrKind", "Op", "OPS", "OPS_BY_NAME", "op_named", "attribute_text"]
@@ -203,6 +204,21 @@ class OpKind(IntEnum):
     # Reductions of issue 16 (appended after the elementwise ops).
     PROD = 79
     CUMSUM = 80
+    # numpy.linalg (issue 17): rules in linalg_rules.py, kernels in linalg_kernels.py.
+    DET = 81
+    ADJUGATE = 82
+    LOGABSDET = 83
+    SLOGDET_SIGN = 84
+    INV = 85
+    SOLVE = 86
+    CHOLESKY = 87
+    EIGVALSH = 88
+    EIGH_VECTORS = 89
+    SVDVALS = 90
+    SVD_U = 91
+    SVD_VH = 92
+    QR_Q = 93
+    QR_R = 94
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -510,6 +526,13 @@ def _elementwise(kind: OpKind, arity: int, scalar: Callable[..., Any], array: Ca
               **properties)
 
 
+def _linalg(kind: OpKind, arity: int, vjp: Callable[..., Any] | None) -> Op:
+    """A numpy.linalg row: its kernel ``_<name>`` and its sympy rule (or a clear refusal) by the op's name."""
+    name = str(kind)
+    symbolic = linalg_rules.SYMBOLIC.get(name) or linalg_rules.no_formula(name)
+    return Op(kind, arity, None, getattr(linalg_kernels, f"_{name}"), vjp, symbolic=symbolic)
+
+
 # ---------------------------------------------------------------- the table
 # fmt: off
 _TABLE = [
@@ -673,6 +696,21 @@ _TABLE = [
     _elementwise(OpKind.CLIP, 3, _clip, _clip_array, _clip_vjp, lambda sp, x, lo, hi: sp.Min(sp.Max(x, lo), hi)),
     _array_op(OpKind.PROD, 1, _prod, _prod_vjp, AttrKind.AXES),
     _array_op(OpKind.CUMSUM, 1, _cumsum, _cumsum_vjp, AttrKind.AXIS, linear=True),
+    # numpy.linalg over stacks of matrices; a factorisation with several outputs is one row per output.
+    _linalg(OpKind.DET, 1, linalg_rules.det_vjp),
+    _linalg(OpKind.ADJUGATE, 1, linalg_rules.adjugate_vjp),  # det's gradient, finite at singular matrices
+    _linalg(OpKind.LOGABSDET, 1, linalg_rules.logabsdet_vjp),
+    _linalg(OpKind.SLOGDET_SIGN, 1, None),  # flat: its derivative is zero wherever it exists
+    _linalg(OpKind.INV, 1, linalg_rules.inv_vjp),
+    _linalg(OpKind.SOLVE, 2, linalg_rules.solve_vjp),
+    _linalg(OpKind.CHOLESKY, 1, linalg_rules.cholesky_vjp),
+    _linalg(OpKind.EIGVALSH, 1, linalg_rules.eigvalsh_vjp),
+    _linalg(OpKind.EIGH_VECTORS, 1, linalg_rules.eigh_vectors_vjp),
+    _linalg(OpKind.SVDVALS, 1, linalg_rules.svdvals_vjp),
+    _linalg(OpKind.SVD_U, 1, linalg_rules.svd_u_vjp),
+    _linalg(OpKind.SVD_VH, 1, linalg_rules.svd_vh_vjp),
+    _linalg(OpKind.QR_Q, 1, linalg_rules.qr_q_vjp),
+    _linalg(OpKind.QR_R, 1, linalg_rules.qr_r_vjp),
 ]
 # fmt: on
 
