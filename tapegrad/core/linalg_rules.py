@@ -323,7 +323,7 @@ def _qr_tangents(m: Any, x: Any, q: Any, r: Any, t: Any) -> tuple[Any, Any]:
         dr2 = m.smatmul(_mT(m, dq), y) + m.smatmul(_mT(m, q), ty)
         return dq, m.concat(dr1, dr2, np.ndim(x) - 1)
     # X = Q^T dA R^-1 = C + dR R^-1 with C skew and dR R^-1 upper: C from X's strictly lower part.
-    t_rinv = _right_solve(m, _mT(m, t), _mT(m, r))
+    t_rinv = _right_solve(m, t, _mT(m, r))  # dA R^-1
     xx = m.smatmul(_mT(m, q), t_rinv)
     lower = m.where(_strictly_lower(columns), xx, 0.0)
     upper_part = xx - lower + _mT(m, lower)  # X - C
@@ -402,13 +402,18 @@ def no_formula(name: str) -> Callable[..., Any]:
     return refuse
 
 
+def _from_lower(sp: Any, a: Any) -> Any:
+    """The symmetric matrix of ``a``'s lower triangle: what numpy's cholesky reads."""
+    return sp.Matrix(a.rows, a.cols, lambda i, j: a[max(i, j), min(i, j)])
+
+
 SYMBOLIC: dict[str, Callable[..., Any]] = {
     "det": _per_matrix(lambda sp, a: a.det(), "det"),
     "adjugate": _per_matrix(lambda sp, a: a.adjugate(), "adjugate"),
     "logabsdet": _per_matrix(lambda sp, a: sp.log(sp.Abs(a.det())), "slogdet"),
     "slogdet_sign": _per_matrix(lambda sp, a: sp.sign(a.det()), "slogdet"),
     "inv": _per_matrix(lambda sp, a: a.adjugate() / a.det(), "inv"),
-    "cholesky": _per_matrix(lambda sp, a: a.cholesky(hermitian=False), "cholesky"),
+    "cholesky": _per_matrix(lambda sp, a: _from_lower(sp, a).cholesky(hermitian=False), "cholesky"),
     "solve": symbolic_solve,
 }
 """sympy rules by op name, for small matrices (:data:`SYMBOLIC_SIZE_LIMIT`)."""
