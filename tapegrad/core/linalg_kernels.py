@@ -94,7 +94,11 @@ def _eigh(x: Any) -> Any:
 
 
 def _eigvalsh(x: Any) -> Any:
-    return _eigh(x)[0]
+    """numpy's eigvalsh (LAPACK without eigenvectors: the last bits may differ from ``eigh``'s values)."""
+    try:
+        return np.linalg.eigvalsh(x)
+    except np.linalg.LinAlgError:
+        return _each_matrix(np.linalg.eigvalsh, x)
 
 
 def _eigh_vectors(x: Any) -> Any:
@@ -110,7 +114,11 @@ def _svd(x: Any) -> Any:
 
 
 def _svdvals(x: Any) -> Any:
-    return _svd(x)[1]
+    """numpy's ``svd(x, compute_uv=False)`` (without singular vectors: the last bits may differ from ``svd``'s)."""
+    try:
+        return np.linalg.svd(x, compute_uv=False)
+    except np.linalg.LinAlgError:
+        return _each_matrix(lambda a: np.linalg.svd(a, compute_uv=False), x)
 
 
 def _svd_u(x: Any) -> Any:
