@@ -67,14 +67,28 @@ def _inv(x: Any) -> Any:
         return _each_matrix(np.linalg.inv, x)
 
 
+def _solve_one(a: Any, b: Any) -> Any:
+    """One ``solve``; a singular ``a`` still solves ``a x = 0`` with ``x = 0`` (a zero adjoint sends zero)."""
+    try:
+        return np.linalg.solve(a, b)
+    except np.linalg.LinAlgError:
+        if np.any(b):
+            raise
+        return np.zeros(np.shape(b))
+
+
 def _solve(a: Any, b: Any) -> Any:
-    """``solve(a, b)`` as numpy 2 defines it (``b`` a vector, or a stack of matrices); ``nan`` where ``a`` is singular."""
+    """``solve(a, b)`` as numpy 2 defines it (``b`` a vector, or a stack of matrices).
+
+    Where ``a`` is singular the solution is ``nan``, except for a zero ``b``,
+    solved by zero: so the gradients that solve with an adjoint keep strong zeros.
+    """
     try:
         return np.linalg.solve(a, b)
     except np.linalg.LinAlgError:
         if np.ndim(b) == 1:
-            return _each_matrix(np.linalg.solve, a, b[:, None])[..., 0]
-        return _each_matrix(np.linalg.solve, a, b)
+            return _each_matrix(_solve_one, a, b[:, None])[..., 0]
+        return _each_matrix(_solve_one, a, b)
 
 
 def _cholesky(x: Any) -> Any:

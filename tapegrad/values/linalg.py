@@ -146,13 +146,16 @@ def solve(a: Any, b: Any) -> Any:
 
 
 def cholesky(a: Any, upper: bool = False) -> Any:
-    """The lower Cholesky factor ``L`` (``L @ L.T == a``), read from ``a``'s lower triangle; ``L.T`` if ``upper``.
+    """The lower Cholesky factor ``L`` (``L @ L.T == a``), read from ``a``'s lower triangle; with ``upper``,
+    the upper factor read from the upper triangle (as numpy 2).
 
     The gradient is symmetric (that of the symmetric matrix, as PyTorch and
     JAX); a matrix that is not positive definite gives nan.
     """
-    factor = _record(OpKind.CHOLESKY, _matrices("cholesky", a))
-    return _swap(factor) if upper else factor
+    a = _matrices("cholesky", a)
+    if upper:
+        return _swap(_record(OpKind.CHOLESKY, _swap(a)))
+    return _record(OpKind.CHOLESKY, a)
 
 
 def _lower(name: str, a: Any, UPLO: str) -> Any:
