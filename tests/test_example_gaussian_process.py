@@ -41,8 +41,9 @@ def test_the_likelihood_is_the_closed_form_one(gp: ModuleType) -> None:
     assert float(gp.nll(tapegrad.Value(gp.START), x, y).data) == pytest.approx(expected, rel=1e-12)
 
 
-def test_main_prints_the_fit_and_plots_when_asked(gp: ModuleType, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_main_prints_the_fit_and_plots_when_asked(
+    gp: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert gp.main(["--steps", "5"]) == 0
     out = capsys.readouterr().out
     assert "negative log marginal likelihood" in out and "fitted: lengthscale" in out

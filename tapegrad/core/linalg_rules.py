@@ -169,8 +169,9 @@ def _solve_tangent(m: Any, out: Any, a: Any, b: Any, ta: Any, tb: Any) -> Any:
     # A x = b: A dx = db - dA x.
     vector = np.ndim(b) == 1
     x2 = _as_column(m, out) if vector else out
-    rhs = _add(None if tb is None else (_as_column(m, tb) if vector else tb),
-               None if ta is None else -m.smatmul(ta, x2))
+    rhs = _add(
+        None if tb is None else (_as_column(m, tb) if vector else tb), None if ta is None else -m.smatmul(ta, x2)
+    )
     dx = m.solve(a, rhs)
     return m.reshape(dx, np.shape(out)) if vector else dx
 

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from . import linalg_kernels, linalg_rules
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
     _acosh,
@@ -111,7 +112,6 @@ from .kernels import (  # the forward rules: IEEE-safe functions that generated 
     _trunc,
     _where,
 )
-from . import linalg_kernels, linalg_rules
 from .shapes import Index, dtype_of, inverse_permutation, kept_shape, transpose_last
 
 __all__ = ["OpKind", "AttrKind", "Op", "OPS", "OPS_BY_NAME", "op_named", "attribute_text"]

@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-NUMPY_NAMES = tuple(name for name in __all__[:13] if hasattr(np.linalg, name))
+NUMPY_NAMES: tuple[str, ...] = tuple(name for name in __all__[:13] if hasattr(np.linalg, name))
 """The functions of ``numpy.linalg`` this module records (``svdvals``, ``matrix_norm``... where numpy has them)."""
 
 
@@ -91,8 +91,9 @@ def _matrices(name: str, a: Any, square: bool = True) -> Any:
     what = f"np.linalg.{name}: needs a{' square' if square else ''} matrix or a stack of them (shape (..., M, "
     what += "M))" if square else "N))"
     if len(shape) < 2:
-        raise ShapeError(f"{what}; got {type_text(arrays._data(a))}. A vector is not a matrix: reshape it, e.g. "
-                         "v.reshape(1, -1)")
+        raise ShapeError(
+            f"{what}; got {type_text(arrays._data(a))}. A vector is not a matrix: reshape it, e.g. v.reshape(1, -1)"
+        )
     if square and shape[-1] != shape[-2]:
         raise ShapeError(f"{what}; got {type_text(arrays._data(a))}, whose last two axes differ")
     if 0 in shape[-2:]:
@@ -235,8 +236,9 @@ def _vector_norm(x: Any, ord: Any, axis: tuple[int, ...] | None, keepdims: bool)
     if ord is None or ord == 2:
         return apply(OPS[OpKind.SQRT], arrays.sum_over(x * x, axis, keepdims))
     if isinstance(ord, str):
-        raise UnsupportedOpError(f"np.linalg.norm: ord={ord!r} is a matrix norm; a vector has 1, 2, inf, -inf, 0 "
-                                 "or any other number")
+        raise UnsupportedOpError(
+            f"np.linalg.norm: ord={ord!r} is a matrix norm; a vector has 1, 2, inf, -inf, 0 or any other number"
+        )
     if ord == np.inf:
         return arrays.max_over(_abs(x), axis, keepdims)
     if ord == -np.inf:
@@ -294,8 +296,10 @@ def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> A
             out = apply(OPS[OpKind.SQRT], arrays.sum_over(x * x))
             return arrays.reshape(out, (1,) * ndim) if keepdims else out
         if ndim not in (1, 2):
-            raise ShapeError(f"np.linalg.norm(..., ord={ord!r}) of an array of {ndim} axes: give axis= (one axis "
-                             "for a vector norm, two for a matrix norm)")
+            raise ShapeError(
+                f"np.linalg.norm(..., ord={ord!r}) of an array of {ndim} axes: give axis= (one axis "
+                "for a vector norm, two for a matrix norm)"
+            )
         axis = tuple(range(ndim))
     axes = _axes(axis, ndim)
     if len(axes) == 1:

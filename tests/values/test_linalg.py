@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+import tapegrad.numpy as tnp
 from support import assert_close_to, numerical_gradients
 
 import tapegrad
-import tapegrad.numpy as tnp
 from tapegrad import Value, io
 from tapegrad.formats.codegen import to_source
 
@@ -101,8 +101,7 @@ def test_values_on_values_are_numpys_bit_for_bit() -> None:
         np.testing.assert_array_equal(np.asarray(tapegrad.trace(f, a)(a)), f(a))
     # eigh's eigenvalues are eigvalsh's, svd's S is svd(compute_uv=False)'s: LAPACK without vectors, which
     # may differ from numpy's eigh and svd in the last bits.
-    np.testing.assert_allclose(np.linalg.eigh(Value(spd)).eigenvalues.data, np.linalg.eigh(spd).eigenvalues,
-                               rtol=1e-14)
+    np.testing.assert_allclose(np.linalg.eigh(Value(spd)).eigenvalues.data, np.linalg.eigh(spd).eigenvalues, rtol=1e-14)
     np.testing.assert_allclose(np.linalg.svd(Value(STACK)).S.data, np.linalg.svd(STACK).S, rtol=1e-14)
 
 
@@ -115,10 +114,16 @@ def test_norms_agree_with_numpy() -> None:
             expected = np.linalg.norm(x, ord, axis, keepdims)
             actual = np.linalg.norm(Value(x), ord, axis, keepdims).data
             np.testing.assert_allclose(actual, expected, rtol=1e-12, err_msg=f"ord={ord} axis={axis}")
-    np.testing.assert_allclose(np.linalg.vector_norm(Value(x), axis=(0, 2), ord=1).data,
-                               np.linalg.vector_norm(x, axis=(0, 2), ord=1), rtol=1e-12)
-    np.testing.assert_allclose(np.linalg.matrix_norm(Value(x), ord="nuc", keepdims=True).data,
-                               np.linalg.matrix_norm(x, ord="nuc", keepdims=True), rtol=1e-12)
+    np.testing.assert_allclose(
+        np.linalg.vector_norm(Value(x), axis=(0, 2), ord=1).data,
+        np.linalg.vector_norm(x, axis=(0, 2), ord=1),
+        rtol=1e-12,
+    )
+    np.testing.assert_allclose(
+        np.linalg.matrix_norm(Value(x), ord="nuc", keepdims=True).data,
+        np.linalg.matrix_norm(x, ord="nuc", keepdims=True),
+        rtol=1e-12,
+    )
 
 
 def test_the_namespace_tapegrad_numpy_linalg() -> None:
@@ -221,9 +226,15 @@ def test_forward_mode_matches_the_gradient(name: str) -> None:
 def test_forward_mode_of_matrix_outputs_matches_finite_differences() -> None:
     """The tangent of each matrix-valued op, element by element (not only contracted with a gradient)."""
     t = RNG.normal(size=(3, 3))
-    for f, a in [(np.linalg.inv, A), (lambda x: np.linalg.cholesky(_spd(x)), A), (np.linalg.det, STACK),
-                 (lambda x: np.linalg.qr(x).Q, TALL), (lambda x: np.linalg.svd(x, compute_uv=False), A),
-                 (lambda x: np.linalg.eigh(_spd(x)).eigenvectors ** 2, A), (lambda x: np.linalg.solve(x, BM), A)]:
+    for f, a in [
+        (np.linalg.inv, A),
+        (lambda x: np.linalg.cholesky(_spd(x)), A),
+        (np.linalg.det, STACK),
+        (lambda x: np.linalg.qr(x).Q, TALL),
+        (lambda x: np.linalg.svd(x, compute_uv=False), A),
+        (lambda x: np.linalg.eigh(_spd(x)).eigenvectors ** 2, A),
+        (lambda x: np.linalg.solve(x, BM), A),
+    ]:
         direction = t if np.shape(a) == (3, 3) else RNG.normal(size=np.shape(a))
         _, tangent = tapegrad.jvp(f, (a,), (direction,))
         difference = (f(a + 1e-6 * direction) - f(a - 1e-6 * direction)) / 2e-6
@@ -240,6 +251,7 @@ def test_a_stack_of_matrices_is_a_loop_over_them(name: str) -> None:
     batched = tapegrad.grad(lambda s: f(s[0]) + 0.0 * f(s[1]) + f(s[1]))(stack)  # a stack through getitem
     np.testing.assert_allclose(batched, [tapegrad.grad(f)(m) for m in stack], rtol=1e-12, atol=1e-14)
     if name in ("det", "slogdet", "inv", "cholesky"):  # functions of whole stacks: one record for the batch
+
         def total(s: Any) -> Any:
             return np.sum(np.linalg.det(s)) if name == "det" else _stack_loss(name, s)
 

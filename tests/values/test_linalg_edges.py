@@ -103,7 +103,7 @@ def test_zero_adjoints_send_nothing_through_every_linalg_rule() -> None:
         (lambda m: np.linalg.svd(m).Vh, repeated), (lambda m: np.linalg.qr(m).Q, SINGULAR),
     ]  # fmt: skip
     for f, a in cases:
-        grad = tapegrad.grad(lambda m: np.sum(0.0 * f(m)) + np.sum(m))(a)
+        grad = tapegrad.grad(lambda m, f=f: np.sum(0.0 * f(m)) + np.sum(m))(a)
         np.testing.assert_array_equal(grad, np.ones_like(a))
 
 
@@ -164,8 +164,9 @@ def test_square_modes_that_equal_the_reduced_ones_are_accepted() -> None:
 
 
 def test_sympy_writes_det_inv_and_solve_of_small_matrices() -> None:
-    tape = tapegrad.trace(lambda a, b: np.linalg.det(a) * np.sum(np.linalg.solve(a, b)), np.eye(2), np.ones(2),
-                          names=["a", "b"])
+    tape = tapegrad.trace(
+        lambda a, b: np.linalg.det(a) * np.sum(np.linalg.solve(a, b)), np.eye(2), np.ones(2), names=["a", "b"]
+    )
     formula = to_sympy(tape)
     a00, a01, a10, a11, b0, b1 = sympy.symbols("a_0_0 a_0_1 a_1_0 a_1_1 b_0 b_1")
     expected = (a11 * b0 - a01 * b1) + (a00 * b1 - a10 * b0)  # det * (adj b / det), summed
