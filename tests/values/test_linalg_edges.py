@@ -187,3 +187,16 @@ def test_the_math_backend_refuses_linalg_tapes_clearly() -> None:
     tape = tapegrad.trace(np.linalg.det, np.eye(2))
     with pytest.raises(UnsupportedOpError, match=r"uses array ops \(det\).*backend=\"numpy\""):
         tape.compile("math")
+
+
+def test_tape_files_charge_factorisations_their_cubic_work_and_solves_their_broadcast_size() -> None:
+    """A small file must not make the loader factorise large matrices or allocate a large solution."""
+    from tapegrad.errors import TapeFormatError
+
+    det = tapegrad.trace(np.linalg.det, np.eye(600))
+    with pytest.raises(TapeFormatError, match="element operations"):
+        tapegrad.io.loads(tapegrad.io.dumps(det), max_work=10**8)  # 600**3 > 1e8 > 600**2
+    assert tapegrad.io.loads(tapegrad.io.dumps(det), max_work=10**9)(np.eye(600)) == 1.0
+    wide = tapegrad.trace(np.linalg.solve, np.ones((1000, 2, 2)) + np.eye(2), np.ones((2, 1000)))
+    with pytest.raises(TapeFormatError, match="more than 100,000 elements"):
+        tapegrad.io.loads(tapegrad.io.dumps(wide), max_elements=100_000)  # operands 6,000, solution 2,000,000
