@@ -225,6 +225,14 @@ def svdvals(x: Any) -> Any:
     return _record(OpKind.SVDVALS, _matrices("svdvals", x, square=False))
 
 
+def __getattr__(name: str) -> Any:
+    """``tnp.linalg.lstsq`` and other numpy.linalg functions without a recording: say so, and where the list is."""
+    raise AttributeError(
+        f"tapegrad.numpy.linalg has no {name!r}: numpy.linalg's {name} is not recorded by tapegrad; it records "
+        f"{', '.join(NUMPY_NAMES)} (docs/numpy.md)"
+    )
+
+
 # ---------------------------------------------------------------- norms (compositions of existing ops)
 
 
