@@ -59,16 +59,21 @@ def _slogdet_sign(x: Any) -> Any:
     return np.linalg.slogdet(x)[0]
 
 
+def _batched(function: Callable[..., Any], *operands: Any) -> Any:
+    """``function`` on stacks of matrices at once; matrix by matrix (nan where it fails) if numpy raises."""
+    try:
+        return function(*operands)
+    except np.linalg.LinAlgError:
+        return _each_matrix(function, *operands)
+
+
 def _inv(x: Any) -> Any:
     """The inverse; ``nan`` for an exactly singular matrix of the stack."""
-    try:
-        return np.linalg.inv(x)
-    except np.linalg.LinAlgError:
-        return _each_matrix(np.linalg.inv, x)
+    return _batched(np.linalg.inv, x)
 
 
 def _solve_one(a: Any, b: Any) -> Any:
-    """One ``solve``; a singular ``a`` still solves ``a x = 0`` with ``x = 0`` (a zero adjoint sends zero)."""
+    """``solve``; a singular ``a`` still solves ``a x = 0`` with ``x = 0`` (a zero adjoint sends zero)."""
     try:
         return np.linalg.solve(a, b)
     except np.linalg.LinAlgError:
@@ -83,56 +88,34 @@ def _solve(a: Any, b: Any) -> Any:
     Where ``a`` is singular the solution is ``nan``, except for a zero ``b``,
     solved by zero: so the gradients that solve with an adjoint keep strong zeros.
     """
-    try:
-        return np.linalg.solve(a, b)
-    except np.linalg.LinAlgError:
-        if np.ndim(b) == 1:
-            return _each_matrix(_solve_one, a, b[:, None])[..., 0]
-        return _each_matrix(_solve_one, a, b)
+    if np.ndim(b) == 1:
+        return _batched(_solve_one, a, b[:, None])[..., 0]
+    return _batched(_solve_one, a, b)
 
 
 def _cholesky(x: Any) -> Any:
     """The lower Cholesky factor (numpy reads the lower triangle); ``nan`` where ``x`` is not positive definite."""
-    try:
-        return np.linalg.cholesky(x)
-    except np.linalg.LinAlgError:
-        return _each_matrix(np.linalg.cholesky, x)
-
-
-def _eigh(x: Any) -> Any:
-    """Eigenvalues (ascending) and eigenvectors of symmetric matrices, from the lower triangle."""
-    try:
-        return np.linalg.eigh(x)
-    except np.linalg.LinAlgError:
-        return _each_matrix(lambda a: tuple(np.linalg.eigh(a)), x)
+    return _batched(np.linalg.cholesky, x)
 
 
 def _eigvalsh(x: Any) -> Any:
     """numpy's eigvalsh (LAPACK without eigenvectors: the last bits may differ from ``eigh``'s values)."""
-    try:
-        return np.linalg.eigvalsh(x)
-    except np.linalg.LinAlgError:
-        return _each_matrix(np.linalg.eigvalsh, x)
+    return _batched(np.linalg.eigvalsh, x)
 
 
 def _eigh_vectors(x: Any) -> Any:
-    return _eigh(x)[1]
+    """The eigenvectors (columns) of symmetric matrices, from the lower triangle, as numpy's eigh."""
+    return _batched(np.linalg.eigh, x)[1]
 
 
 def _svd(x: Any) -> Any:
     """The reduced SVD ``(u, s, vh)``: ``u @ (s * vh)`` is ``x``, with ``k = min(m, n)`` singular values, descending."""
-    try:
-        return np.linalg.svd(x, full_matrices=False)
-    except np.linalg.LinAlgError:
-        return _each_matrix(lambda a: tuple(np.linalg.svd(a, full_matrices=False)), x)
+    return _batched(lambda a: np.linalg.svd(a, full_matrices=False), x)
 
 
 def _svdvals(x: Any) -> Any:
     """numpy's ``svd(x, compute_uv=False)`` (without singular vectors: the last bits may differ from ``svd``'s)."""
-    try:
-        return np.linalg.svd(x, compute_uv=False)
-    except np.linalg.LinAlgError:
-        return _each_matrix(lambda a: np.linalg.svd(a, compute_uv=False), x)
+    return _batched(lambda a: np.linalg.svd(a, compute_uv=False), x)
 
 
 def _svd_u(x: Any) -> Any:
@@ -143,20 +126,13 @@ def _svd_vh(x: Any) -> Any:
     return _svd(x)[2]
 
 
-def _qr(x: Any) -> Any:
-    """The reduced QR factorisation ``(q, r)``; ``nan`` where LAPACK fails (a matrix holding inf or nan)."""
-    try:
-        return np.linalg.qr(x)
-    except np.linalg.LinAlgError:
-        return _each_matrix(lambda a: tuple(np.linalg.qr(a)), x)
-
-
 def _qr_q(x: Any) -> Any:
-    return _qr(x)[0]
+    """The reduced QR factorisation's ``Q``; ``nan`` where LAPACK fails (a matrix holding inf or nan)."""
+    return _batched(np.linalg.qr, x)[0]
 
 
 def _qr_r(x: Any) -> Any:
-    return _qr(x)[1]
+    return _batched(np.linalg.qr, x)[1]
 
 
 def _adjugate(x: Any) -> Any:
