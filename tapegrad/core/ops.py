@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from . import linalg_kernels, linalg_rules
+from . import linalg_kernels, linalg_rules, linalg_sympy
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
     _acosh,
@@ -204,7 +204,7 @@ class OpKind(IntEnum):
     # Reductions of issue 16 (appended after the elementwise ops).
     PROD = 79
     CUMSUM = 80
-    # numpy.linalg (issue 17): rules in linalg_rules.py, kernels in linalg_kernels.py.
+    # numpy.linalg (issue 17): rules in linalg_rules.py, kernels in linalg_kernels.py, formulas in linalg_sympy.py.
     DET = 81
     ADJUGATE = 82
     LOGABSDET = 83
@@ -529,7 +529,7 @@ def _elementwise(kind: OpKind, arity: int, scalar: Callable[..., Any], array: Ca
 def _linalg(kind: OpKind, arity: int, vjp: Callable[..., Any] | None) -> Op:
     """A numpy.linalg row: its kernel ``_<name>`` and its sympy rule (or a clear refusal) by the op's name."""
     name = str(kind)
-    symbolic = linalg_rules.SYMBOLIC.get(name) or linalg_rules.no_formula(name)
+    symbolic = linalg_sympy.SYMBOLIC.get(name) or linalg_sympy.no_formula(name)
     return Op(kind, arity, None, getattr(linalg_kernels, f"_{name}"), vjp, symbolic=symbolic)
 
 
