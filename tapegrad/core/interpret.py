@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import NonFiniteError, ShapeError, StaleTapeError, UnsupportedOpError
+from .linalg_rules import TANGENTS as LINALG_TANGENTS
 from .ops import OPS, Op, OpKind
 from .shapes import FLOAT64, ArrayAttr, dtype_of, type_text
 from .state import STATE
@@ -278,7 +279,8 @@ def forward_tangents(tape: Tape, values: Sequence[Any], tangents: dict[int, Any]
 # How forward mode treats each shape-changing op (tests/core/test_table_complete.py runs every one).
 # Forward mode's own algorithm, kept out of the table: the table holds one rule set (vjp) and forward
 # mode derives from it by class of op; only take (linear in its first operand), the matrix products
-# (bilinear, einsum multilinear) and log_softmax (a transpose the vjp cannot give at g = 1) are named below.
+# (bilinear, einsum multilinear), log_softmax (a transpose the vjp cannot give at g = 1) and the numpy.linalg
+# rows (their forward rules sit beside their vjp rules in linalg_rules.py) are named below.
 LINEAR_OPS = frozenset(op.kind for op in OPS if op.linear and not op.elementwise)
 WEIGHTED_SUM_OPS = frozenset(op.kind for op in OPS if op.reduction and not op.linear)  # max, logsumexp
 
@@ -305,6 +307,8 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
         return total
     if op.kind is OpKind.LOG_SOFTMAX:  # t - sum(softmax * t)
         return tangents[0] - m.sum(m.smul(tangents[0], m.exp(out)), ((attr,), True))
+    if op.name in LINALG_TANGENTS:  # matrix functions: their own forward rules, beside their vjp rules
+        return LINALG_TANGENTS[op.name](m, out, *operands, *tangents)
     if op.kind in WEIGHTED_SUM_OPS and op.vjp is not None:
         (weights,) = op.vjp(m, np.ones(np.shape(out)), out, operands[0], attr)
         return m.sum(m.smul(tangents[0], weights), attr)

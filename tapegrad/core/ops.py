@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from . import linalg_kernels, linalg_rules, linalg_sympy
 from .einsum import cotangent_subscripts, diagonal_subscripts, parse_normal
 from .kernels import (  # the forward rules: IEEE-safe functions that generated code copies
     _acos,
@@ -211,6 +212,21 @@ class OpKind(IntEnum):
     SEINSUM = 82
     # Sorting (issue 17): the order is computed on the tape, so a replay sorts its own inputs.
     ARGSORT = 83
+    # numpy.linalg (issue 17): rules in linalg_rules.py, kernels in linalg_kernels.py, formulas in linalg_sympy.py.
+    DET = 84
+    ADJUGATE = 85
+    LOGABSDET = 86
+    SLOGDET_SIGN = 87
+    INV = 88
+    SOLVE = 89
+    CHOLESKY = 90
+    EIGVALSH = 91
+    EIGH_VECTORS = 92
+    SVDVALS = 93
+    SVD_U = 94
+    SVD_VH = 95
+    QR_Q = 96
+    QR_R = 97
 
     def __str__(self) -> str:
         return self.name.lower()
@@ -564,6 +580,13 @@ def _elementwise(kind: OpKind, arity: int, scalar: Callable[..., Any], array: Ca
               **properties)
 
 
+def _linalg(kind: OpKind, arity: int, vjp: Callable[..., Any] | None) -> Op:
+    """A numpy.linalg row: its kernel ``_<name>`` and its sympy rule (or a clear refusal) by the op's name."""
+    name = str(kind)
+    symbolic = linalg_sympy.SYMBOLIC.get(name) or linalg_sympy.no_formula(name)
+    return Op(kind, arity, None, getattr(linalg_kernels, f"_{name}"), vjp, symbolic=symbolic)
+
+
 # ---------------------------------------------------------------- the table
 # fmt: off
 _TABLE = [
@@ -733,6 +756,21 @@ _TABLE = [
               symbolic=lambda sp, *args: _einsum(*args)),
     # Positions, not a function of x's values a gradient could follow (vjp None): sort takes x at them.
     _array_op(OpKind.ARGSORT, 1, _argsort, None, AttrKind.AXIS, symbolic=_no_order),
+    # numpy.linalg over stacks of matrices; a factorisation with several outputs is one row per output.
+    _linalg(OpKind.DET, 1, linalg_rules.det_vjp),
+    _linalg(OpKind.ADJUGATE, 1, linalg_rules.adjugate_vjp),  # det's gradient, finite at singular matrices
+    _linalg(OpKind.LOGABSDET, 1, linalg_rules.logabsdet_vjp),
+    _linalg(OpKind.SLOGDET_SIGN, 1, None),  # flat: its derivative is zero wherever it exists
+    _linalg(OpKind.INV, 1, linalg_rules.inv_vjp),
+    _linalg(OpKind.SOLVE, 2, linalg_rules.solve_vjp),
+    _linalg(OpKind.CHOLESKY, 1, linalg_rules.cholesky_vjp),
+    _linalg(OpKind.EIGVALSH, 1, linalg_rules.eigvalsh_vjp),
+    _linalg(OpKind.EIGH_VECTORS, 1, linalg_rules.eigh_vectors_vjp),
+    _linalg(OpKind.SVDVALS, 1, linalg_rules.svdvals_vjp),
+    _linalg(OpKind.SVD_U, 1, linalg_rules.svd_u_vjp),
+    _linalg(OpKind.SVD_VH, 1, linalg_rules.svd_vh_vjp),
+    _linalg(OpKind.QR_Q, 1, linalg_rules.qr_q_vjp),
+    _linalg(OpKind.QR_R, 1, linalg_rules.qr_r_vjp),
 ]
 # fmt: on
 

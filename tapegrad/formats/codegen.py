@@ -47,7 +47,6 @@ from typing import Any
 import numpy as np
 
 from .._version import __version__
-from ..core import kernels
 from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
@@ -55,7 +54,7 @@ from ..core.tape import Tape, portable_site, side_table
 from ..errors import UnknownNameError, UnsupportedOpError
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, fixed_header, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
-from .printers import PRINTERS, kernel_dependencies
+from .printers import PRINTERS, kernel, kernel_dependencies
 
 __all__ = ["to_source", "compile_tape", "identifiers", "BACKENDS", "emit_function", "module_source"]
 
@@ -267,7 +266,7 @@ _OWN_HELPERS = ("_batch", "_array_input", "_frozen", "_map_batch", "_stack")
 
 def _helper(name: str) -> Any:
     """A helper of generated code: a kernel of the op table, or one of the functions above."""
-    return globals()[name] if name in _OWN_HELPERS else getattr(kernels, name)
+    return globals()[name] if name in _OWN_HELPERS else kernel(name)
 
 
 def _helper_sources(names: set[str]) -> list[str]:

@@ -177,6 +177,12 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
         inputs, output = parse_normal(attr, len(shapes))
         sizes = letter_sizes(inputs, shapes)
         return math.prod(sizes[ch] for ch in output)
+    if kind is OpKind.SOLVE:  # b a vector, or a stack of matrices whose batch axes broadcast with a's
+        y = shapes[1]
+        core = y[-1:] if len(y) == 1 else y[-2:]
+        if len(x) < 2 or not core or core[0] != x[-1]:
+            raise ValueError("solve records a stack of square matrices and a right-hand side with as many rows")
+        return math.prod(np.broadcast_shapes(x[:-2], y[:-2])) * math.prod(core)
     if kind in REDUCTIONS:
         axes = range(len(x)) if attr[0] is None else attr[0]
         if axes and axes[-1] >= len(x):
@@ -218,16 +224,26 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
     return math.prod(x)
 
 
+LINEAR_ALGEBRA = frozenset({
+    OpKind.DET, OpKind.ADJUGATE, OpKind.LOGABSDET, OpKind.SLOGDET_SIGN, OpKind.INV, OpKind.SOLVE, OpKind.CHOLESKY,
+    OpKind.EIGVALSH, OpKind.EIGH_VECTORS, OpKind.SVDVALS, OpKind.SVD_U, OpKind.SVD_VH, OpKind.QR_Q, OpKind.QR_R,
+})  # fmt: skip
+"""The numpy.linalg rows: ``m * n * min(m, n)`` operations per ``(m, n)`` matrix, not ``m * n``."""
+
+
 def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int, attr: Attr = None) -> int:
     """The element operations of computing a result of ``size`` elements (at least one).
 
-    A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``; an indexing
+    A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``, a factorisation of
+    an ``(m, n)`` matrix ``m * n * min(m, n)``; an indexing
     takes its result's size; an einsum its terms (the product of every
     letter's size) times its operands; any other op the larger of its result's size
     and its operands' (a sum reads every element it adds).
     """
     if kind is OpKind.MATMUL:
         return max(size * shapes[0][-1], 1)
+    if kind in LINEAR_ALGEBRA and len(shapes[0]) >= 2:  # a factorisation: about min(m, n) passes over each matrix
+        return max(size, sum(math.prod(shape) for shape in shapes) * min(shapes[0][-2:]), 1)
     if kind is OpKind.GETITEM:
         return max(size, 1)
     if kind is OpKind.EINSUM or kind is OpKind.SEINSUM:  # every term, once per operand (a strong one: a few times)

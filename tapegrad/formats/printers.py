@@ -26,22 +26,32 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..core import kernels
+from ..core import kernels, linalg_kernels
 from ..core.ops import Op
 from ..errors import UnsupportedOpError
 
-__all__ = ["Printer", "PythonPrinter", "NumpyPrinter", "PRINTERS", "kernel_dependencies"]
+__all__ = ["Printer", "PythonPrinter", "NumpyPrinter", "PRINTERS", "KERNEL_MODULES", "kernel", "kernel_dependencies"]
+
+
+KERNEL_MODULES = (kernels, linalg_kernels)
+"""The modules of the op table's kernels, which generated code copies (linear algebra has its own)."""
 
 
 def _is_kernel(function: Any) -> bool:
-    """One of the interpreter's IEEE-safe functions in the op table's module, which generated code copies."""
+    """One of the interpreter's IEEE-safe functions in the op table's kernel modules, which generated code copies."""
     name = getattr(function, "__name__", "")
-    return getattr(function, "__module__", None) == kernels.__name__ and name.startswith("_") and name != "<lambda>"
+    module = getattr(function, "__module__", None)
+    return any(module == m.__name__ for m in KERNEL_MODULES) and name.startswith("_") and name != "<lambda>"
+
+
+def kernel(name: str) -> Any:
+    """The kernel called ``name`` (None if there is none)."""
+    return next((getattr(m, name) for m in KERNEL_MODULES if hasattr(m, name)), None)
 
 
 def kernel_dependencies(function: Callable[..., Any]) -> list[str]:
     """The kernels ``function`` calls, read from its code object (the global names it uses)."""
-    return [n for n in function.__code__.co_names if _is_kernel(getattr(kernels, n, None))]
+    return [n for n in function.__code__.co_names if _is_kernel(kernel(n))]
 
 
 class Printer:

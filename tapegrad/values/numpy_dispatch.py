@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays, products, selecting, shaping, sorting
+from . import arrays, linalg, products, selecting, shaping, sorting
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -136,14 +136,6 @@ def power(x: Any, y: Any) -> Any:
     return apply(OPS[OpKind.POW], x, y)
 
 
-def norm(x: Any, ord: Any = None, axis: Any = None, keepdims: bool = False) -> Any:
-    """The Euclidean (Frobenius) norm, ``sqrt(sum(x**2))``; other orders are not supported."""
-    if ord is not None:
-        raise UnsupportedOpError(f"np.linalg.norm(..., ord={ord!r}) on a Value: only the default 2-norm; {_DOCS}")
-    out = arrays.sum_over(_multiply(x, x), axis, keepdims)
-    return out.sqrt() if isinstance(out, Value) else np.sqrt(out)
-
-
 def _row(kind: OpKind) -> Callable[..., Any]:
     op = OPS[kind]
     return lambda x, y: apply(op, x, y)
@@ -166,7 +158,7 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.sum: sum, np.mean: mean, np.max: max, np.amax: max, np.min: min, np.amin: min, np.prod: prod,
     np.var: var, np.std: std, np.cumsum: cumsum, np.cumprod: cumprod, np.argmax: argmax, np.argmin: argmin,
     np.all: all, np.any: any, np.outer: outer, np.clip: clip, np.power: power,
-    np.linalg.norm: norm, np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
+    np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
     np.greater: _greater, np.greater_equal: _greater_equal, np.less: _less, np.less_equal: _less_equal,
     np.equal: _equal, np.not_equal: _not_equal, np.positive: _positive,
     np.reshape: arrays.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
@@ -187,6 +179,7 @@ _SHAPES: dict[Any, Callable[..., Any]] = {  # issue 17: values/shaping.py, selec
     np.diag: selecting.diag, np.diagonal: selecting.diagonal, np.tril: selecting.tril, np.triu: selecting.triu,
     np.sort: sorting.sort, np.argsort: sorting.argsort, np.take_along_axis: sorting.take_along_axis,
 }  # fmt: skip
+_WRITTEN |= {getattr(np.linalg, name): getattr(linalg, name) for name in linalg.NUMPY_NAMES}
 
 
 def _is_numpy_function(function: Any) -> bool:
@@ -286,7 +279,7 @@ def function(func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, 
 
 # ---------------------------------------------------------------- the namespace tapegrad.numpy
 
-_NAMESPACE: dict[str, Callable[..., Any]] = {"norm": norm}
+_NAMESPACE: dict[str, Any] = {"norm": linalg.norm, "linalg": linalg}  # tnp.linalg.det, and tnp.norm as before
 for _name in dir(np):
     _object = getattr(np, _name, None)
     if not _name.startswith("_") and callable(_object) and builtins.any(_object is f for f in TABLE):
@@ -294,7 +287,7 @@ for _name in dir(np):
 del _name, _object
 
 
-def __getattr__(name: str) -> Callable[..., Any]:
+def __getattr__(name: str) -> Any:
     """``tnp.sin``, ``tnp.arctan2``...: every numpy name in :data:`TABLE`, for Values and plain arrays alike."""
     try:
         return _NAMESPACE[name]
