@@ -27,12 +27,14 @@ from __future__ import annotations
 import math
 import numbers
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..core.ops import OPS_BY_NAME as _OPS  # each method names its row: no second list of ops here
 from ..core.shapes import dtype_of, type_text
+from ..core.state import STATE
 from ..core.tape import Tape
 from ..errors import ConcretizationError, InputTypeError, ShapeError
 from .tapes import RecordingTape
@@ -114,6 +116,47 @@ def _user_site() -> str:
     while frame.f_back is not None and frame.f_globals.get("__name__", "").startswith("tapegrad."):
         frame = frame.f_back
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
+
+
+def _binary_operator(name: str) -> Callable[[Value, Any], Value]:
+    """``Value.__add__`` for op ``name``: :func:`~tapegrad.values.record._binary`'s commonest case, recorded here.
+
+    That case is two float Values already on the tape being recorded (or
+    leaves already bound to it), with no checks on: the record is computed
+    by the op table's own scalar rule and appended at once.  Anything else
+    (a number, an array, no tape yet, a trace's leaf...) goes through
+    ``_binary``.  Skipping that call and the op's lookups takes about a
+    tenth off recording micrograd's moons step (65k ops).
+    """
+    op = _OPS[name]
+    kind, scalar = op.kind, op.scalar
+
+    def operator(x: Value, y: Any) -> Value:
+        tape = STATE.fast_tape
+        if tape is None or type(y) is not Value:
+            return _binary(op, x, y)
+        sx = x._slot if x._tape is tape else _bring(tape, x)
+        sy = y._slot if y._tape is tape else _bring(tape, y)
+        values = tape.values
+        a = values[sx]
+        b = values[sy]
+        if type(a) is not float or type(b) is not float:
+            return _record_slots(op, tape, (sx, sy))
+        out = scalar(a, b)  # type: ignore[misc]
+        v = _object_new(Value)
+        v._data = out
+        v._tape = tape
+        v._slot = len(values)
+        tape.ops.append(kind)
+        tape.args.append((sx, sy))
+        values.append(out)
+        return v
+
+    operator.__name__ = operator.__qualname__ = f"__{name}__"
+    return operator
+
+
+_object_new = object.__new__
 
 
 class Value:
@@ -418,26 +461,20 @@ class Value:
         return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
 
     # ------------------------------------------------------------ arithmetic
-    def __add__(self, other: Any) -> Value:
-        return _binary(_OPS["add"], self, other)
+    # The commonest operators record through _binary_operator's fast path (99% of a scalar MLP's records).
+    __add__ = _binary_operator("add")
+    __sub__ = _binary_operator("sub")
+    __mul__ = _binary_operator("mul")
+    __truediv__ = _binary_operator("div")
 
     def __radd__(self, other: Any) -> Value:
         return _binary(_OPS["add"], other, self)
 
-    def __sub__(self, other: Any) -> Value:
-        return _binary(_OPS["sub"], self, other)
-
     def __rsub__(self, other: Any) -> Value:
         return _binary(_OPS["sub"], other, self)
 
-    def __mul__(self, other: Any) -> Value:
-        return _binary(_OPS["mul"], self, other)
-
     def __rmul__(self, other: Any) -> Value:
         return _binary(_OPS["mul"], other, self)
-
-    def __truediv__(self, other: Any) -> Value:
-        return _binary(_OPS["div"], self, other)
 
     def __rtruediv__(self, other: Any) -> Value:
         return _binary(_OPS["div"], other, self)
@@ -636,8 +673,10 @@ from . import arrays, numpy_dispatch  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
+    _bring,
     _compare,
     _record,
+    _record_slots,
     _unary,
     apply,
     constant,
