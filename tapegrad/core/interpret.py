@@ -346,13 +346,16 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
 
     The first contribution is stored, not added to 0.0, and a zero adjoint
     still sends its zeros, so a gradient of ``-0.0`` keeps its sign, as in the
-    generic loop and in generated code.  The commonest ops of scalar programs
-    (``add``, ``sub``, ``mul``, ``neg``, ``relu``: 99% of the records of an
-    MLP step) have their rules inlined, see :data:`INLINED_VJPS`.  One exact
-    shortcut for the others: a zero adjoint sends only zeros (the rules are
+    generic loop and in generated code.  The rules of the commonest ops of
+    scalar programs (:data:`INLINED_VJPS`: 99% of the records of an MLP step)
+    run inline, without calling the table; a zero adjoint reaching ``mul``
+    is sent on as it is, since ``smul(±0, y)`` is that zero whatever ``y``.
+    One exact shortcut: a zero adjoint sends only zeros (the rules are
     strong), and adding a zero to a nonzero (or nan) partial sum changes no
     bit of it or of any later sum, so a record with a zero adjoint whose
-    operands already hold such sums is skipped.
+    operands already hold such sums is skipped (``mul`` and the ops the
+    table's rules run for; half the records of a relu network carry zero
+    adjoints).
     """
     top = max(seeds) if seeds else -1
     adjoint: list[Any] = [None] * (top + 1)
@@ -365,16 +368,19 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
         if g is None:
             continue
         kind = ops[i]
-        # The inlined rules (the moons step's backward: 13.6 -> N ms).  Each sends what the table's rule
-        # sends, bit for bit (tests/core/test_zero_adjoints.py checks every case against the table).
+        # The inlined rules: each sends what the table's rule sends, bit for bit (tests/core/
+        # test_zero_adjoints.py checks every case against the table); the sweep of the moons step
+        # takes 6.3 ms instead of 14.1.
         if kind is _MUL:
             a, b = argss[i]
-            if g - g != 0.0:  # an inf or nan adjoint: smul's own rule decides
-                da, db = _VJP[kind](m, g, values[i], values[a], values[b])  # type: ignore[misc]
-            elif g:  # finite and nonzero: smul(g, y) is the product
-                da, db = g * values[b], g * values[a]
-            else:  # smul(±0, y) is the zero itself, whatever y is
+            if not g:  # smul(±0, y) is the zero itself, whatever y is
+                if adjoint[a] and adjoint[b]:  # the shortcut below: adding it would change no bit
+                    continue
                 da = db = g
+            elif g - g == 0.0:  # finite and nonzero: smul(g, y) is the product
+                da, db = g * values[b], g * values[a]
+            else:  # an inf or nan adjoint: smul's own rule decides
+                da, db = _VJP[kind](m, g, values[i], values[a], values[b])  # type: ignore[misc]
             previous = adjoint[a]
             adjoint[a] = da if previous is None else previous + da
             previous = adjoint[b]
