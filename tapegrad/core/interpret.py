@@ -312,8 +312,8 @@ def _array_tangent(m: SimpleNamespace, op: Op, out: Any, operands: list[Any], ta
 _SCALAR = tuple(op.scalar for op in OPS)
 _VJP = tuple(op.vjp for op in OPS)
 _FLOAT_M = FLOAT.m
-_ADD, _SUB, _MUL, _NEG, _RELU = OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.NEG, OpKind.RELU
-INLINED_VJPS = frozenset({_ADD, _SUB, _MUL, _NEG, _RELU})
+_ADD, _MUL, _RELU = OpKind.ADD, OpKind.MUL, OpKind.RELU
+INLINED_VJPS = frozenset({_ADD, _MUL, _RELU})
 """The ops whose backward rules :func:`backward_float` runs inline, without calling the table's rule."""
 
 
@@ -353,9 +353,8 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
     One exact shortcut: a zero adjoint sends only zeros (the rules are
     strong), and adding a zero to a nonzero (or nan) partial sum changes no
     bit of it or of any later sum, so a record with a zero adjoint whose
-    operands already hold such sums is skipped (``mul`` and the ops the
-    table's rules run for; half the records of a relu network carry zero
-    adjoints).
+    operands already hold such sums is skipped (every op but ``relu``; half
+    the records of a relu network carry zero adjoints).
     """
     top = max(seeds) if seeds else -1
     adjoint: list[Any] = [None] * (top + 1)
@@ -369,13 +368,15 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             continue
         kind = ops[i]
         # The inlined rules: each sends what the table's rule sends, bit for bit (tests/core/
-        # test_zero_adjoints.py checks every case against the table); the sweep of the moons step
-        # takes 6.3 ms instead of 14.1.
-        if kind is _MUL:
+        # test_zero_adjoints.py checks every case against the table).  The sweep of the moons
+        # step (65,620 records) takes 0.54x the time of calling the rules (8.9 ms instead of 16.6).
+        if kind is _MUL or kind is _ADD:
             a, b = argss[i]
-            if not g:  # smul(±0, y) is the zero itself, whatever y is
+            if not g:  # add sends the zero on, and smul(±0, y) is that zero whatever y is
                 if adjoint[a] and adjoint[b]:  # the shortcut below: adding it would change no bit
                     continue
+                da = db = g
+            elif kind is _ADD:
                 da = db = g
             elif g - g == 0.0:  # finite and nonzero: smul(g, y) is the product
                 da, db = g * values[b], g * values[a]
@@ -386,30 +387,9 @@ def backward_float(tape: Tape, values: Sequence[Any], seeds: dict[int, Any]) -> 
             previous = adjoint[b]
             adjoint[b] = db if previous is None else previous + db
             continue
-        if kind is _ADD:
-            a, b = argss[i]
-            previous = adjoint[a]
-            adjoint[a] = g if previous is None else previous + g
-            previous = adjoint[b]
-            adjoint[b] = g if previous is None else previous + g
-            continue
         if kind is _RELU:
             (a,) = argss[i]
             da = g if values[a] > 0.0 else 0.0  # gate(g, x)
-            previous = adjoint[a]
-            adjoint[a] = da if previous is None else previous + da
-            continue
-        if kind is _SUB:
-            a, b = argss[i]
-            previous = adjoint[a]
-            adjoint[a] = g if previous is None else previous + g
-            db = -g
-            previous = adjoint[b]
-            adjoint[b] = db if previous is None else previous + db
-            continue
-        if kind is _NEG:
-            (a,) = argss[i]
-            da = -g
             previous = adjoint[a]
             adjoint[a] = da if previous is None else previous + da
             continue

@@ -1,8 +1,8 @@
 """The float reverse sweep's inlined rules and zero adjoints, bit for bit against the table's rules.
 
 :func:`~tapegrad.core.interpret.backward_float` runs the rules of ``add``,
-``sub``, ``mul``, ``neg`` and ``relu`` inline instead of calling the op
-table, and sends a zero adjoint's zeros without multiplying.  Each case here
+``mul`` and ``relu`` inline instead of calling the op table, and sends a
+zero adjoint's zeros without multiplying.  Each case here
 compares it with the generic :func:`~tapegrad.core.interpret.backward`, which
 calls the table's rule for every record: the adjoint of every slot must have
 the same bits (signed zeros and which slots hold ``None`` included; any nan
@@ -58,7 +58,7 @@ def one_record(kind: OpKind, operands: list[float], same: bool = False) -> Tape:
 
 
 def test_the_inlined_ops_are_the_commonest_scalar_ops() -> None:
-    assert INLINED_VJPS == {OpKind.ADD, OpKind.SUB, OpKind.MUL, OpKind.NEG, OpKind.RELU}
+    assert INLINED_VJPS == {OpKind.ADD, OpKind.MUL, OpKind.RELU}
 
 
 def test_each_inlined_rule_sends_what_the_table_sends() -> None:
@@ -81,7 +81,21 @@ def test_each_inlined_rule_sends_what_the_table_sends() -> None:
 
 # ---------------------------------------------------------------- random programs full of zero adjoints
 
-STEPS = ["add", "sub", "mul", "neg", "relu", "relu", "relu", "tanh", "div", "maximum", "const_mul", "const_add"]
+STEPS: dict[str, Any] = {
+    "add": lambda x, y, j: x + y,
+    "sub": lambda x, y, j: x - y,
+    "mul": lambda x, y, j: x * y,
+    "neg": lambda x, y, j: -x,
+    "relu": lambda x, y, j: x.relu(),
+    "relu of a difference": lambda x, y, j: (x - y).relu(),
+    "relu of a negation": lambda x, y, j: (-x).relu(),
+    "tanh": lambda x, y, j: x.tanh(),
+    "div": lambda x, y, j: x / y,
+    "maximum": lambda x, y, j: tapegrad.maximum(x, y),
+    "times a zero": lambda x, y, j: x * -0.0 if j % 2 else 0.0 * x,
+    "plus a zero": lambda x, y, j: x + (-0.0 if j % 2 else 0.0),
+}
+"""Steps of a random program; the relus and the zero constants make many adjoints zero."""
 NUMBERS = st.one_of(st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, -3.0, 1e300, -1e300]), st.floats(-4.0, 4.0))
 
 
@@ -89,33 +103,12 @@ def run(program: list[tuple[str, int, int]], xs: list[Any]) -> Any:
     """Each step on two earlier results (by index modulo how many exist); returns the sum of the last three."""
     results = list(xs)
     for name, i, j in program:
-        x, y = results[i % len(results)], results[j % len(results)]
-        if name == "add":
-            z = x + y
-        elif name == "sub":
-            z = x - y
-        elif name == "mul":
-            z = x * y
-        elif name == "neg":
-            z = -x
-        elif name == "relu":
-            z = x.relu() if isinstance(x, Value) else max(x, 0.0)
-        elif name == "tanh":
-            z = x.tanh()
-        elif name == "div":
-            z = x / y
-        elif name == "maximum":
-            z = tapegrad.maximum(x, y)
-        elif name == "const_mul":
-            z = x * -0.0 if j % 2 else 0.0 * x
-        else:
-            z = x + (-0.0 if j % 2 else 0.0)
-        results.append(z)
+        results.append(STEPS[name](results[i % len(results)], results[j % len(results)], j))
     return results[-1] + results[-2] - results[-3] if len(results) >= 3 else results[-1]
 
 
 programs = st.lists(
-    st.tuples(st.sampled_from(STEPS), st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=40
+    st.tuples(st.sampled_from(sorted(STEPS)), st.integers(0, 40), st.integers(0, 40)), min_size=1, max_size=40
 )
 
 
