@@ -76,8 +76,8 @@ class Module:
 def _check_inputs(x: Any, nin: int, who: object) -> None:
     """``x`` is a sequence of ``nin`` inputs: micrograd's ``zip`` silently drops extra inputs (or weights).
 
-    ``who`` names the caller when printed; a Neuron passes itself, as formatting its name on every
-    call cost 3% of a moons step.
+    ``who`` names the caller when printed; a Neuron passes itself, since formatting its name on
+    every call cost about 1 ms of a moons step (3,300 neuron calls).
     """
     try:
         count = len(x)

@@ -25,6 +25,7 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
+from tapegrad.core.ops import OPS_BY_NAME
 from tapegrad.core.state import STATE
 from tapegrad.errors import NonFiniteError
 from tapegrad.values.value import _binary_operator
@@ -72,10 +73,14 @@ def assert_same_records(program: Callable[[], Value]) -> None:
     assert fast == general
 
 
-def test_the_fast_path_is_what_the_operators_run() -> None:
-    assert Value.__add__.__name__ == "__add__" and Value.__mul__.__name__ == "__mul__"
-    for name in OPERATORS:
-        assert _binary_operator(name).__name__ == f"__{name}__"
+def test_the_operators_are_the_fast_paths_of_their_ops() -> None:
+    methods = {"add": Value.__add__, "sub": Value.__sub__, "mul": Value.__mul__, "div": Value.__truediv__}
+    assert set(methods) == set(OPERATORS)
+    for name, method in methods.items():
+        assert method.__qualname__ == f"Value.{method.__name__}"
+        assert method.__closure__ is not None
+        assert OPS_BY_NAME[name] in [cell.cell_contents for cell in method.__closure__]
+    assert _binary_operator("div", "__truediv__").__name__ == "__truediv__"
 
 
 @pytest.mark.parametrize("name", sorted(OPERATORS))
