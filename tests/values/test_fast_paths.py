@@ -12,10 +12,12 @@ the same records and the same bits.
 from __future__ import annotations
 
 import copy
+import gc
 import itertools
 import math
 import struct
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -166,3 +168,26 @@ def test_inside_a_trace_leaves_are_constants_and_results_are_traced() -> None:
     tape = tapegrad.trace(lambda x: w * x + x * w, 3.0)
     assert tape(5.0) == 20.0
     assert tape.gradient(5.0) == (4.0,)
+
+
+def test_a_training_step_leaves_nothing_for_the_cyclic_collector() -> None:
+    """Leaves remember a slot number, never a tape: the fast paths create no reference cycles."""
+    from tapegrad.nn import MLP
+
+    model = MLP(2, [4, 1], seed=0)
+    gc.collect()
+    gc.disable()
+    try:
+        tapes = []
+        for _ in range(3):
+            loss = sum(((model([Value(x), Value(-x)]) - 1.0) ** 2 for x in (0.5, -1.5)), Value(0.0))
+            tapes.append(weakref.ref(loss._tape))
+            model.zero_grad()
+            loss.backward()
+            for p in model.parameters():
+                p.data -= 0.1 * p.grad
+        del loss
+        assert [tape() for tape in tapes] == [None, None, None]  # freed by reference counting alone
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
