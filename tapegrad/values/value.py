@@ -121,13 +121,19 @@ def _user_site() -> str:
 def _binary_operator(name: str, method: str) -> Callable[[Value, Any], Value]:
     """``Value.<method>`` for op ``name``: :func:`~tapegrad.values.record._binary`'s commonest case, recorded here.
 
-    That case is two float Values already on the tape being recorded (or
-    leaves already bound to it), with no checks on: the record is computed
-    by the op table's own scalar rule and appended at once.  Anything else
-    (a number, an array, no tape yet, a trace's leaf...) goes through
-    ``_binary``.  Without that call, the op's lookups and a second
-    thread-local read, recording micrograd's moons step (65k ops) takes
-    0.78x the time (43.8 ms instead of 56.0, on a loaded machine).
+    That case is two Values already on the tape being recorded (or leaves
+    already bound to it), a tape holding no arrays, and no checks on: the
+    record is computed by the op table's own scalar rule and appended at
+    once.  Anything else (a number, an array, no tape yet, a trace's
+    leaf...) goes through ``_binary``.  Without that call, the op's lookups
+    and a second thread-local read, recording micrograd's moons step (65k
+    ops) takes 0.78x the time (43.8 ms instead of 56.0, on a loaded
+    machine); asking the tape whether it holds arrays (``Tape.array``)
+    instead of checking both operands are floats takes another 5%.  That
+    rests on every slot of such a tape being a float: leaves hold floats
+    or arrays (``Value(...)`` and ``.data`` convert), constants are
+    floats, an array sets ``Tape.array``, and every scalar rule of the
+    table returns a float for floats (tests/values/test_fast_paths.py).
     """
     op = _OPS[name]
     kind, scalar = op.kind, op.scalar
@@ -138,12 +144,10 @@ def _binary_operator(name: str, method: str) -> Callable[[Value, Any], Value]:
             return _binary(op, x, y)
         sx = x._slot if x._tape is tape else _bring(tape, x)
         sy = y._slot if y._tape is tape else _bring(tape, y)
-        values = tape.values
-        a = values[sx]
-        b = values[sy]
-        if type(a) is not float or type(b) is not float:
+        if tape.array:  # else both operands are floats
             return _record_slots(op, tape, (sx, sy))
-        out = scalar(a, b)  # type: ignore[misc]
+        values = tape.values
+        out = scalar(values[sx], values[sy])  # type: ignore[misc]
         v = _object_new(Value)
         v._data = out
         v._tape = tape
@@ -206,7 +210,13 @@ class Value:
     @data.setter
     def data(self, data: Any) -> None:
         self._check_concrete("setting .data")
-        self._data = data
+        if isinstance(data, Value):
+            raise InputTypeError(
+                "a Value's .data must be a number or an array, got a Value; assign its number (w.data = v.data)"
+            )
+        # As Value(...) takes it: an int or a numpy scalar becomes a float (a tape with no arrays holds only
+        # floats, which the operators' fast path relies on); an array is kept as it is, not copied.
+        self._data = data if type(data) is float or isinstance(data, np.ndarray) else as_data(data)
 
     @property
     def name(self) -> str | None:

@@ -27,9 +27,9 @@ import pytest
 
 import tapegrad
 from tapegrad import Value
-from tapegrad.core.ops import OPS_BY_NAME
+from tapegrad.core.ops import OPS, OPS_BY_NAME
 from tapegrad.core.state import STATE
-from tapegrad.errors import NonFiniteError
+from tapegrad.errors import InputTypeError, NonFiniteError
 from tapegrad.values.value import _binary_operator
 
 SPECIAL = [0.0, -0.0, 1.5, -2.5, 5e-324, 1e308, -math.inf, math.inf, math.nan]
@@ -191,3 +191,49 @@ def test_a_training_step_leaves_nothing_for_the_cyclic_collector() -> None:
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_every_scalar_rule_gives_a_float_for_floats() -> None:
+    """The fast path takes a tape without arrays to hold only floats: no scalar rule may break that."""
+    for op in OPS:
+        if op.scalar is None:
+            continue
+        for args in itertools.product(SPECIAL, repeat=op.arity):
+            attrs = [(0,), (2,), (-1,), (0.5,), (3.0,), (2.0,)] if op.has_attr else [()]
+            for attr in attrs:
+                out = op.scalar(*args, *attr)
+                assert type(out) is float, (op.name, args, attr, out)
+
+
+@pytest.mark.parametrize("data", [3, True, np.float64(2.5), np.int64(-4), 10**400])
+def test_data_set_to_another_kind_of_number_becomes_a_float(data: Any) -> None:
+    """As ``Value(data)`` converts it; the records are those of the general path."""
+    w = Value(1.0)
+    w.data = data
+    assert type(w.data) is float and w.data == Value(data).data
+
+    def program() -> Value:
+        v = Value(0.5)
+        v.data = data
+        return (v * v + v) / (v - Value(1.0))
+
+    assert_same_records(program)
+
+
+def test_data_set_to_an_array_is_kept_as_it_is() -> None:
+    w = Value(1.0)
+    array = np.arange(3.0)
+    w.data = array
+    assert w.data is array
+    w.data = np.float32(1.5)
+    assert isinstance(w.data, np.ndarray) and w.data.dtype == np.float32 and w.data.shape == ()
+    assert_same_records(lambda: Value(2.0) * w + w)
+
+
+def test_data_set_to_a_value_or_text_is_refused() -> None:
+    w = Value(1.0)
+    with pytest.raises(InputTypeError, match=r"assign its number \(w.data = v.data\)"):
+        w.data = Value(2.0)
+    with pytest.raises(InputTypeError, match="must be a real number"):
+        w.data = "2.0"
+    assert w.data == 1.0
