@@ -73,8 +73,12 @@ class Module:
         return []
 
 
-def _check_inputs(x: Any, nin: int, who: str) -> None:
-    """``x`` is a sequence of ``nin`` inputs: micrograd's ``zip`` silently drops extra inputs (or weights)."""
+def _check_inputs(x: Any, nin: int, who: object) -> None:
+    """``x`` is a sequence of ``nin`` inputs: micrograd's ``zip`` silently drops extra inputs (or weights).
+
+    ``who`` names the caller when printed; a Neuron passes itself, since formatting its name on
+    every call cost about 1 ms of a moons step (3,300 neuron calls).
+    """
     try:
         count = len(x)
     except TypeError:
@@ -104,7 +108,7 @@ class Neuron(Module):
         self.nonlin = nonlin
 
     def __call__(self, x: Sequence[Any]) -> Any:
-        _check_inputs(x, len(self.w), repr(self))
+        _check_inputs(x, len(self.w), self)
         act = sum((wi * xi for wi, xi in zip(self.w, x, strict=True)), self.b)
         return act.relu() if self.nonlin else act
 

@@ -9,7 +9,10 @@ one record.  :func:`apply` is an op's forward rule in whatever domain its
 operands live: recorded for Values, computed for numbers and numpy arrays.
 
 ``_unary`` and ``_binary`` are the scalar engine's hottest code: they
-inline what ``_record`` does, and must behave exactly as it does.
+inline what ``_record`` does, and must behave exactly as it does; the
+commonest case of ``_binary`` is inlined once more into ``Value.__add__``,
+``__sub__``, ``__mul__`` and ``__truediv__`` (``_binary_operator`` in
+:mod:`tapegrad.values.value`).
 """
 
 from __future__ import annotations
@@ -198,11 +201,15 @@ def _bring(tape: RecordingTape, v: Value) -> int:
     if source is None and not tape.traced:  # a leaf: bind it afresh whenever its data has changed
         if len(tape.ops) >= EAGER_TAPE_LIMIT or tape.nbytes >= EAGER_TAPE_BYTES:  # _check_size, inlined
             STATE.close_eager(tape)
+        bound = v._slot  # where the leaf was last bound, on this tape or another: a check cheaper than the dict's
+        if tape.sources.get(bound) is v and tape.values[bound] is v._data:  # type: ignore[attr-defined]  # eager
+            return bound
         slot = tape.source_slots.get(id(v))
         if slot is None or tape.values[slot] is not v._data:
             slot = tape.append(_INPUT, (), v.name or "leaf", v._data)
             tape.sources[slot] = v  # type: ignore[attr-defined]  # an eager tape: a trace takes leaves as constants
             tape.source_slots[id(v)] = slot
+        v._slot = slot
         return slot
     if source is not None and source.traced:
         if source.sealed:
@@ -295,12 +302,9 @@ def _record_array(op: Op, tape: RecordingTape, slots: tuple[int, ...], args: lis
 
 def _unary(op: Op, x: Value) -> Value:
     """The hot path of ``_record`` for one operand; same behaviour."""
-    state = STATE
-    tape = state.current
-    if tape is None:
-        if state.no_grad:
-            return _untracked(op, (x,))
-        tape = _current_tape()
+    tape = STATE.fast_tape
+    if tape is None:  # no tape yet, no_grad(), or checks on
+        return _record(op, (x,))
     s = x._slot if x._tape is tape else _bring(tape, x)
     values = tape.values
     a = values[s]
@@ -311,8 +315,6 @@ def _unary(op: Op, x: Value) -> Value:
     tape.ops.append(op.kind)
     tape.args.append((s,))
     values.append(out)
-    if state.checks:
-        _check(tape, slot, out)
     return _new_value(out, tape, slot)
 
 
