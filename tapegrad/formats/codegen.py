@@ -526,8 +526,16 @@ _COMPILED = side_table()  # each tape's generated functions, by backend
 
 
 def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
-    """``tape`` as a Python function (cached with the tape), from :func:`to_source`."""
+    """``tape`` as a Python function (cached with the tape), from :func:`to_source`.
+
+    ``backend="c"`` gives a :class:`~tapegrad.formats.cbuild.CFunction` instead: the tape run by a small
+    compiled C machine (:mod:`tapegrad.formats.cvm`), called the same way.
+    """
     cache = _COMPILED.setdefault(tape, {})
+    if backend == "c" and backend not in cache:
+        from .cbuild import compile_c  # same layer; cbuild builds on this module
+
+        cache[backend] = compile_c(tape)
     if backend not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
         source = to_source(tape, name, backend)
