@@ -70,6 +70,7 @@ def machine_source() -> str:
         "static int tg_execute(const tg_instruction *restrict code, long count, double *restrict w) {",
         "    for (const tg_instruction *pc = code, *end = code + count; pc < end; pc++) {",
         "        const double A = w[pc->a], B = w[pc->b];",
+        "        const int32_t out = pc->out;",
         "        double C, r;",
         "        switch (pc->op) {",
     ]
@@ -78,11 +79,11 @@ def machine_source() -> str:
         lines.append(f"        case {number}: {third}r = {expression}; break;")
     guard = int(OpKind.GUARD)
     lines += [
-        f"        case {guard}: if ((A != 0.0) != (pc->b != 0)) return pc->out; continue;",
+        f"        case {guard}: if ((A != 0.0) != (pc->b != 0)) return out; continue;",
         "        default: return -2;",
         "        }",
         "        (void)C;",
-        "        w[pc->out] = r;",
+        "        w[out] = r;",
         "    }",
         "    return 0;",
         "}",
