@@ -38,7 +38,7 @@ from ..core.tape import Tape, portable_site
 from ..errors import ArgumentCountError, CompileError, CompilerNotFoundError, InputTypeError
 from .cvm import Program, encode, machine_source
 
-__all__ = ["CFunction", "compile_c", "find_compiler", "cache_directory", "FLAGS", "load_machine"]
+__all__ = ["CFunction", "compile_c", "find_compiler", "cache_directory", "FLAGS", "load_machine", "build_machine"]
 
 FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fno-builtin")
 _COMPILE_SECONDS = 300
@@ -99,12 +99,17 @@ def load_machine() -> Any:
     key = hashlib.sha256("\0".join([source, *compiler, *FLAGS]).encode()).hexdigest()[:24]
     name = f"tg_machine_{key}.so"
     if name not in _LOADED:
-        directory = cache_directory()
-        library = directory / name
+        library = cache_directory() / name
         if not library.exists():
-            _compile(compiler, source, directory, library)
+            build_machine(library, compiler, source)
         _LOADED[name] = _bind(ctypes.CDLL(str(library)))
     return _LOADED[name]
+
+
+def build_machine(library: Path, compiler: list[str] | None = None, source: str | None = None) -> Path:
+    """Compile the machine into ``library`` (benchmarks time this; :func:`load_machine` caches it)."""
+    _compile(compiler or find_compiler(), source or machine_source(), library.parent, library)
+    return library
 
 
 def _compile(compiler: list[str], source: str, directory: Path, library: Path) -> None:
