@@ -29,7 +29,6 @@ import numpy as np
 
 from .._version import __version__
 from ..core.ops import OPS, OpKind
-from ..core.passes import dead_code
 from ..core.tape import Tape
 from .codegen import _check_scalar
 from .cprinter import C_KERNELS, CPrinter
@@ -135,10 +134,27 @@ class Program:
     guards: tuple[int, ...]
 
 
+def _live(tape: Tape) -> list[bool]:
+    """The records an output or a guard depends on (as :func:`~tapegrad.core.passes.dead_code` keeps)."""
+    live = [False] * len(tape)
+    for s in tape.output_slots + tape.input_slots:
+        live[s] = True
+    ops, args, guard = tape.ops, tape.args, OpKind.GUARD
+    for i in range(len(tape) - 1, -1, -1):
+        if live[i] or ops[i] is guard:
+            live[i] = True
+            for a in args[i]:
+                live[a] = True
+    return live
+
+
 def encode(tape: Tape) -> Program:
-    """``tape`` (scalar) as machine instructions; the work array's slots reused as values die."""
-    tape = dead_code(tape)
+    """``tape`` (scalar) as machine instructions; the work array's slots reused as values die.
+
+    One pass over the records, skipping dead ones; 185k records take about a second.
+    """
     _check_scalar(tape)
+    live = _live(tape)
     n_inputs = len(tape.input_slots)
     slot = [-1] * len(tape)
     for j, s in enumerate(tape.input_slots):
@@ -151,43 +167,49 @@ def encode(tape: Tape) -> Program:
             constants[key] = n_inputs + len(constants)
         return constants[key]
 
+    attrs: dict[int, int] = {}
     for i, kind in enumerate(tape.ops):
+        if not live[i]:
+            continue
         if kind is OpKind.INPUT and slot[i] < 0:
             slot[i] = constant(tape.values[i])  # captured from an enclosing trace: a constant
         elif kind is OpKind.CONST:
             slot[i] = constant(tape.attrs[i])
-    attrs = {i: constant(tape.attrs[i]) for i, kind in enumerate(tape.ops) if OPS[kind].scalar and i in tape.attrs}
+        elif i in tape.attrs and OPS[kind].scalar is not None:
+            attrs[i] = constant(tape.attrs[i])  # pow_const's exponent
     last_use = list(range(len(tape)))
     for i, operands in enumerate(tape.args):
-        for a in operands:
-            last_use[a] = i
+        if live[i]:
+            for a in operands:
+                last_use[a] = i
     for s in tape.output_slots:
         last_use[s] = len(tape)
-    first_result = n_inputs + len(constants)
+    first_result = top = n_inputs + len(constants)
     free: list[int] = []
-    top = first_result
     code: list[tuple[int, int, int, int]] = []
     guards: list[int] = []
-    for i, kind in enumerate(tape.ops):
-        if kind in (OpKind.INPUT, OpKind.CONST):
+    skip = (OpKind.INPUT, OpKind.CONST)
+    for i, (kind, operands) in enumerate(zip(tape.ops, tape.args)):
+        if not live[i] or kind in skip:
             continue
-        operands = [slot[a] for a in tape.args[i]] + ([attrs[i]] if i in attrs else [])
+        a = slot[operands[0]] if operands else 0
+        b = slot[operands[1]] if len(operands) > 1 else attrs.get(i, 0)
         if kind is OpKind.GUARD:
             guards.append(i)
-            code.append((int(kind), operands[0], 1 if tape.attrs[i] else 0, len(guards)))
-            slot[i] = operands[0]
+            code.append((int(kind), a, 1 if tape.attrs[i] else 0, len(guards)))
+            slot[i] = a
             continue
-        for a in set(tape.args[i]):
-            if last_use[a] == i and slot[a] >= first_result:
-                free.append(slot[a])
+        for operand in operands:
+            if last_use[operand] == i and slot[operand] >= first_result:
+                free.append(slot[operand])
+                last_use[operand] = -1  # freed once, even if it is read twice here
         if free:
             slot[i] = free.pop()
         else:
             slot[i], top = top, top + 1
-        a, b = (operands + [0, 0])[:2]
         code.append((int(kind), a, b, slot[i]))
         if len(operands) == 3:
-            code.append((ARG, operands[2], 0, 0))
+            code.append((ARG, slot[operands[2]], 0, 0))
     return Program(
         tape=tape,
         code=np.array(code, dtype=np.int32).reshape(-1, 4),
