@@ -253,3 +253,39 @@ def test_hostile_names_never_reach_the_c_source() -> None:
     assert machine_source() == before and "system" not in before and "stdio" not in before
     program = encode(tape)
     assert program.code.dtype == np.int32 and program.constants.dtype == np.float64
+
+
+def test_unusual_tapes_dead_records_inputs_as_outputs_and_no_inputs() -> None:
+    def wasteful(x: Any, y: Any) -> Any:
+        (x * y).exp()  # recorded, never used: the machine skips it
+        return [x, y * 2.0, x]
+
+    tape = tapegrad.trace(wasteful, 1.0, 2.0)
+    f = tape.compile("c")
+    assert f(3.0, -0.0) == [3.0, -0.0, 3.0] and math.copysign(1.0, f(3.0, -0.0)[1]) == -1.0
+    assert len(f.program.code) == 1  # the multiply by 2 alone
+    assert tapegrad.trace(lambda: tapegrad.Value(2.0).exp()).compile("c")() == math.exp(2.0)
+
+
+def test_slots_are_reused_so_the_work_array_stays_small() -> None:
+    def chain(x: Any) -> Any:
+        for _ in range(1000):
+            x = (x * 1.0001).sin()
+        return x
+
+    tape = tapegrad.trace(chain, 0.5)
+    program = encode(tape)
+    assert len(program.code) == 2000 and program.slots <= 4  # x, the constant, two results in turn
+    assert tape.compile("c")(0.25) == tape(0.25)
+
+
+def test_calls_from_several_threads_agree() -> None:
+    """Each call has its own work array, and ctypes lets go of the GIL while the machine runs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tape = tapegrad.trace(lambda x, y: ((x * y).tanh() + x.exp()).log(), 1.0, 2.0)
+    f = gradient_tape(tape).compile("c")
+    points = [(0.01 * k, 1.0 - 0.02 * k) for k in range(200)]
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda p: f(*p), points))
+    assert results == [f(*p) for p in points]
