@@ -29,10 +29,20 @@ from typing import Any
 import bench_codegen  # the moons loss over CasADi symbols, the compiled step, the random programs
 import bench_engines  # the moons data, loss tape and micrograd's step
 import numpy as np
-from common import add_docs_flag, best_ms, figures, load_average, median_ms, run_json, table, timed, verdict
-from common import versions, writes_docs
+from common import (
+    add_docs_flag,
+    best_ms,
+    figures,
+    load_average,
+    median_ms,
+    run_json,
+    table,
+    timed,
+    verdict,
+    versions,
+    writes_docs,
+)
 
-import tapegrad
 from tapegrad.formats import cbuild
 from tapegrad.formats.cvm import encode
 from tapegrad.nn import MLP
@@ -97,8 +107,10 @@ def bench_moons(quick: bool, with_gcc: bool) -> tuple[list[list[str]], list[str]
         _, machine_seconds = timed(cbuild.build_machine, machine)
     c_f, encoded = timed(grads_tape.compile, "c")
     c_ms = best_ms(repeats, bench_codegen.compiled_step, c_f, list(theta), rate)
-    notes = (f"{len(c_f.program.code):,} instructions, {c_f.program.slots:,} work slots; optimise {optimised:.1f} s "
-             f"+ encode {encoded:.2f} s + compile the machine {machine_seconds:.2f} s (once); {error_of(c_f(*theta))}")
+    notes = (
+        f"{len(c_f.program.code):,} instructions, {c_f.program.slots:,} work slots; optimise {optimised:.1f} s "
+        f"+ encode {encoded:.2f} s + compile the machine {machine_seconds:.2f} s (once); {error_of(c_f(*theta))}"
+    )
     results.append(("**tapegrad compiled, C backend**", c_ms, f"{optimised + encoded + machine_seconds:.1f} s", notes))
 
     casadi_f, built = timed(bench_codegen.casadi_function, model, rows, labels)
@@ -119,7 +131,9 @@ def bench_moons(quick: bool, with_gcc: bool) -> tuple[list[list[str]], list[str]
             ms = best_ms(repeats, bench_codegen.casadi_step, compiled, np.array(theta), rate)
             results.append(("CasADi + gcc -O1 (generated C)", ms, f"{built + seconds:.1f} s", "codegen + gcc"))
         else:
-            results.append(("CasADi + gcc -O1 (generated C)", None, "", "skipped (about a minute of gcc): --casadi-gcc"))
+            results.append(
+                ("CasADi + gcc -O1 (generated C)", None, "", "skipped (about a minute of gcc): --casadi-gcc")
+            )
 
     lines = []
     for method, ms, build, notes in results:
@@ -157,9 +171,11 @@ def bench_big() -> tuple[list[list[str]], list[str]]:
     if "failed" in case:
         return [["2 x 10^5-record gradient tape", "", "", "", case["failed"]]], []
     total = case["optimise"] + case["encode"] + case["machine"]
-    notes = (f"{case['records']:,} records: grad_tape + optimize {case['optimise']:.2f} s, encode {case['encode']:.2f} s, "
-             f"compile the machine {case['machine']:.2f} s (once per version, then cached); one run "
-             f"{case['run'] * 1e3:.2f} ms; {'bit for bit' if case['exact'] else 'NOT bit for bit'} with replay")
+    notes = (
+        f"{case['records']:,} records: grad_tape + optimize {case['optimise']:.2f} s, encode {case['encode']:.2f} s, "
+        f"compile the machine {case['machine']:.2f} s (once per version, then cached); one run "
+        f"{case['run'] * 1e3:.2f} ms; {'bit for bit' if case['exact'] else 'NOT bit for bit'} with replay"
+    )
     row = [f"build + compile, {case['records']:,}-record gradient tape (C backend)", "", "", f"{total:.1f} s", notes]
     return [row], [f"build + compile of 2 x 10^5 records within 10 s: {total:.1f} s, **{verdict(total <= 10)}**"]
 

@@ -24,6 +24,7 @@ other branch; the caller raises with the message, which stays in Python.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -161,7 +162,7 @@ def encode(tape: Tape) -> Program:
         slot[s] = j
     constants: dict[bytes, int] = {}  # by the float's bytes: -0.0 and 0.0 are two constants, and nan one
 
-    def constant(value: object) -> int:
+    def constant(value: Any) -> int:
         key = np.float64(value).tobytes()
         if key not in constants:
             constants[key] = n_inputs + len(constants)
