@@ -38,7 +38,16 @@ from ..core.tape import Tape, portable_site
 from ..errors import ArgumentCountError, CompileError, CompilerNotFoundError, InputTypeError
 from .cvm import Program, encode, machine_source
 
-__all__ = ["CFunction", "compile_c", "find_compiler", "cache_directory", "FLAGS", "load_machine", "build_machine"]
+__all__ = [
+    "CFunction",
+    "compile_c",
+    "find_compiler",
+    "cache_directory",
+    "FLAGS",
+    "load_machine",
+    "build_machine",
+    "compile_library",
+]
 
 FLAGS = ("-O2", "-std=c99", "-fPIC", "-shared", "-ffp-contract=off", "-fno-fast-math", "-fno-builtin")
 _COMPILE_SECONDS = 300
@@ -101,14 +110,19 @@ def load_machine() -> Any:
     if name not in _LOADED:
         library = cache_directory() / name
         if not library.exists():
-            build_machine(library, compiler, source)
+            compile_library(source, library, compiler)
         _LOADED[name] = _bind(ctypes.CDLL(str(library)))
     return _LOADED[name]
 
 
-def build_machine(library: Path, compiler: list[str] | None = None, source: str | None = None) -> Path:
+def build_machine(library: Path) -> Path:
     """Compile the machine into ``library`` (benchmarks time this; :func:`load_machine` caches it)."""
-    _compile(compiler or find_compiler(), source or machine_source(), library.parent, library)
+    return compile_library(machine_source(), library)
+
+
+def compile_library(source: str, library: Path, compiler: list[str] | None = None) -> Path:
+    """Compile C ``source`` into the shared library ``library`` with :data:`FLAGS` (an exported file, say)."""
+    _compile(compiler or find_compiler(), source, library.parent, library)
     return library
 
 
@@ -125,7 +139,7 @@ def _compile(compiler: list[str], source: str, directory: Path, library: Path) -
         if done.returncode != 0 or not output.exists():
             tail = (done.stderr or done.stdout).strip()[-2000:]
             raise CompileError(
-                f"the C compiler failed (exit status {done.returncode}) on tapegrad's C machine; command: "
+                f"the C compiler failed (exit status {done.returncode}) on tapegrad's generated C; command: "
                 f"{shlex.join(command)}\n{tail}\nCheck that CC names a working C99 compiler "
                 '(or use tape.compile("math"))'
             )
