@@ -47,10 +47,7 @@ from tapegrad.formats import cbuild
 from tapegrad.formats.cvm import encode
 from tapegrad.nn import MLP
 
-try:
-    import micrograd.engine as micrograd_engine
-except ImportError:  # the bench extra is not installed
-    micrograd_engine = None
+micrograd_engine = bench_codegen.micrograd_engine  # None without the bench extra
 
 HEADER = ["method", "ms per step", "vs CasADi SX VM", "build", "notes"]
 BIG_OPS = 44_700  # a random program whose optimised gradient tape has about 2 x 10^5 records

@@ -82,19 +82,6 @@ C_KERNELS: dict[str, str] = {
     if (x > 0.0) return 1.0;
     return x < 0.0 ? -1.0 : x + 0.0;
 }""",
-    # Rounding keeps the sign of a zero result, as the kernels do; rint rounds half to even, as Python's round.
-    "tg_floor": """static inline double tg_floor(double x) {
-    return isfinite(x) ? copysign(floor(x), x) : x;
-}""",
-    "tg_ceil": """static inline double tg_ceil(double x) {
-    return isfinite(x) ? copysign(ceil(x), x) : x;
-}""",
-    "tg_trunc": """static inline double tg_trunc(double x) {
-    return isfinite(x) ? copysign(trunc(x), x) : x;
-}""",
-    "tg_round": """static inline double tg_round(double x) {
-    return isfinite(x) ? copysign(rint(x), x) : x;
-}""",
     # Python's x % y: the C remainder moved to the sign of y; nan for y == 0 (where Python raises).
     "tg_mod": """static inline double tg_mod(double x, double y) {
     if (y == 0.0) return NAN;
@@ -117,6 +104,18 @@ C_KERNELS: dict[str, str] = {
     return (y > hi || hi != hi) ? hi : y;
 }""",
 }
+
+
+def _rounding(name: str, library_function: str) -> str:
+    """A rounding kernel: it keeps the sign of a zero result, as the Python kernels do (``ceil(-0.5) = -0.0``)."""
+    return f"""static inline double tg_{name}(double x) {{
+    return isfinite(x) ? copysign({library_function}(x), x) : x;
+}}"""
+
+
+# rint rounds half to even in the default rounding mode, as Python's round does.
+C_KERNELS.update({f"tg_{name}": _rounding(name, c) for name, c in
+                  [("floor", "floor"), ("ceil", "ceil"), ("trunc", "trunc"), ("round", "rint")]})  # fmt: skip
 
 # Scalar rules the C library computes as the interpreter does: the kernel only turns math's exceptions into
 # the inf or nan the C function returns anyway (``_exp``, ``_log``, ``_pow``...), or calls it directly.
