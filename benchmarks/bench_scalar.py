@@ -69,12 +69,7 @@ def casadi_gcc(function: Any) -> tuple[Any, float]:
 
 
 def bench_moons(quick: bool, with_gcc: bool) -> tuple[list[list[str]], list[str]]:
-    moons = bench_engines.load_moons()
-    X, y = moons.make_moons(100, noise=0.1, seed=moons.SEED)
-    rows, labels = X.tolist(), y.tolist()
-    model = MLP(2, [16, 16, 1], seed=moons.SEED)
-    tape = bench_engines.moons_loss_tape(model, rows, labels)
-    theta = [p.data for p in model.parameters()]
+    moons, model, rows, labels, tape, theta = bench_codegen.moons_problem()
     value, grads = tape.value_and_gradient(*theta)
     want = [value, *grads]
     grads_tape, optimised = timed(bench_codegen.gradient_tape, tape)
