@@ -101,7 +101,9 @@ class _Function:
 
     def __init__(self, tape: Tape, backend: str, constants: Constants | None = None) -> None:
         if backend not in PRINTERS:
-            raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
+            raise UnknownNameError(
+                f"no backend {backend!r}; the backends are {', '.join(BACKENDS)} (and c, for tape.compile and export)"
+            )
         self.tape = dead_code(tape)
         self.backend = backend
         self.printer = PRINTERS[backend]()

@@ -289,3 +289,10 @@ def test_calls_from_several_threads_agree() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda p: f(*p), points))
     assert results == [f(*p) for p in points]
+
+
+def test_an_unknown_backend_names_the_c_backend_too() -> None:
+    from tapegrad.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match=r"math, numpy \(and c, for tape.compile and export\)"):
+        tapegrad.trace(lambda x: x * 2.0, 1.0).compile("fortran")
