@@ -200,6 +200,8 @@ class CFunction:
 
     def _floats(self, args: tuple[Any, ...]) -> list[float]:
         try:
+            if any(isinstance(a, (str, bytes, bytearray)) for a in args):
+                raise TypeError("text is not a number")  # float("1.5") would read it
             return [float(a) for a in args]
         except (TypeError, ValueError):
             kinds = ", ".join(sorted({type(a).__name__ for a in args}))
