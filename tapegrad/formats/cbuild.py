@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.tape import Tape, portable_site
+from ..core.tape import Tape
 from ..errors import ArgumentCountError, CompileError, CompilerNotFoundError, InputTypeError
 from .cvm import Program, encode, machine_source
 
@@ -168,7 +168,7 @@ class CFunction:
             program.code.ctypes.data, len(program.code), program.constants.ctypes.data, len(program.constants),
             program.outputs.ctypes.data, len(program.outputs), program.inputs, program.slots,
         )  # fmt: skip
-        self.__name__ = self.__qualname__ = program.tape.name if program.tape.name.isidentifier() else "f"
+        self.__name__ = self.__qualname__ = program.name if program.name.isidentifier() else "f"
 
     def __repr__(self) -> str:
         return f"<tapegrad C function {self.__name__}: {len(self.program.code):,} instructions>"
@@ -176,7 +176,7 @@ class CFunction:
     def __call__(self, *args: Any) -> Any:
         inputs = self.program.inputs
         if len(args) != inputs:
-            raise ArgumentCountError(f"{self.__name__} takes {inputs} inputs ({', '.join(self.program.tape.inputs)}), "
+            raise ArgumentCountError(f"{self.__name__} takes {inputs} inputs ({', '.join(self.program.input_names)}), "
                                      f"got {len(args)}")  # fmt: skip
         try:
             x = array.array("d", args)
@@ -185,7 +185,7 @@ class CFunction:
         y = array.array("d", bytes(8 * len(self.program.outputs)))
         self._check(self._run(*self._fixed, 1, x.buffer_info()[0], y.buffer_info()[0]))
         outputs = y.tolist()
-        structure = self.program.tape.structure
+        structure = self.program.structure
         return outputs[0] if structure == "value" else (outputs if structure == "list" else tuple(outputs))
 
     def batch(self, points: Any) -> np.ndarray:
@@ -213,10 +213,7 @@ class CFunction:
         if code == -1:
             raise MemoryError(f"no memory for the work array of {self.program.slots:,} numbers")
         if code > 0:
-            tape, slot = self.program.tape, self.program.guards[code - 1]
-            where = portable_site(tape.sites.get(slot, ""))
-            raise ValueError(f"inputs take another branch than the one recorded: {tape.describe_guard(slot)} "
-                             f"at {where}")  # fmt: skip
+            raise ValueError(f"inputs take another branch than the one recorded: {self.program.guards[code - 1]}")
         raise CompileError(f"the C machine met an instruction it does not know (code {code}): a tapegrad bug")
 
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .._version import __version__
 from ..core.ops import OPS, OpKind
-from ..core.tape import Tape
+from ..core.tape import Tape, portable_site
 from .codegen import _check_scalar
 from .cprinter import C_KERNELS, CPrinter
 
@@ -123,16 +123,20 @@ def _helpers_of(cases: list[tuple[int, str]]) -> set[str]:
 class Program:
     """A tape encoded for the machine: instructions, constants, where the outputs are, and sizes.
 
-    ``guards[k]`` is the tape slot of the guard that returns ``k + 1``.
+    ``guards[k]`` says which branch the guard returning ``k + 1`` recorded,
+    and where.  A program keeps no reference to its tape: the compile cache
+    is keyed weakly by the tape, and a value holding its key would keep it alive.
     """
 
-    tape: Tape
+    name: str
+    input_names: tuple[str, ...]
+    structure: str  # what the traced function returned: "value", "tuple" or "list"
     code: np.ndarray  # int32, shape (count, 4): op, a, b, out
     constants: np.ndarray  # float64, in slots inputs, inputs + 1, ...
     outputs: np.ndarray  # int32 slots
     inputs: int
     slots: int
-    guards: tuple[int, ...]
+    guards: tuple[str, ...]
 
 
 def _live(tape: Tape) -> list[bool]:
@@ -212,11 +216,13 @@ def encode(tape: Tape) -> Program:
         if len(operands) == 3:
             code.append((ARG, slot[operands[2]], 0, 0))
     return Program(
-        tape=tape,
+        name=tape.name,
+        input_names=tape.inputs,
+        structure=tape.structure,
         code=np.array(code, dtype=np.int32).reshape(-1, 4),
         constants=np.array([np.frombuffer(k, dtype=np.float64)[0] for k in constants], dtype=np.float64),
         outputs=np.array([slot[s] for s in tape.output_slots], dtype=np.int32),
         inputs=n_inputs,
         slots=top,
-        guards=tuple(guards),
+        guards=tuple(f"{tape.describe_guard(g)} at {portable_site(tape.sites.get(g, ''))}" for g in guards),
     )

@@ -298,3 +298,18 @@ def test_an_unknown_backend_names_the_c_backend_too() -> None:
 
     with pytest.raises(UnknownNameError, match=r"math, numpy \(and c, for tape.compile and export\)"):
         tapegrad.trace(lambda x: x * 2.0, 1.0).compile("fortran")
+
+
+def test_a_compiled_tape_is_freed_with_its_function() -> None:
+    """The compile cache is keyed weakly by the tape: the C function must not hold the tape itself."""
+    import gc
+    import weakref
+
+    tape = tapegrad.trace(lambda x: x.exp() if x > 0 else x, 1.0)
+    f = tape.compile("c")
+    alive = weakref.ref(tape)
+    del tape
+    gc.collect()
+    assert alive() is None and f(2.0) == math.exp(2.0)
+    with pytest.raises(ValueError, match=r"another branch than the one recorded: x > 0 \(recorded True\) at"):
+        f(-1.0)
