@@ -219,10 +219,16 @@ def encode(tape: Tape) -> Program:
         name=tape.name,
         input_names=tape.inputs,
         structure=tape.structure,
-        code=np.array(code, dtype=np.int32).reshape(-1, 4),
-        constants=np.array([np.frombuffer(k, dtype=np.float64)[0] for k in constants], dtype=np.float64),
-        outputs=np.array([slot[s] for s in tape.output_slots], dtype=np.int32),
+        code=_read_only(np.array(code, dtype=np.int32).reshape(-1, 4)),
+        constants=_read_only(np.array([np.frombuffer(k, dtype=np.float64)[0] for k in constants], dtype=np.float64)),
+        outputs=_read_only(np.array([slot[s] for s in tape.output_slots], dtype=np.int32)),
         inputs=n_inputs,
         slots=top,
         guards=tuple(f"{tape.describe_guard(g)} at {portable_site(tape.sites.get(g, ''))}" for g in guards),
     )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    """The machine trusts a program's slot numbers (it checks none, for speed), so nobody may change them."""
+    array.flags.writeable = False
+    return array

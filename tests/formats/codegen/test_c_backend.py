@@ -255,6 +255,8 @@ def test_hostile_names_never_reach_the_c_source() -> None:
     assert machine_source() == before and "system" not in before and "stdio" not in before
     program = encode(tape)
     assert program.code.dtype == np.int32 and program.constants.dtype == np.float64
+    with pytest.raises(ValueError, match="read-only"):
+        program.code[0, 3] = 10**9  # the machine checks no slot number: a program cannot be changed
 
 
 def test_unusual_tapes_dead_records_inputs_as_outputs_and_no_inputs() -> None:
