@@ -161,13 +161,18 @@ def casadi_step(f: Any, theta: np.ndarray, rate: float) -> float:
     return float(value)
 
 
-def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
+def moons_problem() -> tuple[Any, MLP, list[list[float]], list[float], tapegrad.Tape, list[float]]:
+    """The W1 setup: the moons module, the model, its 100 points and labels, the loss tape and the parameters."""
     moons = bench_engines.load_moons()
     X, y = moons.make_moons(100, noise=0.1, seed=moons.SEED)
     rows, labels = X.tolist(), y.tolist()
     model = MLP(2, [16, 16, 1], seed=moons.SEED)
     tape = bench_engines.moons_loss_tape(model, rows, labels)
-    theta = [p.data for p in model.parameters()]
+    return moons, model, rows, labels, tape, [p.data for p in model.parameters()]
+
+
+def bench_moons(quick: bool) -> tuple[list[list[str]], list[str]]:
+    moons, model, rows, labels, tape, theta = moons_problem()
     want_value, want_grads = tape.value_and_gradient(*theta)
     grads_tape, optimised = timed(gradient_tape, tape)
     f, compiled = timed(grads_tape.compile)

@@ -100,3 +100,12 @@ class ShapeError(TapegradError, ValueError, IndexError):
     Raised when the op is recorded, naming the op and the shapes.  It is also
     an IndexError, so iterating over an array Value stops at its end.
     """
+
+
+class CompilerNotFoundError(MissingToolError):
+    """The C backend (``tape.compile("c")``) needs a C compiler and found none: ``$CC`` names none that runs,
+    or there is no ``cc``, ``gcc`` or ``clang`` on ``PATH``; the message says how to get one."""
+
+
+class CompileError(TapegradError, RuntimeError):
+    """The C compiler failed; the message gives the command and the end of the compiler's own output."""

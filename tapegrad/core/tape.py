@@ -292,7 +292,8 @@ class Tape:
         """The tape as generated Python source, compiled once and cached.
 
         ``backend="math"`` works on floats, ``"numpy"`` on arrays (see
-        :mod:`tapegrad.codegen`); the function takes the tape's inputs and
+        :mod:`tapegrad.codegen`), ``"c"`` on floats with a C compiler's speed
+        (:mod:`tapegrad.formats.cbuild`); the function takes the tape's inputs and
         returns what calling the tape returns.
         """
         from ..formats.codegen import compile_tape

@@ -100,7 +100,9 @@ class _Function:
 
     def __init__(self, tape: Tape, backend: str, constants: Constants | None = None) -> None:
         if backend not in PRINTERS:
-            raise UnknownNameError(f"no backend {backend!r}; the backends are {', '.join(BACKENDS)}")
+            raise UnknownNameError(
+                f"no backend {backend!r}; the backends are {', '.join(BACKENDS)} (and c, for tape.compile and export)"
+            )
         self.tape = dead_code(tape)
         self.backend = backend
         self.printer = PRINTERS[backend]()
@@ -525,8 +527,16 @@ _COMPILED = side_table()  # each tape's generated functions, by backend
 
 
 def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
-    """``tape`` as a Python function (cached with the tape), from :func:`to_source`."""
+    """``tape`` as a Python function (cached with the tape), from :func:`to_source`.
+
+    ``backend="c"`` gives a :class:`~tapegrad.formats.cbuild.CFunction` instead: the tape run by a small
+    compiled C machine (:mod:`tapegrad.formats.cvm`), called the same way.
+    """
     cache = _COMPILED.setdefault(tape, {})
+    if backend == "c" and backend not in cache:
+        from .cbuild import compile_c  # same layer; cbuild builds on this module
+
+        cache[backend] = compile_c(tape)
     if backend not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
         source = to_source(tape, name, backend)

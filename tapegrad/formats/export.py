@@ -49,6 +49,10 @@ def export(
     recorded now, at ``test_points`` (one sequence of inputs each) or else at
     points it searches for where the function and gradient are finite.
 
+    ``backend="c"`` writes a C file instead (``.c``): ``int NAME(const double
+    *x, double *y)`` and ``NAME_batch``, ``NAME_grad``..., one statement per
+    record, for your own build (see :mod:`tapegrad.formats.csource`).
+
     ``batch_axes=k`` (numpy backend, array tapes) lets each function take
     inputs with ``k`` extra leading axes of any sizes: it maps over them, as
     ``jax.vmap`` does, and returns one result per batch element; an input of
@@ -81,13 +85,28 @@ def export(
         (full, f"{base}_value_and_grad", f"{base} and its gradient, as ({base}, {base}_grad).",
          value_and_grads_returns(tape.structure)),  # fmt: skip
     ]
-    constants = Constants()
-    functions = [emit_function(*part, backend, constants, batch_axes) for part in parts]
     title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
     target = Path(path)
+    if backend == "c":
+        return _export_c(parts, target, title, tests)
+    constants = Constants()
+    functions = [emit_function(*part, backend, constants, batch_axes) for part in parts]
     target.write_text(module_source(functions, backend, title, tape), encoding="utf-8")
     if tests:
         write_tests(tape, target, base, positions, test_points)
+    return target
+
+
+def _export_c(parts: list[tuple[Tape, str, Any, Any]], target: Path, title: str, tests: bool) -> Path:
+    """The three functions as one C file (:mod:`tapegrad.formats.csource`): one statement per record."""
+    from .csource import CFunctionSource, c_source  # same layer; only C exports need it
+
+    if tests:
+        raise InputTypeError(
+            'tests=True writes Python tests of a Python module; with backend="c", load the compiled file with '
+            'ctypes and compare it with tape.value_and_gradient (or export with backend="math" for tests)'
+        )
+    target.write_text(c_source([CFunctionSource(tape, name) for tape, name, *_ in parts], title), encoding="ascii")
     return target
 
 
