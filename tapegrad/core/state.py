@@ -31,6 +31,7 @@ class _State(threading.local):
         self.record_sites = False  # note the user's line for every record (tapegrad.compare)
         self.checks = False  # debug_nans or record_sites: the one flag the hot path reads
         self.no_grad = 0  # how many no_grad() blocks are open: eager operations record nothing
+        self.lifting: Any = None  # the trace of tapegrad.jit: Values from outside it become its inputs
 
     def set_checks(self, debug_nans: bool, record_sites: bool) -> None:
         self.debug_nans, self.record_sites = debug_nans, record_sites

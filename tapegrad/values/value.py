@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.ops import OPS_BY_NAME as _OPS  # each method names its row: no second list of ops here
 from ..core.shapes import dtype_of, type_text
+from ..core.state import STATE
 from ..core.tape import Tape
 from ..errors import ConcretizationError, InputTypeError, ShapeError
 from .tapes import RecordingTape
@@ -180,6 +181,8 @@ class Value:
     @property
     def grad(self) -> Any:
         """d(output)/d(self), summed over every ``backward()`` so far."""
+        if STATE.lifting is not None:
+            self._refuse_in_jit(".grad")
         if self._tape is None:
             g = self._grad
         else:
@@ -191,6 +194,8 @@ class Value:
 
     @grad.setter
     def grad(self, value: Any) -> None:
+        if STATE.lifting is not None:
+            self._refuse_in_jit("setting .grad")
         if self._tape is None:
             self._grad = value
             return
@@ -239,6 +244,24 @@ class Value:
             )
             error.site = site
             raise error
+        if STATE.lifting is not None:
+            self._refuse_in_jit(what)
+
+    def _refuse_in_jit(self, what: str) -> None:
+        """Inside :func:`tapegrad.jit`, a number read from a Value (or written into one) would be compiled in.
+
+        A captured Value is an input of the compiled code, read at every
+        call; its ``.data`` read while tracing would be a constant instead,
+        and an optimiser's step inside the function would happen once, when
+        it is traced.  ``backward()`` inside is recorded; its gradients are
+        added to ``.grad`` after each call.
+        """
+        raise ConcretizationError(
+            f"{what} of a Value at {_user_site()} inside a function tapegrad.jit is tracing: the compiled code "
+            "would keep the number read there (or skip the write) on every later call. Use the Value itself in "
+            "the computation (a captured Value becomes an input of the compiled code); call optimizer.zero_grad() "
+            "and optimizer.step() and read .data or .grad outside the jitted function"
+        )
 
     def __float__(self) -> float:
         self._check_concrete("float()")

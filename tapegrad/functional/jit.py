@@ -1,0 +1,290 @@
+"""``tapegrad.jit``: a function recorded once per input signature and branch, then run as generated code.
+
+:func:`tapegrad.function` replays its tapes in the interpreter; ``jit`` goes
+one step further on each new kind of call: it traces the function, optimises
+the tape (:func:`tapegrad.optimize`), generates code for it with the backend
+:func:`backend_for` picks (numpy code for arrays, ``math`` code for floats),
+keeps that code and runs it on every later call of the same kind::
+
+    >>> @tapegrad.jit
+    ... def f(x, y):
+    ...     return (x * y).tanh() + x
+    >>> f(1.0, 2.0) == float((tapegrad.Value(1.0) * 2.0).tanh() + 1.0)
+    True
+
+The rules, each a consequence of running recorded code instead of Python:
+
+* **What is traced**: the arithmetic on Values.  Python runs once per
+  program: a ``print`` runs when tracing, not on later calls.
+* **When it traces again**: on arguments of another kind (float or array,
+  shape, dtype), and when a Python ``if`` on a Value goes the other way: the
+  generated code checks every guard before it returns, and a failed one
+  makes the jit try its other programs for those arguments, then trace
+  again.  At most ``cache_size`` programs (default 16) are kept, the least
+  recently used dropped first.
+* **What is captured**: a Value the function reads without receiving it
+  (a model's parameter) becomes an input of the compiled code, read afresh
+  at every call, so the updates of an optimiser are seen.  The jit holds
+  the Value itself: assign ``p.data`` (as the optimisers do), do not put a
+  new Value in its place (``layer.weight = Value(...)`` is not seen; make a
+  new jitted function).  Reading ``.data``, ``.grad`` or ``float()`` of such
+  a Value inside the function raises :class:`~tapegrad.errors.ConcretizationError`:
+  the compiled code would keep the number read while tracing.
+* **backward()**: ``loss.backward()`` inside the function is recorded too;
+  after every call the gradients it computed are added to the ``.grad`` of
+  the captured Values and of the Value arguments, as an eager
+  ``backward()`` would.  So an eager training step keeps its shape::
+
+      @tapegrad.jit
+      def step(X, y):
+          loss = loss_of(model(X), y)
+          loss.backward()
+          return loss
+
+      optimizer.zero_grad(); loss = step(X, y); optimizer.step()
+
+* **Results** are numbers and arrays (as :class:`tapegrad.Function`
+  returns), not Values.
+* Called inside another trace (``tapegrad.grad(jit(f))``), the function
+  runs as Python and is recorded there: composed that way it is correct,
+  not compiled.  ``jit(value_and_grad(f))`` compiles the gradient.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, overload
+
+import numpy as np
+
+from ..core.passes import optimize
+from ..core.state import STATE
+from ..core.tape import Tape
+from ..errors import ArgumentCountError, ConcretizationError, InputTypeError, RetraceWarning
+from ..values.value import Value
+from .tracing import ARGUMENT, RETRACE_WINDOW, _branches, _parameter_names, trace
+
+__all__ = ["jit", "Compiled", "Program", "backend_for", "CACHE_SIZE"]
+
+CACHE_SIZE = 16
+"""How many programs (argument signature x branch pattern) a jitted function keeps by default."""
+
+STALE = ("inputs take another branch", "but this code was generated for shape")
+"""The ValueErrors of generated code that mean "this program is not for these inputs" (formats/codegen.py)."""
+
+
+def backend_for(tape: Tape, args: Sequence[Any]) -> str:
+    """The code backend to generate ``tape`` with, for calls like ``args``.
+
+    numpy code for a tape of arrays, ``math`` code (plain floats) for a
+    scalar one.  One place to choose, so that another backend (compiled C
+    for long scalar tapes, blocked numpy for large batches) is one more
+    line here.
+    """
+    return "numpy" if tape.array else "math"
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """One trace of a jitted function, compiled: what runs, and how its results are read.
+
+    Attributes:
+        tape: the optimised tape the code was generated from (its outputs are
+            the function's, then the gradients ``backward()`` computed).
+        run: the generated function: the arguments, then the captured Values' data.
+        backend: the code backend ``backend_for`` chose.
+        captured: the Values read from outside the function, in the order ``run`` takes them.
+        structure, count: what the function returned ("value", "tuple" or "list") and how many.
+        grad_targets: for each gradient ``run`` returns after the outputs: the argument
+            position it belongs to, or the captured Value.
+        key: the argument signature and the branch each guard took.
+    """
+
+    tape: Tape
+    run: Callable[..., Any]
+    backend: str
+    captured: tuple[Value, ...]
+    structure: str
+    count: int
+    grad_targets: tuple[int | Value, ...]
+    key: Any
+
+
+class Compiled:
+    """``f`` traced once per kind of call, optimised, compiled to code and run; see :func:`jit`."""
+
+    def __init__(self, f: Callable[..., Any], cache_size: int = CACHE_SIZE) -> None:
+        if not callable(f):
+            raise InputTypeError(f"tapegrad.jit takes a function, got {type(f).__name__} {f!r:.60}")
+        if isinstance(cache_size, bool) or not isinstance(cache_size, int) or cache_size < 1:
+            raise InputTypeError(f"cache_size must be a positive int (how many programs to keep), got {cache_size!r}")
+        functools.update_wrapper(self, f)  # first: it copies f's __dict__, which must not overwrite the cache
+        self.f = f
+        self.cache_size = cache_size
+        self._by_signature: dict[tuple[Any, ...], list[Program]] = {}  # most recently used first
+        self._used: collections.OrderedDict[Any, Program] = collections.OrderedDict()  # by key, newest last
+        self._recent: collections.deque[bool] = collections.deque(maxlen=RETRACE_WINDOW)  # did the call trace?
+        self._warned = False
+        self._lock = threading.Lock()
+        self.traces = 0  # how many times f was traced (a figure for tests and users)
+
+    @property
+    def programs(self) -> list[Program]:
+        """The programs kept, most recently used first."""
+        return list(reversed(self._used.values()))
+
+    def clear(self) -> None:
+        """Drop every program: the next call traces again (after replacing a captured Value, say)."""
+        with self._lock:
+            self._by_signature.clear()
+            self._used.clear()
+
+    def __call__(self, *args: Any, **keywords: Any) -> Any:
+        if keywords:
+            name = getattr(self.f, "__name__", "f")
+            raise ArgumentCountError(
+                f"tapegrad.jit of {name} takes its inputs by position, got keyword argument(s) "
+                f"{', '.join(keywords)}; pass them by position, or fix them with functools.partial before jit"
+            )
+        if STATE.traces:  # inside another trace: recorded there, as Python
+            return self.f(*args)
+        signature = tuple(map(_kind, args))
+        data = [a._data if type(a) is Value else a for a in args]
+        for program in self._by_signature.get(signature, ()):
+            try:
+                results = program.run(*data, *[v._data for v in program.captured])
+            except ValueError as error:
+                if not any(text in str(error) for text in STALE):
+                    raise
+                continue  # another branch, or a captured Value of another shape
+            self._note(program, traced=False)
+            return _finish(program, args, results)
+        program = self._compile(args, signature)
+        results = program.run(*data, *[v._data for v in program.captured])
+        return _finish(program, args, results)
+
+    def _compile(self, args: Sequence[Any], signature: tuple[Any, ...]) -> Program:
+        """Trace ``f`` at ``args`` (captured Values lifted to inputs), optimise, generate code, keep it."""
+        names = _parameter_names(self.f, args)  # ArgumentCountError, as tapegrad.function gives
+        shape: list[Any] = []
+
+        def outputs_and_gradients(*inputs: Any) -> tuple[Any, ...]:
+            result = self.f(*inputs)
+            structure, items = _items(result)
+            shape[:] = [structure, len(items), list(STATE.lifting.lifted_grads)]
+            return (*items, *STATE.lifting.lifted_grads.values())
+
+        outputs_and_gradients.__name__ = str(getattr(self.f, "__name__", "f"))
+        tape = trace(outputs_and_gradients, *args, names=names, lift=True)
+        structure, count, grad_keys = shape
+        lifted = tape.lifted or {}  # type: ignore[attr-defined]  # a RecordingTape
+        captured = tuple(v for key, (v, _) in lifted.items() if not _is_argument(key))
+        targets = tuple(key[1] if _is_argument(key) else lifted[key][0] for key in grad_keys)
+        small = optimize(tape)
+        backend = backend_for(small, args)
+        key = (signature, _branches(tape))
+        program = Program(small, small.compile(backend), backend, captured, structure, count, targets, key)
+        self._keep(program)
+        return program
+
+    def _keep(self, program: Program) -> None:
+        with self._lock:
+            self.traces += 1
+            old = self._used.pop(program.key, None)
+            if old is not None:  # the same branches again: the new program replaces it
+                self._by_signature[old.key[0]].remove(old)
+            self._used[program.key] = program
+            self._by_signature.setdefault(program.key[0], []).insert(0, program)
+            while len(self._used) > self.cache_size:
+                _, dropped = self._used.popitem(last=False)
+                kept = self._by_signature[dropped.key[0]]
+                kept.remove(dropped)
+                if not kept:
+                    del self._by_signature[dropped.key[0]]
+        self._note(program, traced=True)
+
+    def _note(self, program: Program, traced: bool) -> None:
+        """Mark ``program`` most recently used; warn once when most recent calls traced again."""
+        used = self._used
+        if next(reversed(used)) is not program.key:
+            with self._lock:
+                if program.key in used:
+                    used.move_to_end(program.key)
+                    kept = self._by_signature[program.key[0]]
+                    kept.remove(program)
+                    kept.insert(0, program)
+        recent = self._recent
+        recent.append(traced)
+        if not traced or self._warned or len(recent) < RETRACE_WINDOW or 2 * sum(recent) <= RETRACE_WINDOW:
+            return
+        self._warned = True
+        warnings.warn(
+            f"tapegrad.jit traced {getattr(self.f, '__name__', 'f')} again on {sum(recent)} of its last "
+            f"{RETRACE_WINDOW} calls (it keeps at most cache_size={self.cache_size} programs): its arguments "
+            "change shape or kind, or Python conditions on Values take other branches. Write the branches with "
+            "tapegrad.where(cond, a, b), keep the shapes fixed, or pass a larger cache_size=",
+            RetraceWarning,
+            stacklevel=4,
+        )
+
+
+def _kind(x: Any) -> Any:
+    """What about an argument selects a program: float, int, an array's shape and dtype, a Value's data's."""
+    kind = type(x)
+    if kind is np.ndarray:
+        return x.shape, x.dtype
+    if kind is Value:
+        return Value, _kind(x._data)
+    if kind is list or kind is tuple:
+        return kind, np.shape(x)
+    return kind
+
+
+def _items(result: Any) -> tuple[str, list[Any]]:
+    if isinstance(result, tuple):
+        return "tuple", list(result)
+    if isinstance(result, list):
+        return "list", result
+    return "value", [result]
+
+
+def _is_argument(key: Any) -> bool:
+    return type(key) is tuple and key[0] == ARGUMENT
+
+
+def _finish(program: Program, args: Sequence[Any], results: Sequence[Any]) -> Any:
+    """Add the gradients to their Values' ``.grad`` (as eager ``backward()`` does); return the outputs."""
+    count = program.count
+    for target, g in zip(program.grad_targets, results[count:]):
+        v = args[target] if type(target) is int else target
+        if v._tape is not None:
+            raise ConcretizationError(
+                f"backward() inside tapegrad.jit reached argument {target}, a Value computed by eager operations: "
+                "the compiled code cannot send its gradient on to what it was computed from; pass a leaf Value"
+            )
+        previous = v._grad
+        v._grad = (g.copy() if type(g) is np.ndarray else g) if previous is None else previous + g
+    if program.structure == "value":
+        return results[0]
+    outputs = results[:count]
+    return tuple(outputs) if program.structure == "tuple" else list(outputs)
+
+
+@overload
+def jit(f: Callable[..., Any], *, cache_size: int = CACHE_SIZE) -> Compiled: ...
+@overload
+def jit(f: None = None, *, cache_size: int = CACHE_SIZE) -> Callable[[Callable[..., Any]], Compiled]: ...
+def jit(f: Callable[..., Any] | None = None, *, cache_size: int = CACHE_SIZE) -> Any:
+    """Compile ``f``: traced once per kind of call, optimised, run as generated code (see the module's rules).
+
+    ``@tapegrad.jit``, ``@tapegrad.jit(cache_size=4)`` or ``tapegrad.jit(f)``;
+    the same as ``tapegrad.function(f, compile=True)``.
+    """
+    if f is None:
+        return functools.partial(jit, cache_size=cache_size)
+    return Compiled(f, cache_size)
