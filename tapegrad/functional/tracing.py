@@ -428,7 +428,7 @@ def function(f: Callable[..., Any] | None = None, *, cache_size: int = 16, compi
     if f is None:
         return functools.partial(function, cache_size=cache_size, compile=compile)
     if compile:
-        from .jit import Compiled  # jit builds on this module
+        from .compiled import Compiled  # it builds on this module
 
         return Compiled(f, cache_size)
     return Function(f, cache_size)

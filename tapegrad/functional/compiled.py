@@ -99,6 +99,7 @@ class Program:
         run: the generated function: the arguments, then the captured Values' data.
         backend: the code backend ``backend_for`` chose.
         captured: the Values read from outside the function, in the order ``run`` takes them.
+        value_arguments: some argument is a Value (``run`` takes its data).
         structure, count: what the function returned ("value", "tuple" or "list") and how many.
         grad_targets: for each gradient ``run`` returns after the outputs: the argument
             position it belongs to, or the captured Value.
@@ -109,6 +110,7 @@ class Program:
     run: Callable[..., Any]
     backend: str
     captured: tuple[Value, ...]
+    value_arguments: bool
     structure: str
     count: int
     grad_targets: tuple[int | Value, ...]
@@ -128,7 +130,9 @@ class Compiled:
         self.cache_size = cache_size
         self._by_signature: dict[tuple[Any, ...], list[Program]] = {}  # most recently used first
         self._used: collections.OrderedDict[Any, Program] = collections.OrderedDict()  # by key, newest last
-        self._recent: collections.deque[bool] = collections.deque(maxlen=RETRACE_WINDOW)  # did the call trace?
+        self._last: Program | None = None  # the program the last call ran
+        self._calls = 0
+        self._traced_at: collections.deque[int] = collections.deque(maxlen=RETRACE_WINDOW // 2 + 1)  # call numbers
         self._warned = False
         self._lock = threading.Lock()
         self.traces = 0  # how many times f was traced (a figure for tests and users)
@@ -143,30 +147,35 @@ class Compiled:
         with self._lock:
             self._by_signature.clear()
             self._used.clear()
+            self._last = None
 
     def __call__(self, *args: Any, **keywords: Any) -> Any:
+        if keywords or STATE.traces:
+            return self._not_compiled(args, keywords)
+        self._calls += 1
+        signature = tuple([float if type(a) is float else _kind(a) for a in args])
+        for program in self._by_signature.get(signature, ()):
+            try:
+                results = _run(program, args)
+            except ValueError as error:
+                if not any(text in str(error) for text in STALE):
+                    raise
+                continue  # another branch, or a captured Value of another shape
+            if program is not self._last:
+                self._note(program)
+            return _finish(program, args, results)
+        program = self._compile(args, signature)
+        return _finish(program, args, _run(program, args))
+
+    def _not_compiled(self, args: Sequence[Any], keywords: dict[str, Any]) -> Any:
+        """Keywords are refused; inside another trace ``f`` runs as Python, recorded there."""
         if keywords:
             name = getattr(self.f, "__name__", "f")
             raise ArgumentCountError(
                 f"tapegrad.jit of {name} takes its inputs by position, got keyword argument(s) "
                 f"{', '.join(keywords)}; pass them by position, or fix them with functools.partial before jit"
             )
-        if STATE.traces:  # inside another trace: recorded there, as Python
-            return self.f(*args)
-        signature = tuple(map(_kind, args))
-        data = [a._data if type(a) is Value else a for a in args]
-        for program in self._by_signature.get(signature, ()):
-            try:
-                results = program.run(*data, *[v._data for v in program.captured])
-            except ValueError as error:
-                if not any(text in str(error) for text in STALE):
-                    raise
-                continue  # another branch, or a captured Value of another shape
-            self._note(program, traced=False)
-            return _finish(program, args, results)
-        program = self._compile(args, signature)
-        results = program.run(*data, *[v._data for v in program.captured])
-        return _finish(program, args, results)
+        return self.f(*args)
 
     def _compile(self, args: Sequence[Any], signature: tuple[Any, ...]) -> Program:
         """Trace ``f`` at ``args`` (captured Values lifted to inputs), optimise, generate code, keep it."""
@@ -188,13 +197,14 @@ class Compiled:
         small = optimize(tape)
         backend = backend_for(small, args)
         key = (signature, _branches(tape))
-        program = Program(small, small.compile(backend), backend, captured, structure, count, targets, key)
+        value_arguments = any(isinstance(a, Value) for a in args)
+        program = Program(small, small.compile(backend), backend, captured, value_arguments, structure, count,
+                          targets, key)  # fmt: skip
         self._keep(program)
         return program
 
     def _keep(self, program: Program) -> None:
         with self._lock:
-            self.traces += 1
             old = self._used.pop(program.key, None)
             if old is not None:  # the same branches again: the new program replaces it
                 self._by_signature[old.key[0]].remove(old)
@@ -206,25 +216,29 @@ class Compiled:
                 kept.remove(dropped)
                 if not kept:
                     del self._by_signature[dropped.key[0]]
-        self._note(program, traced=True)
+            self._last = program
+            self.traces += 1
+            self._traced_at.append(self._calls)
+        self._warn_if_retracing()
 
-    def _note(self, program: Program, traced: bool) -> None:
-        """Mark ``program`` most recently used; warn once when most recent calls traced again."""
-        used = self._used
-        if next(reversed(used)) is not program.key:
-            with self._lock:
-                if program.key in used:
-                    used.move_to_end(program.key)
-                    kept = self._by_signature[program.key[0]]
-                    kept.remove(program)
-                    kept.insert(0, program)
-        recent = self._recent
-        recent.append(traced)
-        if not traced or self._warned or len(recent) < RETRACE_WINDOW or 2 * sum(recent) <= RETRACE_WINDOW:
+    def _note(self, program: Program) -> None:
+        """Mark ``program`` the most recently used (the first tried for its signature, the last dropped)."""
+        with self._lock:
+            if program.key in self._used:
+                self._used.move_to_end(program.key)
+                kept = self._by_signature[program.key[0]]
+                kept.remove(program)
+                kept.insert(0, program)
+            self._last = program
+
+    def _warn_if_retracing(self) -> None:
+        """Warn once when more than half of the last RETRACE_WINDOW calls traced again."""
+        traced_at = self._traced_at
+        if self._warned or len(traced_at) < traced_at.maxlen or self._calls - traced_at[0] >= RETRACE_WINDOW:
             return
         self._warned = True
         warnings.warn(
-            f"tapegrad.jit traced {getattr(self.f, '__name__', 'f')} again on {sum(recent)} of its last "
+            f"tapegrad.jit traced {getattr(self.f, '__name__', 'f')} again on {len(traced_at)} of its last "
             f"{RETRACE_WINDOW} calls (it keeps at most cache_size={self.cache_size} programs): its arguments "
             "change shape or kind, or Python conditions on Values take other branches. Write the branches with "
             "tapegrad.where(cond, a, b), keep the shapes fixed, or pass a larger cache_size=",
@@ -255,6 +269,15 @@ def _items(result: Any) -> tuple[str, list[Any]]:
 
 def _is_argument(key: Any) -> bool:
     return type(key) is tuple and key[0] == ARGUMENT
+
+
+def _run(program: Program, args: Sequence[Any]) -> Any:
+    """The program's code on ``args`` (a Value argument's data) and the captured Values' data."""
+    if program.value_arguments:
+        args = [a._data if type(a) is Value else a for a in args]
+    if program.captured:
+        return program.run(*args, *[v._data for v in program.captured])
+    return program.run(*args)
 
 
 def _finish(program: Program, args: Sequence[Any], results: Sequence[Any]) -> Any:
