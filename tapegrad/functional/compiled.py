@@ -56,7 +56,7 @@ import collections
 import functools
 import threading
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, overload
 
@@ -100,7 +100,7 @@ class Program:
         backend: the code backend ``backend_for`` chose.
         captured: the Values read from outside the function, in the order ``run`` takes them.
         value_arguments: some argument is a Value (``run`` takes its data).
-        structure, count: what the function returned ("value", "tuple" or "list") and how many.
+        structure, count: how the function's outputs nest (None for one output; see ``_flatten``), how many.
         grad_targets: for each gradient ``run`` returns after the outputs: the argument
             position it belongs to, or the captured Value.
         key: the argument signature and the branch each guard took.
@@ -111,7 +111,7 @@ class Program:
     backend: str
     captured: tuple[Value, ...]
     value_arguments: bool
-    structure: str
+    structure: Any
     count: int
     grad_targets: tuple[int | Value, ...]
     key: Any
@@ -184,7 +184,7 @@ class Compiled:
 
         def outputs_and_gradients(*inputs: Any) -> tuple[Any, ...]:
             result = self.f(*inputs)
-            structure, items = _items(result)
+            structure, items = _flatten(result)
             shape[:] = [structure, len(items), list(STATE.lifting.lifted_grads)]
             return (*items, *STATE.lifting.lifted_grads.values())
 
@@ -259,12 +259,20 @@ def _kind(x: Any) -> Any:
     return kind
 
 
-def _items(result: Any) -> tuple[str, list[Any]]:
-    if isinstance(result, tuple):
-        return "tuple", list(result)
-    if isinstance(result, list):
-        return "list", result
-    return "value", [result]
+def _flatten(result: Any) -> tuple[Any, list[Any]]:
+    """What ``f`` returned as (its structure, its outputs): tuples and lists nest (``value_and_grad`` returns
+    ``(value, (grad_x, grad_y))``); the structure of one output is None, of a tuple ``(tuple, [structures])``."""
+    if isinstance(result, (tuple, list)):
+        parts = [_flatten(item) for item in result]
+        return (type(result), [structure for structure, _ in parts]), [out for _, outs in parts for out in outs]
+    return None, [result]
+
+
+def _rebuild(structure: Any, outputs: Iterator[Any]) -> Any:
+    if structure is None:
+        return next(outputs)
+    kind, parts = structure
+    return kind([_rebuild(part, outputs) for part in parts])
 
 
 def _is_argument(key: Any) -> bool:
@@ -292,10 +300,9 @@ def _finish(program: Program, args: Sequence[Any], results: Sequence[Any]) -> An
             )
         previous = v._grad
         v._grad = (g.copy() if type(g) is np.ndarray else g) if previous is None else previous + g
-    if program.structure == "value":
+    if program.structure is None:
         return results[0]
-    outputs = results[:count]
-    return tuple(outputs) if program.structure == "tuple" else list(outputs)
+    return _rebuild(program.structure, iter(results[:count]))
 
 
 @overload
