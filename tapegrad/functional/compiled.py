@@ -234,7 +234,7 @@ class Compiled:
     def _warn_if_retracing(self) -> None:
         """Warn once when more than half of the last RETRACE_WINDOW calls traced again."""
         traced_at = self._traced_at
-        if self._warned or len(traced_at) < traced_at.maxlen or self._calls - traced_at[0] >= RETRACE_WINDOW:
+        if self._warned or len(traced_at) <= RETRACE_WINDOW // 2 or self._calls - traced_at[0] >= RETRACE_WINDOW:
             return
         self._warned = True
         warnings.warn(
@@ -292,7 +292,7 @@ def _finish(program: Program, args: Sequence[Any], results: Sequence[Any]) -> An
     """Add the gradients to their Values' ``.grad`` (as eager ``backward()`` does); return the outputs."""
     count = program.count
     for target, g in zip(program.grad_targets, results[count:]):
-        v = args[target] if type(target) is int else target
+        v: Value = args[target] if isinstance(target, int) else target
         if v._tape is not None:
             raise ConcretizationError(
                 f"backward() inside tapegrad.jit reached argument {target}, a Value computed by eager operations: "

@@ -56,13 +56,11 @@ def functional_call(module: Module, params: Sequence[Any], *inputs: Any) -> Any:
                 f"functional_call found parameter {missing[0]} of {module!r} in none of its attributes (nor in "
                 "lists of them), so it cannot put another in its place; keep parameters as attributes of modules"
             )
-        return module(*inputs)
+        call: Any = module  # a Module subclass defines __call__
+        return call(*inputs)
     finally:
         for holder, key, old in reversed(undo):
-            if isinstance(holder, list):
-                holder[key] = old
-            else:
-                setattr(holder, key, old)
+            _put(holder, key, old)
 
 
 def _swap(module: Module, replacements: dict[int, Any], undo: list[tuple[Any, Any, Any]]) -> set[int]:
@@ -80,10 +78,15 @@ def _swap(module: Module, replacements: dict[int, Any], undo: list[tuple[Any, An
             if isinstance(item, Value) and id(item) in replacements:
                 found.add(id(item))
                 undo.append((holder, key, item))
-                if isinstance(holder, list):
-                    holder[key] = replacements[id(item)]
-                else:
-                    setattr(holder, key, replacements[id(item)])
+                _put(holder, key, replacements[id(item)])
             elif isinstance(item, (Module, list)):
                 pending.append(item)
     return found
+
+
+def _put(holder: Any, key: Any, item: Any) -> None:
+    """``holder[key] = item`` for a list, ``setattr(holder, key, item)`` for a module."""
+    if isinstance(holder, list):
+        holder[key] = item
+    else:
+        setattr(holder, key, item)
