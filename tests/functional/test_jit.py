@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
-import sys
 import warnings
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -20,8 +16,7 @@ from tapegrad.functional.compiled import STALE, Compiled, backend_for
 from tapegrad.nn import MLP as ScalarMLP
 from tapegrad.nn import SGD, Adam, functional_call
 from tapegrad.nn.batched import MLP
-
-EXAMPLES = Path(__file__).resolve().parent.parent.parent / "examples"
+from tests.test_examples import load  # the examples, imported from their files
 
 
 def same(a: Any, b: Any) -> bool:
@@ -344,15 +339,6 @@ def test_functional_call_refuses_misuse_and_restores_after_an_error() -> None:
 # ---------------------------------------------------------------- the examples
 
 
-def load(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"{name}_jit_example", EXAMPLES / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_moons_batched_with_jit_equals_the_eager_run_bit_for_bit() -> None:
     moons = load("moons_batched")
     eager, jitted = moons.train(8), moons.train(8, jit=True)
@@ -365,3 +351,19 @@ def test_makemore_with_jit_equals_the_eager_run_bit_for_bit() -> None:
     eager, jitted = makemore.train(6, num_samples=1), makemore.train(6, num_samples=1, jit=True)
     assert jitted["losses"] == eager["losses"] and jitted["dev_loss"] == eager["dev_loss"]
     assert np.mean(jitted["losses"][-3:]) < jitted["losses"][0]
+
+
+def test_an_error_while_tracing_leaves_nothing_behind() -> None:
+    from tapegrad.core.state import STATE
+
+    W = Value(np.ones(2))
+
+    def broken(x: Any) -> Any:
+        (W * x).sum()
+        raise RuntimeError("boom")
+
+    f = tapegrad.jit(broken)
+    with pytest.raises(RuntimeError, match="boom"):
+        f(1.0)
+    assert STATE.lifting is None and not STATE.traces and f.programs == []
+    assert W.data.sum() == 2.0 and same(W.grad, [0.0, 0.0])  # readable again outside
