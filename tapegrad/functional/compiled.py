@@ -161,11 +161,13 @@ class Compiled:
                 if not any(text in str(error) for text in STALE):
                     raise
                 continue  # another branch, or a captured Value of another shape
+            if results is _NOT_FLOATS:
+                continue
             if program is not self._last:
                 self._note(program)
             return _finish(program, args, results)
         program = self._compile(args, signature)
-        return _finish(program, args, _run(program, args))
+        return _finish(program, args, _run(program, args))  # traced at these Values: floats where math code runs
 
     def _not_compiled(self, args: Sequence[Any], keywords: dict[str, Any]) -> Any:
         """Keywords are refused; inside another trace ``f`` runs as Python, recorded there."""
@@ -279,13 +281,20 @@ def _is_argument(key: Any) -> bool:
     return type(key) is tuple and key[0] == ARGUMENT
 
 
+_NOT_FLOATS = object()
+"""What :func:`_run` returns for math code whose captured Values no longer hold floats (an array, say)."""
+
+
 def _run(program: Program, args: Sequence[Any]) -> Any:
     """The program's code on ``args`` (a Value argument's data) and the captured Values' data."""
     if program.value_arguments:
         args = [a._data if type(a) is Value else a for a in args]
-    if program.captured:
-        return program.run(*args, *[v._data for v in program.captured])
-    return program.run(*args)
+    if not program.captured:
+        return program.run(*args)
+    captured = [v._data for v in program.captured]
+    if program.backend == "math" and not all(type(x) is float for x in captured):
+        return _NOT_FLOATS  # numpy code checks its inputs' shapes itself
+    return program.run(*args, *captured)
 
 
 def _finish(program: Program, args: Sequence[Any], results: Sequence[Any]) -> Any:

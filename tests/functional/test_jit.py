@@ -220,6 +220,14 @@ def test_a_captured_value_of_a_new_shape_traces_again() -> None:
     assert f(2.0) == 6.0 and f.traces == 2
 
 
+def test_a_captured_float_that_becomes_an_array_traces_again() -> None:
+    w = Value(2.0)
+    f = tapegrad.jit(lambda x: w * x)
+    assert f(3.0) == 6.0 and f.programs[0].backend == "math"
+    w.data = np.array([1.0, 2.0])
+    assert same(f(3.0), [3.0, 6.0]) and f.programs[0].backend == "numpy" and f.traces == 2
+
+
 def test_parameters_in_a_jitted_value_and_grad_are_inputs_too() -> None:
     """A trace nested in the jit's (value_and_grad traces f) captures the jit's input, not a constant."""
     w = Value(2.0)
