@@ -142,6 +142,11 @@ class Compiled:
         """The programs kept, most recently used first."""
         return list(reversed(self._used.values()))
 
+    @property
+    def tapes(self) -> list[Tape]:
+        """The optimised tapes the programs were generated from, most recently used first (as ``Function.tapes``)."""
+        return [program.tape for program in self.programs]
+
     def clear(self) -> None:
         """Drop every program: the next call traces again (after replacing a captured Value, say)."""
         with self._lock:
