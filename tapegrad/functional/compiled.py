@@ -144,7 +144,7 @@ class Compiled:
 
     @property
     def tapes(self) -> list[Tape]:
-        """The optimised tapes the programs were generated from, most recently used first (as ``Function.tapes``)."""
+        """The optimised tapes of the programs, most recently used first; each returns a tuple: outputs, gradients."""
         return [program.tape for program in self.programs]
 
     def clear(self) -> None:
