@@ -183,6 +183,10 @@ class Value:
         """d(output)/d(self), summed over every ``backward()`` so far."""
         if STATE.lifting is not None:
             self._refuse_in_jit(".grad")
+        return self._gradient()
+
+    def _gradient(self) -> Any:
+        """:attr:`grad`, unchecked: what ``repr`` shows (inside a jitted function too)."""
         if self._tape is None:
             g = self._grad
         else:
@@ -306,7 +310,7 @@ class Value:
         name = f", name={self.name!r}" if self.name else ""
         if isinstance(self._data, np.ndarray):
             return f"Value({type_text(self._data)}, data={self._data!r}{name})"
-        return f"Value(data={self._data}, grad={self.grad}{name})"
+        return f"Value(data={self._data}, grad={self._gradient()}{name})"
 
     def __format__(self, spec: str) -> str:
         """f-strings: an eager number formats as its data (``f"{loss:.4f}"``); a traced Value prints symbolically."""
@@ -438,7 +442,7 @@ class Value:
         """Jupyter: the number and its gradient (None for a traced Value: Jupyter shows its repr)."""
         if self._traced_text() is not None:
             return None
-        return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
+        return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self._gradient()!r}$"
 
     # ------------------------------------------------------------ arithmetic
     def __add__(self, other: Any) -> Value:

@@ -257,6 +257,13 @@ def test_reading_or_writing_numbers_of_a_value_inside_is_refused() -> None:
     assert same(W.data, [1.0, 1.0])  # nothing was updated
 
 
+def test_repr_of_a_captured_value_inside_is_allowed() -> None:
+    w = Value(2.0, name="w")
+    shown: list[str] = []
+    f = tapegrad.jit(lambda x: shown.append(repr(w)) or w * x)
+    assert f(3.0) == 6.0 and shown == ["Value(data=2.0, grad=0.0, name='w')"]
+
+
 def test_backward_cannot_reach_past_an_eager_result() -> None:
     W = Value(np.ones(2))
     doubled = W * 2.0  # eager, not a leaf
