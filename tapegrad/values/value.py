@@ -185,17 +185,6 @@ class Value:
             self._refuse_in_jit(".grad")
         return self._gradient()
 
-    def _gradient(self) -> Any:
-        """:attr:`grad`, unchecked: what ``repr`` shows (inside a jitted function too)."""
-        if self._tape is None:
-            g = self._grad
-        else:
-            grads = self._tape.grads
-            g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
-        if g is None:
-            return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
-        return g
-
     @grad.setter
     def grad(self, value: Any) -> None:
         if STATE.lifting is not None:
@@ -209,6 +198,17 @@ class Value:
         if len(grads) <= self._slot:
             grads.extend([None] * (self._slot + 1 - len(grads)))
         grads[self._slot] = value
+
+    def _gradient(self) -> Any:
+        """:attr:`grad`, unchecked: what ``repr`` shows (inside a jitted function too)."""
+        if self._tape is None:
+            g = self._grad
+        else:
+            grads = self._tape.grads
+            g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
+        if g is None:
+            return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
+        return g
 
     def backward(self) -> None:
         """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate.
