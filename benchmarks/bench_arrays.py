@@ -11,11 +11,12 @@ models, every engine on the same parameters, data and loss:
   minibatches of 32 contexts from ``examples/data/names.txt`` (random
   contexts if that file is missing).
 
-Engines: four tapegrad rows, all public API: eager ``Value`` ops written
+Engines: five tapegrad rows, all public API: eager ``Value`` ops written
 the way a user writes them; the same with ``tapegrad.nn.batched`` layers and
 ``tapegrad.nn.optim.SGD``; the loss traced once with ``tapegrad.trace`` and
-replayed by ``tape.value_and_gradient``; and that tape's gradient tape
-compiled to numpy source.  Against them: a hand-written numpy forward and
+replayed by ``tape.value_and_gradient``; that tape's gradient tape
+compiled to numpy source by hand; and the ``nn`` step's eager code (loss and
+``backward()``) under ``@tapegrad.jit``, the optimiser outside.  Against them: a hand-written numpy forward and
 backward (the practical limit), PyTorch on the CPU (when installed) and
 micrograd 0.1.0 (100 moons points only: it has no tanh, and takes about a
 second a step).  The targets are judged on the fastest tapegrad row.
@@ -53,7 +54,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from common import add_docs_flag, figures, load_average, peak_mb, table, verdict, versions, writes_docs
+from common import add_docs_flag, best_ms, figures, load_average, peak_mb, table, verdict, versions, writes_docs
 
 import tapegrad
 
@@ -414,6 +415,55 @@ class TapegradCompiled(TapegradReplay):
         self.run = run
 
 
+class TapegradJit(TapegradNN):
+    """:class:`TapegradNN`'s step as a user writes it eagerly, with its loss and ``backward()`` under ``@tapegrad.jit``.
+
+    The function body is the eager code; the jit traces it once, lifts the
+    model's parameters (captured Values) to inputs of the generated code,
+    and adds the gradients its ``backward()`` computed to their ``.grad``
+    after each call; ``zero_grad`` and the optimiser's step stay outside.
+    """
+
+    name = "tapegrad jit (the nn step under @tapegrad.jit)"
+
+    def __init__(self, work: Workload) -> None:
+        super().__init__(work)
+        eager = self.moons_loss_step if work.kind == "moons" else self.makemore_loss_step
+        self.loss_step = tapegrad.jit(eager)
+        self.step = self.jit_step
+
+    def moons_loss_step(self, X: Any, y: Any) -> Any:
+        data_loss = (1 - self.model(X) * y).relu().mean()
+        loss = data_loss + ALPHA * sum((p * p).sum() for p in self.params)
+        loss.backward()
+        return loss
+
+    def makemore_loss_step(self, contexts: Any, targets: Any) -> Any:
+        h = self.hidden(self.embedding(contexts).reshape(len(targets), BLOCK * EMBED)).tanh()
+        loss = tapegrad.cross_entropy(self.out(h), targets)
+        loss.backward()
+        return loss
+
+    def jit_step(self, batch: tuple[np.ndarray, np.ndarray]) -> float:
+        self.optimizer.zero_grad()
+        loss = self.loss_step(*batch)
+        self.optimizer.step()
+        return float(loss)
+
+
+def jit_overhead_us(work: Workload, repeats: int) -> tuple[float, float]:
+    """(microseconds of one jitted call, of the generated code it runs): their difference is the jit's own cost
+    (argument signature, program lookup, captured Values read, gradients added to ``.grad``)."""
+    engine = TapegradJit(work)
+    batch = work.batches[0]
+    engine.step(batch)
+    program = engine.loss_step.programs[0]
+    captured = [v._data for v in program.captured]
+    call = best_ms(repeats, engine.loss_step, *batch) * 1e3
+    code = best_ms(repeats, program.run, *batch, *captured) * 1e3
+    return call, code
+
+
 def makemore_batch_loss(C: Any, W1: Any, b1: Any, W2: Any, b2: Any, contexts: Any, targets: Any) -> Any:
     """:func:`makemore_loss` with the minibatch as arguments, so that a traced tape takes a new one each step."""
     return makemore_loss((C, W1, b1, W2, b2), contexts, targets)
@@ -521,6 +571,7 @@ def engines_for(work: Workload) -> list[tuple[str, Callable[[Workload], Any] | N
         rows.append((TapegradNN.name, None, "tapegrad.nn.batched or tapegrad.nn.optim is missing"))
     rows.append((TapegradReplay.name, TapegradReplay, ""))
     rows.append((TapegradCompiled.name, TapegradCompiled, ""))
+    rows.append((TapegradJit.name, TapegradJit, ""))
     try:
         import torch  # noqa: F401
 
@@ -675,6 +726,7 @@ def targets(by_workload: dict[str, list[Result]]) -> list[str]:
             lines.append(f"{title}: {best.engine} within 2x of hand-written numpy: {ratio:.2f}x{aside}, "
                          f"**{verdict(ratio <= 2.0)}**")
         if key == "moons100":
+            lines += jit_targets(title, results, numpy_ms)
             micrograd_ms = next((r.ms for r in results if r.engine == Micrograd.name), None)
             if micrograd_ms is None:
                 lines.append(f"{title}: >= 1000x faster than micrograd: micrograd not measured")
@@ -682,6 +734,23 @@ def targets(by_workload: dict[str, list[Result]]) -> list[str]:
                 speedup = micrograd_ms / best.ms
                 lines.append(f"{title}: {best.engine} >= 1000x faster than micrograd: {speedup:,.0f}x, "
                              f"**{verdict(speedup >= 1000)}**")
+    return lines
+
+
+def jit_targets(title: str, results: Sequence[Result], numpy_ms: float) -> list[str]:
+    """Issue 18's target: the eager nn step under ``@tapegrad.jit`` within 1.5x hand numpy, faster than PyTorch."""
+    jitted = next((r for r in results if r.engine == TapegradJit.name), None)
+    if jitted is None or jitted.ms is None or max(jitted.loss_diff, jitted.grad_diff) > TOLERANCE:
+        return [f"{title}: the nn step under @tapegrad.jit did not run or agree, **MISSED**"]
+    ratio = jitted.ms / numpy_ms
+    lines = [f"{title}: the nn step under @tapegrad.jit within 1.5x of hand-written numpy: {ratio:.2f}x, "
+             f"**{verdict(ratio <= 1.5)}**"]
+    torch_ms = next((r.ms for r in results if r.engine == Torch.name), None)
+    if torch_ms is None:
+        lines.append(f"{title}: the jitted step faster than PyTorch: PyTorch not measured")
+    else:
+        lines.append(f"{title}: the jitted step faster than PyTorch: {torch_ms / jitted.ms:.2f}x PyTorch's speed, "
+                     f"**{verdict(jitted.ms < torch_ms)}**")
     return lines
 
 
@@ -880,6 +949,10 @@ def run(args: argparse.Namespace, threads: str) -> None:
     print()
     for line in targets(by_workload):
         print(f"- {line}")
+    if "moons100" in by_workload:
+        call, code = jit_overhead_us(by_workload["moons100"][0].workload, 200 if args.quick else 2000)
+        print(f"\nThe jit's own cost per call, moons100: {call:,.1f} us per jitted call, {code:,.1f} us of it in the "
+              f"generated code: {call - code:,.1f} us of signature, lookup, captured Values and .grad updates.")
     print(f"\n{load_average()} at the end")
 
 

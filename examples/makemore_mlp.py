@@ -12,6 +12,7 @@ softmax of its logits.  Run it::
 
     python examples/makemore_mlp.py                  # about 10 s on a laptop CPU
     python examples/makemore_mlp.py --steps 2000 --seed 1
+    python examples/makemore_mlp.py --jit            # the training step under @tapegrad.jit
 
 Import :func:`train` to run a short version from tests.
 
@@ -129,10 +130,13 @@ def train(
     lr: float = 0.1,
     num_samples: int = 10,
     verbose: bool = False,
+    jit: bool = False,
 ) -> Result:
     """Train on 80% of the names (shuffled with ``seed``); report the loss on them and on the next 10% (dev).
 
-    The learning rate is ``lr`` for the first half of the steps, then ``lr / 10``.
+    The learning rate is ``lr`` for the first half of the steps, then ``lr / 10``.  ``jit`` runs the
+    step function (forward and backward) under ``@tapegrad.jit``: traced once, the minibatch and the
+    parameters inputs of generated numpy code.
     """
     rng = np.random.default_rng(seed)
     names = load_names()
@@ -145,15 +149,22 @@ def train(
     model = CharMLP(rng=rng)
     optimizer = SGD(model.parameters(), lr=lr)
     losses: list[float] = []
+
+    def forward_backward(contexts: np.ndarray, targets: np.ndarray) -> Any:
+        loss = tapegrad.cross_entropy(model(contexts), targets)
+        loss.backward()
+        return loss
+
+    if jit:
+        forward_backward = tapegrad.jit(forward_backward)
     start = time.perf_counter()
     for step in range(steps):
         batch = rng.integers(0, len(X_train), size=batch_size)
-        loss = tapegrad.cross_entropy(model(X_train[batch]), Y_train[batch])
         optimizer.zero_grad()
-        loss.backward()
+        loss = forward_backward(X_train[batch], Y_train[batch])
         optimizer.lr = lr if step < steps // 2 else lr / 10
         optimizer.step()
-        losses.append(float(loss.data))
+        losses.append(float(loss))
         if verbose and (step % 2000 == 0 or step == steps - 1):
             # One minibatch's loss is noisy: show the mean of the last ones, and the dev loss.
             recent, dev = np.mean(losses[-1000:]), loss_on(model, X_dev, Y_dev)
@@ -174,9 +185,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=20_000, help="minibatch SGD steps (default 20000)")
     parser.add_argument("--seed", type=int, default=SEED, help="seed of the split, the weights and the batches")
     parser.add_argument("--samples", type=int, default=10, help="how many names to sample at the end (default 10)")
+    parser.add_argument("--jit", action="store_true", help="run the training step under @tapegrad.jit")
     args = parser.parse_args(argv)
 
-    result = train(args.steps, seed=args.seed, num_samples=args.samples, verbose=True)
+    result = train(args.steps, seed=args.seed, num_samples=args.samples, verbose=True, jit=args.jit)
     print(
         f"trained {args.steps} steps in {result['seconds']:.1f} s "
         f"({result['seconds'] / max(args.steps, 1) * 1000:.2f} ms/step); "

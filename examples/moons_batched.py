@@ -12,6 +12,13 @@ numbers) are the demo's.  Run it::
 
     python examples/moons_batched.py              # 100 steps
     python examples/moons_batched.py --steps 20
+    python examples/moons_batched.py --jit        # the same step compiled by @tapegrad.jit
+
+With ``--jit`` the step function, unchanged, runs under :func:`tapegrad.jit`:
+traced once, the model's parameters lifted to inputs of generated numpy
+code, and the gradients of its ``backward()`` added to their ``.grad`` after
+every call, so the optimiser outside sees them as in the eager run (the
+losses are the same, bit for bit).
 
 Import :func:`train` to run it from tests and benchmarks.
 """
@@ -23,10 +30,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
+import tapegrad
 from tapegrad.nn import SGD
 from tapegrad.nn.batched import MLP
 
@@ -48,10 +56,11 @@ class History(NamedTuple):
     seconds: float
 
 
-def train(steps: int = 100, seed: int = SEED, n: int = 100, verbose: bool = False) -> History:
+def train(steps: int = 100, seed: int = SEED, n: int = 100, verbose: bool = False, jit: bool = False) -> History:
     """Train ``MLP(2, [16, 16, 1])`` on ``n`` moons points (full batch); return the history.
 
-    ``seed`` draws both the data and the initial weights.
+    ``seed`` draws both the data and the initial weights; ``jit`` runs the
+    step function under ``@tapegrad.jit``.
     """
     X, y = make_moons(n, noise=0.1, seed=seed)
     generator = np.random.default_rng(seed)
@@ -65,24 +74,30 @@ def train(steps: int = 100, seed: int = SEED, n: int = 100, verbose: bool = Fals
     loss_history: list[float] = []
     accuracy_history: list[float] = []
     start = time.perf_counter()
-    for k in range(steps):
-        # forward: the whole batch as one (n, 1) array of scores
+
+    def step(X: np.ndarray, y: np.ndarray) -> tuple[Any, Any]:
+        """Forward (the whole batch as one array of scores) and backward: the parameters' .grad."""
         scores = model(X).reshape(n)
         data_loss = (1 - y * scores).relu().mean()
         reg_loss = ALPHA * sum((p * p).sum() for p in parameters)
         total_loss = data_loss + reg_loss
-        accuracy = float(np.mean((y > 0) == (scores.data > 0)))
-
-        # backward, then SGD with a decaying learning rate
-        optimizer.zero_grad()
         total_loss.backward()
+        return total_loss, scores
+
+    if jit:
+        step = tapegrad.jit(step)  # the same as decorating it with @tapegrad.jit
+    for k in range(steps):
+        optimizer.zero_grad()
+        total_loss, scores = step(X, y)  # Values when eager, numbers and arrays when jitted
+        # SGD with a decaying learning rate
         optimizer.lr = 1.0 - 0.9 * k / 100
         optimizer.step()
 
-        loss_history.append(float(total_loss.data))
-        accuracy_history.append(accuracy)
+        scores = scores.data if isinstance(scores, tapegrad.Value) else scores
+        loss_history.append(float(total_loss))
+        accuracy_history.append(float(np.mean((y > 0) == (scores > 0))))
         if verbose:
-            print(f"step {k} loss {loss_history[-1]:.6f}, accuracy {accuracy * 100:.1f}%")
+            print(f"step {k} loss {loss_history[-1]:.6f}, accuracy {accuracy_history[-1] * 100:.1f}%")
     seconds = time.perf_counter() - start
     return History(model, X, y, loss_history, accuracy_history, seconds)
 
@@ -92,9 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=100, help="SGD steps (default 100)")
     parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the data and the weights (default {SEED})")
     parser.add_argument("--points", type=int, default=100, help="how many moons points (default 100)")
+    parser.add_argument("--jit", action="store_true", help="run the step function under @tapegrad.jit")
     args = parser.parse_args(argv)
 
-    history = train(args.steps, seed=args.seed, n=args.points, verbose=True)
+    history = train(args.steps, seed=args.seed, n=args.points, verbose=True, jit=args.jit)
     loss, accuracy = history.losses[-1], history.accuracies[-1]
     per_step = history.seconds / max(args.steps, 1) * 1000
     print(

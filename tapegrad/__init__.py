@@ -17,6 +17,7 @@ from .core.state import debug_nans, no_grad
 from .core.tape import Record, Tape
 from .formats.export import export
 from .formats.parse import parse
+from .functional.compiled import Compiled, jit
 from .functional.tracing import Function, function, grad, trace, value_and_grad
 from .functional.transforms import grad_tape, hessian, hvp, jacobian, jvp, jvp_tape
 from .values.arrays import concatenate, cross_entropy, log_softmax, logsumexp, matmul, softmax, stack
@@ -61,6 +62,8 @@ __all__ = [
     "grad",
     "value_and_grad",
     "function",
+    "jit",
+    "Compiled",
     "grad_tape",
     "jvp_tape",
     "jacobian",

@@ -34,6 +34,7 @@ class _State(threading.local):
         self.checks = False  # debug_nans or record_sites
         self.current = None
         self.no_grad = 0  # how many no_grad() blocks are open: eager operations record nothing
+        self.lifting: Any = None  # the trace of tapegrad.jit: Values from outside it become its inputs
 
     # The scalar hot path (values/value.py) reads one attribute per op: each read of a thread-local
     # attribute costs about 30 ns more than a plain one, 2 ms of a 65k-op step for a second read.

@@ -63,7 +63,7 @@ def _parameter_names(f: Callable[..., Any], args: Sequence[Any]) -> list[str]:
     return names
 
 
-def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None) -> Tape:
+def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None = None, lift: bool = False) -> Tape:
     """Record ``f`` once, at ``example_args``, as a replayable tape.
 
     Inputs are named after ``f``'s parameters unless ``names`` gives other
@@ -76,7 +76,9 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     Inside ``f``, ``float(v)`` or ``v.data`` of a traced Value raises ConcretizationError
     (the tape could only replay the recorded number), and ``if v > 0:``
     records a guard that replay checks.  Values from outside the trace
-    (parameters, earlier results) are recorded as constants.
+    (parameters, earlier results) are recorded as constants; with ``lift``
+    (what :func:`tapegrad.jit` uses) they become inputs instead, after the
+    arguments, listed with the Value arguments in ``tape.lifted``.
     """
     fname = check_name(str(getattr(f, "__name__", "f")), "the function's __name__")
     if names is None:
@@ -94,6 +96,10 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
     tape = RecordingTape(name=fname, traced=True)
     state = STATE
     state.push_trace(tape)
+    lifting = state.lifting
+    if lift:
+        tape.lifted = {}
+        state.lifting = tape
     try:
         inputs = []
         for n, x in zip(input_names, example_args):
@@ -101,14 +107,20 @@ def trace(f: Callable[..., Any], *example_args: Any, names: Sequence[str] | None
             slot = tape.append(OpKind.INPUT, (), n, number)
             tape.input_slots.append(slot)
             inputs.append(_new_value(number, tape, slot))
+            if tape.lifted is not None and isinstance(x, Value):
+                tape.lifted[ARGUMENT, len(inputs) - 1] = (x, inputs[-1])
         try:
             result = f(*inputs)
         except ValueError as error:
             _refuse_numpy_store(error)
             raise
         _set_outputs(tape, result)
+        if tape.lifted is not None:
+            arguments = set(tape.input_slots)
+            tape.input_slots += [h._slot for _, h in tape.lifted.values() if h._slot not in arguments]
     finally:
         state.pop_trace()
+        state.lifting = lifting
         tape.sealed = True
     return tape
 
@@ -269,6 +281,9 @@ def _take_inputs_of(grad_f: Callable[..., Any], tape: Tape) -> None:
 # ---------------------------------------------------------------- function
 
 
+ARGUMENT = "argument"
+"""``tape.lifted[ARGUMENT, i]`` is the Value given as argument ``i`` (a captured Value is keyed by its id)."""
+
 RETRACE_WINDOW = 20
 """Function warns when it traced again on most of its last this many calls."""
 
@@ -391,10 +406,12 @@ def _first_point(x: Any) -> Any:
 
 
 @overload
-def function(f: Callable[..., Any], *, cache_size: int = 16) -> Function: ...
+def function(f: Callable[..., Any], *, cache_size: int = 16, compile: bool = False) -> Any: ...
 @overload
-def function(f: None = None, *, cache_size: int = 16) -> Callable[[Callable[..., Any]], Function]: ...
-def function(f: Callable[..., Any] | None = None, *, cache_size: int = 16) -> Any:
+def function(
+    f: None = None, *, cache_size: int = 16, compile: bool = False
+) -> Callable[[Callable[..., Any]], Any]: ...
+def function(f: Callable[..., Any] | None = None, *, cache_size: int = 16, compile: bool = False) -> Any:
     """Wrap ``f`` to record once and replay many times, retracing per branch.
 
     >>> @tapegrad.function
@@ -405,7 +422,13 @@ def function(f: Callable[..., Any] | None = None, *, cache_size: int = 16) -> An
 
     ``cache_size`` is how many tapes (branch patterns) it keeps, least
     recently used dropped first; ``@tapegrad.function(cache_size=64)``.
+    ``compile=True`` is :func:`tapegrad.jit`: each tape optimised and run as
+    generated code, captured Values made inputs.
     """
     if f is None:
-        return functools.partial(function, cache_size=cache_size)
+        return functools.partial(function, cache_size=cache_size, compile=compile)
+    if compile:
+        from .compiled import Compiled  # it builds on this module
+
+        return Compiled(f, cache_size)
     return Function(f, cache_size)

@@ -25,6 +25,9 @@ The array versions live in two submodules, both re-exported here:
   ``tapegrad.nn.batched.MLP``: ``MLP`` here stays micrograd's);
 * :mod:`tapegrad.nn.optim`: the ``SGD`` and ``Adam`` optimisers, for scalar
   and array parameters alike.
+
+:func:`functional_call` (:mod:`tapegrad.nn.functional`) runs a model with
+other parameters, as a function of them.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from typing import Any, Protocol
 from ..errors import ConflictingArgumentsError, ShapeError
 from ..values.value import Value
 
-__all__ = ["Module", "Neuron", "Layer", "MLP", "Linear", "Embedding", "SGD", "Adam"]
+__all__ = ["Module", "Neuron", "Layer", "MLP", "Linear", "Embedding", "SGD", "Adam", "functional_call"]
 
 
 class RandomSource(Protocol):
@@ -185,4 +188,5 @@ class MLP(Module):
 
 # Last, because the batched layers subclass Module, defined above.
 from .batched import Embedding, Linear  # noqa: E402
+from .functional import functional_call  # noqa: E402
 from .optim import SGD, Adam  # noqa: E402

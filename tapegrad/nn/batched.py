@@ -167,6 +167,8 @@ class Embedding(Module):
         self.weight = Value(generator.standard_normal((self.num_embeddings, self.dim)), name="embedding")
 
     def __call__(self, idx: Any) -> Value:
+        if isinstance(idx, Value):  # the ids of a traced minibatch (tapegrad.jit): every run checks them
+            return self.weight[idx]  # (whole numbers in range: the take kernel's ValueError says which)
         idx = np.asarray(idx)
         if idx.dtype.kind not in "iu":
             raise InputTypeError(

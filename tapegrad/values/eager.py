@@ -6,10 +6,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.interpret import FLOAT, sweep
+from ..core.interpret import FLOAT, backward, sweep
 from ..core.state import STATE
 from ..errors import ConcretizationError, LeakedValueError, NonScalarOutputError
-from .tapes import EagerTape
+from .domain import VALUE
+from .record import _new_value
+from .tapes import EagerTape, RecordingTape
 from .value import Value
 
 __all__ = ["eager_backward"]
@@ -32,6 +34,9 @@ def eager_backward(root: Value) -> None:
         root._grad = _added(root._grad, 1.0)
         return
     if tape.traced:
+        if tape is STATE.lifting and tape is STATE.current:
+            _record_backward(root, tape)
+            return
         if tape.sealed:
             raise LeakedValueError(
                 f"backward() of a Value that escaped the trace of {tape.name!r}; "
@@ -61,6 +66,34 @@ def eager_backward(root: Value) -> None:
                 seeds = pending.setdefault(earlier, {})
                 seeds[earlier_slot] = _added(seeds.get(earlier_slot), g)
         STATE.close_eager(tape)
+
+
+def _record_backward(root: Value, tape: RecordingTape) -> None:
+    """``backward()`` inside :func:`tapegrad.jit`: the reverse sweep recorded onto the trace itself.
+
+    It is the interpreter's backward loop over this trace's own records,
+    run on Values so that each rule records (as :func:`tapegrad.grad_tape`
+    does); what reaches each Value from outside the trace is kept, and the
+    compiled code returns it for the jit to add to that Value's ``.grad``.
+    """
+    lifted = tape.lifted
+    assert lifted is not None
+    top = root._slot
+    values = [_new_value(tape.values[s], tape, s) for s in range(top + 1)]
+    one = 1.0 if type(root._data) is float else np.ones_like(root._data)
+    with np.errstate(all="ignore"):
+        adjoint = backward(tape, values, {top: one}, VALUE)
+    for key, (v, handle) in list(lifted.items()):
+        g = adjoint[handle._slot] if handle._slot <= top else None
+        if g is None:
+            continue
+        if v._tape is not None:
+            raise ConcretizationError(
+                f"backward() inside tapegrad.jit reached {v!r}, a Value computed by eager operations outside "
+                "the jitted function: the compiled code cannot send its gradient on to what it was computed from. "
+                "Compute it inside the jitted function, or pass a leaf Value (Value(x)) instead"
+            )
+        tape.lifted_grads[key] = _added(tape.lifted_grads.get(key), g)
 
 
 def _added(previous: Any, g: Any) -> Any:

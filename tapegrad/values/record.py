@@ -228,9 +228,30 @@ def _bring(tape: RecordingTape, v: Value) -> int:
             tape.captures.append((slot, v))
             tape.source_slots[id(v)] = slot
         return slot
+    if tape.traced and STATE.lifting is not None:
+        return _lift(tape, STATE.lifting, v)
     if tape.traced or source is None:
         return _const_slot(tape, v._data)
     return _link(cast(EagerTape, tape), cast(EagerTape, source), v)  # neither is traced: both eager
+
+
+def _lift(tape: RecordingTape, lifting: RecordingTape, v: Value) -> int:
+    """The slot on ``tape`` standing for ``v``, a Value from outside the trace, made an input of ``lifting``.
+
+    Inside :func:`tapegrad.jit` a captured Value (a model's parameter) is an
+    input of the compiled code, read afresh at every call, so an optimiser's
+    update is seen; a plain trace would freeze it as a constant.  Inside a
+    trace nested in the jit's (``jit(value_and_grad(f))``), it is a captured
+    input standing for the jit's input, as any Value of an enclosing trace.
+    """
+    lifted = lifting.lifted
+    assert lifted is not None
+    entry = lifted.get(id(v))
+    if entry is None:
+        slot = lifting.append(_INPUT, (), v.name or "captured", v._data)
+        entry = lifted[id(v)] = (v, _new_value(v._data, lifting, slot))
+    handle = entry[1]
+    return handle._slot if tape is lifting else _bring(tape, handle)
 
 
 def _link(tape: EagerTape, source: EagerTape, v: Value) -> int:

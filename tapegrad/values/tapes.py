@@ -30,6 +30,9 @@ class RecordingTape(Tape):
         source_slots: the input standing for each Value of elsewhere, by the Value's id
             (a leaf, a Value of an enclosing trace) or ``(serial, slot)`` (a result of an earlier eager tape).
         grads: the adjoints :attr:`tapegrad.Value.grad` reads, by slot (``backward()`` fills them on eager tapes).
+        lifted: on the trace of :func:`tapegrad.jit` only: each Value from outside the trace, as ``(the Value,
+            its input on this tape)``, by ``("argument", i)`` for argument ``i``, by id for a captured one.
+        lifted_grads: what ``backward()`` inside that trace sends to each of them, by the same keys.
     """
 
     def __init__(self, name: str = "tape", traced: bool = False) -> None:
@@ -37,6 +40,8 @@ class RecordingTape(Tape):
         self.const_slots: dict[tuple[type, Any], int] = {}
         self.source_slots: dict[Any, int] = {}
         self.grads: list[Any] | None = None
+        self.lifted: dict[Any, tuple[Any, Any]] | None = None  # Any: Values (the module above imports this one)
+        self.lifted_grads: dict[Any, Any] = {}
 
 
 class EagerTape(RecordingTape):

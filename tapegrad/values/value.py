@@ -234,17 +234,14 @@ class Value:
     @property
     def grad(self) -> Any:
         """d(output)/d(self), summed over every ``backward()`` so far."""
-        if self._tape is None:
-            g = self._grad
-        else:
-            grads = self._tape.grads
-            g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
-        if g is None:
-            return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
-        return g
+        if STATE.lifting is not None:
+            self._refuse_in_jit(".grad")
+        return self._gradient()
 
     @grad.setter
     def grad(self, value: Any) -> None:
+        if STATE.lifting is not None:
+            self._refuse_in_jit("setting .grad")
         if self._tape is None:
             self._grad = value
             return
@@ -254,6 +251,17 @@ class Value:
         if len(grads) <= self._slot:
             grads.extend([None] * (self._slot + 1 - len(grads)))
         grads[self._slot] = value
+
+    def _gradient(self) -> Any:
+        """:attr:`grad`, unchecked: what ``repr`` shows (inside a jitted function too)."""
+        if self._tape is None:
+            g = self._grad
+        else:
+            grads = self._tape.grads
+            g = grads[self._slot] if grads is not None and self._slot < len(grads) else None
+        if g is None:
+            return np.zeros_like(self._data) if isinstance(self._data, np.ndarray) else 0.0
+        return g
 
     def backward(self) -> None:
         """Add d(self)/d(leaf) to the ``.grad`` of every leaf and intermediate.
@@ -293,6 +301,24 @@ class Value:
             )
             error.site = site
             raise error
+        if STATE.lifting is not None:
+            self._refuse_in_jit(what)
+
+    def _refuse_in_jit(self, what: str) -> None:
+        """Inside :func:`tapegrad.jit`, a number read from a Value (or written into one) would be compiled in.
+
+        A captured Value is an input of the compiled code, read at every
+        call; its ``.data`` read while tracing would be a constant instead,
+        and an optimiser's step inside the function would happen once, when
+        it is traced.  ``backward()`` inside is recorded; its gradients are
+        added to ``.grad`` after each call.
+        """
+        raise ConcretizationError(
+            f"{what} of a Value at {_user_site()} inside a function tapegrad.jit is tracing: the compiled code "
+            "would keep the number read there (or skip the write) on every later call. Use the Value itself in "
+            "the computation (a captured Value becomes an input of the compiled code); call optimizer.zero_grad() "
+            "and optimizer.step() and read .data or .grad outside the jitted function"
+        )
 
     def __float__(self) -> float:
         self._check_concrete("float()")
@@ -337,7 +363,7 @@ class Value:
         name = f", name={self.name!r}" if self.name else ""
         if isinstance(self._data, np.ndarray):
             return f"Value({type_text(self._data)}, data={self._data!r}{name})"
-        return f"Value(data={self._data}, grad={self.grad}{name})"
+        return f"Value(data={self._data}, grad={self._gradient()}{name})"
 
     def __format__(self, spec: str) -> str:
         """f-strings: an eager number formats as its data (``f"{loss:.4f}"``); a traced Value prints symbolically."""
@@ -504,7 +530,7 @@ class Value:
         """Jupyter: the number and its gradient (None for a traced Value: Jupyter shows its repr)."""
         if self._traced_text() is not None:
             return None
-        return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self.grad!r}$"
+        return rf"$\mathrm{{Value}}({self._data!r}),\ \mathrm{{grad}} = {self._gradient()!r}$"
 
     # ------------------------------------------------------------ arithmetic
     # The commonest operators record through _binary_operator's fast path (99% of a scalar MLP's records).
