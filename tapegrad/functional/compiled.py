@@ -3,7 +3,8 @@
 :func:`tapegrad.function` replays its tapes in the interpreter; ``jit`` goes
 one step further on each new kind of call: it traces the function, optimises
 the tape (:func:`tapegrad.optimize`), generates code for it with the backend
-:func:`backend_for` picks (numpy code for arrays, ``math`` code for floats),
+:func:`backend_for` picks (numpy code for arrays; for floats ``math`` code,
+or the C machine for long tapes when a C compiler is found),
 keeps that code and runs it on every later call of the same kind::
 
     >>> @tapegrad.jit
@@ -65,11 +66,11 @@ import numpy as np
 from ..core.passes import optimize
 from ..core.state import STATE
 from ..core.tape import Tape
-from ..errors import ArgumentCountError, ConcretizationError, InputTypeError, RetraceWarning
+from ..errors import ArgumentCountError, CompilerNotFoundError, ConcretizationError, InputTypeError, RetraceWarning
 from ..values.value import Value
 from .tracing import ARGUMENT, RETRACE_WINDOW, _branches, _parameter_names, trace
 
-__all__ = ["jit", "Compiled", "Program", "backend_for", "CACHE_SIZE"]
+__all__ = ["jit", "Compiled", "Program", "backend_for", "CACHE_SIZE", "C_RECORDS"]
 
 CACHE_SIZE = 16
 """How many programs (argument signature x branch pattern) a jitted function keeps by default."""
@@ -78,15 +79,30 @@ STALE = ("inputs take another branch", "but this code was generated for shape")
 """The ValueErrors of generated code that mean "this program is not for these inputs" (formats/codegen.py)."""
 
 
+C_RECORDS = 200
+"""Scalar tapes of at least this many records run on the C machine (``"c"``) when a compiler is found:
+below it a call's fixed cost (about 2 us) outweighs the Python statements it saves (about 50 ns a record)."""
+
+
 def backend_for(tape: Tape, args: Sequence[Any]) -> str:
     """The code backend to generate ``tape`` with, for calls like ``args``.
 
-    numpy code for a tape of arrays, ``math`` code (plain floats) for a
-    scalar one.  One place to choose, so that another backend (compiled C
-    for long scalar tapes, blocked numpy for large batches) is one more
-    line here.
+    numpy code for a tape of arrays (which runs large batches in blocks on
+    every core by itself), the C machine for a long scalar tape, ``math``
+    code (plain floats) for a short one.  :func:`_compile` falls back to
+    ``math`` where no C compiler is found.
     """
-    return "numpy" if tape.array else "math"
+    if tape.array:
+        return "numpy"
+    return "c" if len(tape.records) >= C_RECORDS else "math"
+
+
+def _compile(tape: Tape, backend: str) -> tuple[str, Callable[..., Any]]:
+    """``tape.compile(backend)``, or the ``math`` backend's function when C was asked for and no compiler is found."""
+    try:
+        return backend, tape.compile(backend)
+    except CompilerNotFoundError:  # the C machine is only faster, never needed
+        return "math", tape.compile("math")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +218,10 @@ class Compiled:
         captured = tuple(v for key, (v, _) in lifted.items() if not _is_argument(key))
         targets = tuple(key[1] if _is_argument(key) else lifted[key][0] for key in grad_keys)
         small = optimize(tape)
-        backend = backend_for(small, args)
+        backend, run = _compile(small, backend_for(small, args))
         key = (signature, _branches(tape))
         value_arguments = any(isinstance(a, Value) for a in args)
-        program = Program(small, small.compile(backend), backend, captured, value_arguments, structure, count,
+        program = Program(small, run, backend, captured, value_arguments, structure, count,
                           targets, key)  # fmt: skip
         self._keep(program)
         return program
@@ -287,7 +303,7 @@ def _is_argument(key: Any) -> bool:
 
 
 _NOT_FLOATS = object()
-"""What :func:`_run` returns for math code whose captured Values no longer hold floats (an array, say)."""
+"""What :func:`_run` returns for math or C code whose captured Values no longer hold floats (an array, say)."""
 
 
 def _run(program: Program, args: Sequence[Any]) -> Any:
@@ -297,7 +313,7 @@ def _run(program: Program, args: Sequence[Any]) -> Any:
     if not program.captured:
         return program.run(*args)
     captured = [v._data for v in program.captured]
-    if program.backend == "math" and not all(type(x) is float for x in captured):
+    if program.backend != "numpy" and not all(type(x) is float for x in captured):
         return _NOT_FLOATS  # numpy code checks its inputs' shapes itself
     return program.run(*args, *captured)
 

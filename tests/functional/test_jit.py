@@ -382,3 +382,42 @@ def test_an_error_while_tracing_leaves_nothing_behind() -> None:
         f(1.0)
     assert STATE.lifting is None and not STATE.traces and f.programs == []
     assert W.data.sum() == 2.0 and same(W.grad, [0.0, 0.0])  # readable again outside
+
+
+def test_long_scalar_tapes_run_on_the_c_machine_with_the_same_bits() -> None:
+    """A scalar tape of C_RECORDS records or more runs compiled C (where a compiler is found), else math code."""
+    from tapegrad.functional.compiled import C_RECORDS
+
+    def chain(x: Any, y: Any) -> Any:
+        for i in range(C_RECORDS):
+            x = (x * y + float(i)).tanh() if i % 2 else x - y * 0.5
+        return x
+
+    f = tapegrad.jit(chain)
+    got = f(0.3, 0.7)
+    want = tapegrad.trace(chain, 0.3, 0.7)(0.3, 0.7)
+    assert got == want and f.programs[0].backend in ("c", "math")
+    assert f(-0.4, 1.5) == tapegrad.trace(chain, 0.3, 0.7)(-0.4, 1.5)
+    assert backend_for(tapegrad.trace(chain, 0.3, 0.7), [0.3, 0.7]) == "c"
+
+
+def test_without_a_compiler_long_scalar_tapes_fall_back_to_math_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tapegrad.errors import CompilerNotFoundError
+    from tapegrad.functional import compiled
+
+    original = tapegrad.Tape.compile
+
+    def compile_without_c(self: tapegrad.Tape, backend: str = "math", **options: Any) -> Any:
+        if backend == "c":
+            raise CompilerNotFoundError("no C compiler")
+        return original(self, backend, **options)
+
+    monkeypatch.setattr(compiled, "C_RECORDS", 3)
+    monkeypatch.setattr(tapegrad.Tape, "compile", compile_without_c)
+
+    def f(x: Any) -> Any:
+        return ((x * 2.0).sin() * x + 1.0).exp()
+
+    jitted = tapegrad.jit(f)
+    assert jitted(0.5) == tapegrad.trace(f, 0.5)(0.5)
+    assert jitted.programs[0].backend == "math"
