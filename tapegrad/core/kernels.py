@@ -45,6 +45,26 @@ def _pow(x: float, c: float) -> float:
         return math.nan
 
 
+def _pow_const(x: float, c: float) -> float:
+    # x ** c for a constant exponent.  The exponents gradients are made of take cheap forms, the same in
+    # every engine (the numpy rule and both code printers write them alike): a square and a reciprocal
+    # are correctly rounded, as C's pow; a cube and 1 / x**2 are two roundings (within an ulp of pow);
+    # x ** ±0.5 is sqrt (and a division) where x > 0, and C's pow at zeros, infinities and negatives.
+    c = float(c)
+    if c == 2.0:
+        return x * x
+    if c == 3.0:
+        return x * x * x
+    if c == -1.0:
+        return _div(1.0, x)
+    if c == -2.0:
+        r = _div(1.0, x)
+        return r * r
+    if x > 0.0 and (c == 0.5 or c == -0.5):
+        return math.sqrt(x) if c == 0.5 else 1.0 / math.sqrt(x)
+    return _pow(x, c)
+
+
 def _exp(x: float) -> float:
     try:
         return math.exp(x)
@@ -110,9 +130,11 @@ def _sdiv(g: float, y: float) -> float:
 
 
 # ---------------------------------------------------------------- numpy arrays
-# Written to pick exactly the element the scalar rule picks.  Powers use
-# np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees with
-# C's pow at -inf and -0.0.
+# Written to pick exactly the element the scalar rule picks.  General powers
+# use np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees
+# with C's pow at -inf and -0.0.  Constant exponents of the cheap forms
+# (``_pow_const``) use np.square, np.reciprocal and np.sqrt (float_power
+# takes 105 µs for 10^4 squares, np.square 2 µs).
 
 
 def _pow_array(x: Any, y: Any) -> Any:
@@ -120,6 +142,33 @@ def _pow_array(x: Any, y: Any) -> Any:
     out = np.float_power(x, y)  # always float64
     dtype = np.result_type(x, y)
     return out.astype(dtype) if dtype.kind == "f" and dtype != out.dtype else out
+
+
+def _pow_const_array(x: Any, c: float) -> Any:
+    """``x ** c`` for a constant exponent, in the forms the float rule ``_pow_const`` takes, element for element."""
+    c = float(c)
+    if c == 2.0:
+        return np.square(x)
+    if c == 3.0:
+        return np.square(x) * x
+    if c == -1.0:
+        return np.reciprocal(x)
+    if c == -2.0:
+        return np.square(np.reciprocal(x))
+    if c == 0.5 or c == -0.5:
+        return _pow_half_array(x, c)
+    return _pow_array(x, c)
+
+
+def _pow_half_array(x: Any, c: float) -> Any:
+    """``x ** 0.5`` or ``x ** -0.5`` as C's pow gives them, through sqrt (five times faster than pow).
+
+    sqrt takes ``x + 0.0``, since ``pow(-0.0, 0.5)`` is ``+0.0`` where ``sqrt(-0.0)`` is ``-0.0``; at
+    ``-inf``, where sqrt gives nan, pow's ``inf`` (or ``0.0``) is put back.
+    """
+    root = np.sqrt(x + 0.0)
+    out = root if c > 0.0 else np.reciprocal(root)
+    return _keep_zeros(np.inf if c > 0.0 else 0.0, out, np.equal(x, -np.inf))
 
 
 def _sigmoid_array(x: Any) -> Any:

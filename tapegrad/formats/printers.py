@@ -101,6 +101,14 @@ class Printer:
         )
 
 
+def _exponent(attr: Any) -> float | None:
+    """A ``pow_const`` exponent's value, read back from its literal (None for ``math.inf`` and the like)."""
+    try:
+        return float(attr)
+    except ValueError:
+        return None
+
+
 class PythonPrinter(Printer):
     """Python floats, importing only ``math``: the ``"math"`` backend."""
 
@@ -139,6 +147,20 @@ class PythonPrinter(Printer):
         g, x = operands
         return f"{g} if {x} > 0.0 else 0.0"
 
+    def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
+        # The forms of the kernel _pow_const written inline; the others call it.
+        x, c = operands[0], _exponent(attr)
+        if c == 2.0:
+            return f"{x} * {x}"
+        if c == 3.0:
+            return f"{x} * {x} * {x}"
+        if c == -1.0:
+            return self.call("_div", ["1.0", x])
+        if c == 0.5 or c == -0.5:
+            root = f"math.sqrt({x})" if c == 0.5 else f"1.0 / math.sqrt({x})"
+            return f"{root} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
+        return self.call("_pow_const", [x, attr])
+
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
         if op.comparison:  # 1.0 or 0.0
             return self._comparison(op.infix, operands)
@@ -173,6 +195,21 @@ class NumpyPrinter(Printer):
     def _print_gate(self, operands: Sequence[str], attr: Any) -> str:
         g, x = operands
         return f"np.where({x} > 0.0, {g}, 0.0)"
+
+    def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
+        # The forms of the kernel _pow_const_array written inline; the others call it.
+        x, c = operands[0], _exponent(attr)
+        if c == 2.0:
+            return f"np.square({x})"
+        if c == 3.0:
+            return f"np.square({x}) * {x}"
+        if c == -1.0:
+            return f"np.reciprocal({x})"
+        if c == -2.0:
+            return f"np.square(np.reciprocal({x}))"
+        if c == 0.5 or c == -0.5:
+            return self.call("_pow_half_array", [x, attr])
+        return self.call("_pow_const_array", [x, attr])
 
     def _print_sum(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.add.reduce({operands[0]}, axis={attr[0]}, keepdims={attr[1]})"
