@@ -156,9 +156,9 @@ class PythonPrinter(Printer):
             return f"{x} * {x} * {x}"
         if c == -1.0:
             return self.call("_div", ["1.0", x])
-        if c == 0.5 or c == -0.5:
-            root = f"math.sqrt({x})" if c == 0.5 else f"1.0 / math.sqrt({x})"
-            return f"{root} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
+        halves = {0.5: f"math.sqrt({x})", -0.5: f"1.0 / math.sqrt({x})", 1.5: f"{x} * math.sqrt({x})"}
+        if c in halves:
+            return f"{halves[c]} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
         return self.call("_pow_const", [x, attr])
 
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
@@ -205,9 +205,11 @@ class NumpyPrinter(Printer):
             return f"np.square({x}) * {x}"
         if c == -1.0:
             return f"np.reciprocal({x})"
+        if c == 4.0:
+            return f"np.square(np.square({x}))"
         if c == -2.0:
             return f"np.square(np.reciprocal({x}))"
-        if c == 0.5 or c == -0.5:
+        if c == 0.5 or c == -0.5 or c == 1.5 or c == -1.5:
             return self.call("_pow_half_array", [x, attr])
         return self.call("_pow_const_array", [x, attr])
 
