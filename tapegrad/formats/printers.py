@@ -148,18 +148,15 @@ class PythonPrinter(Printer):
         return f"{g} if {x} > 0.0 else 0.0"
 
     def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
-        # The forms of the kernel _pow_const written inline; the others call it.
+        # The kernel _pow_const's forms written inline (roots where x > 0, else C's pow); other exponents call it.
         x, c = operands[0], _exponent(attr)
-        if c == 2.0:
-            return f"{x} * {x}"
-        if c == 3.0:
-            return f"{x} * {x} * {x}"
-        if c == -1.0:
-            return self.call("_div", ["1.0", x])
-        halves = {0.5: f"math.sqrt({x})", -0.5: f"1.0 / math.sqrt({x})", 1.5: f"{x} * math.sqrt({x})"}
-        if c in halves:
-            return f"{halves[c]} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
-        return self.call("_pow_const", [x, attr])
+        products = {2.0: f"{x} * {x}", 3.0: f"{x} * {x} * {x}"}
+        roots = {0.5: f"math.sqrt({x})", -0.5: f"1.0 / math.sqrt({x})", 1.5: f"{x} * math.sqrt({x})"}
+        if c in products:
+            return products[c]
+        if c in roots:
+            return f"{roots[c]} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
+        return self.call("_div", ["1.0", x]) if c == -1.0 else self.call("_pow_const", [x, attr])
 
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
         if op.comparison:  # 1.0 or 0.0
@@ -197,21 +194,13 @@ class NumpyPrinter(Printer):
         return f"np.where({x} > 0.0, {g}, 0.0)"
 
     def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
-        # The forms of the kernel _pow_const_array written inline; the others call it.
+        # The kernel _pow_const_array's forms written inline; the roots and other exponents call kernels.
         x, c = operands[0], _exponent(attr)
-        if c == 2.0:
-            return f"np.square({x})"
-        if c == 3.0:
-            return f"np.square({x}) * {x}"
-        if c == -1.0:
-            return f"np.reciprocal({x})"
-        if c == 4.0:
-            return f"np.square(np.square({x}))"
-        if c == -2.0:
-            return f"np.square(np.reciprocal({x}))"
-        if c == 0.5 or c == -0.5 or c == 1.5 or c == -1.5:
-            return self.call("_pow_half_array", [x, attr])
-        return self.call("_pow_const_array", [x, attr])
+        inline = {2.0: f"np.square({x})", 3.0: f"np.square({x}) * {x}", 4.0: f"np.square(np.square({x}))",
+                  -1.0: f"np.reciprocal({x})", -2.0: f"np.square(np.reciprocal({x}))"}  # fmt: skip
+        if c in inline:
+            return inline[c]
+        return self.call("_pow_half_array" if c in (0.5, -0.5, 1.5, -1.5) else "_pow_const_array", [x, attr])
 
     def _print_sum(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.add.reduce({operands[0]}, axis={attr[0]}, keepdims={attr[1]})"
