@@ -101,11 +101,12 @@ def test_optimised_gradients_give_the_bits_of_the_strong_ones(index: int, data: 
     full = tapegrad.grad_tape(tapegrad.parse(text, names))
     small = optimize(full)
     point = [data.draw(st.one_of(st.sampled_from(SPECIAL), st.floats())) for _ in names]
+    arrays = [np.array([p]) for p in point]
     with np.errstate(all="ignore"):
         expected = full(*point)
         engines = {"optimize": small(*point), "math code": compile_tape(small)(*point),
                    "numpy code": compile_tape(small, "numpy")(*point),
-                   "numpy code on arrays": [float(v[0]) for v in compile_tape(small, "numpy")(*[np.array([p]) for p in point])]}  # fmt: skip
+                   "numpy code on arrays": [float(v[0]) for v in compile_tape(small, "numpy")(*arrays)]}  # fmt: skip
     for engine, got in engines.items():
         assert all(same(float(a), float(b)) for a, b in zip(got, expected)), (engine, point, got, expected)
 
