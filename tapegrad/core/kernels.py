@@ -223,7 +223,10 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _smul_array(g: Any, y: Any) -> Any:
-    out = _keep_zeros(g, np.multiply(g, y))
+    out = np.multiply(g, y)
+    if isinstance(out, np.generic):  # two numbers (numpy code called with floats): the float rule's choice
+        return g if g == 0.0 else y if y == 0.0 and g - g != 0.0 else out
+    out = _keep_zeros(g, out)
     zero = np.equal(y, 0.0)
     if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below
         return out
@@ -231,7 +234,10 @@ def _smul_array(g: Any, y: Any) -> Any:
 
 
 def _sdiv_array(g: Any, y: Any) -> Any:
-    return _keep_zeros(g, np.divide(g, y))
+    out = np.divide(g, y)
+    if isinstance(out, np.generic):
+        return g if g == 0.0 else out
+    return _keep_zeros(g, out)
 
 
 def _keep_zeros(g: Any, out: Any, zero: Any = None) -> Any:
