@@ -226,6 +226,8 @@ def _smul_array(g: Any, y: Any) -> Any:
     out = np.multiply(g, y)
     if isinstance(out, np.generic):  # two numbers (numpy code called with floats): the float rule's choice
         return g if g == 0.0 else y if y == 0.0 and g - g != 0.0 else out
+    if type(out) is np.ndarray and not (np.equal(g, 0.0).any() or np.equal(y, 0.0).any()):
+        return out  # no zero on either side, the usual case: the plain product is the strong one
     out = _keep_zeros(g, out)
     zero = np.equal(y, 0.0)
     if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below

@@ -229,7 +229,8 @@ def _frozen(array):
 
 
 def _batch_shape(*_inputs):
-    return np.broadcast_shapes(*[np.shape(_x) for _x in _inputs])
+    _shapes = {np.shape(_x) for _x in _inputs}
+    return _shapes.pop() if len(_shapes) == 1 else np.broadcast_shapes(*_shapes)
 
 
 def _fit(_value, _shape):
