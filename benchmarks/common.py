@@ -1,4 +1,4 @@
-"""What the five benchmarks share: timing, peak memory, markdown tables, verdicts, the run's header,
+"""What the benchmarks share: timing, peak memory, markdown tables, verdicts, the run's header,
 a child process with a time limit, and the figures page each full run writes into ``docs/benchmarks/``.
 
 The benchmarks are scripts (``python benchmarks/bench_engines.py``); Python puts a script's own folder

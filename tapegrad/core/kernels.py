@@ -45,6 +45,35 @@ def _pow(x: float, c: float) -> float:
         return math.nan
 
 
+def _pow_const(x: float, c: float) -> float:
+    # x ** c for a constant exponent.  The exponents gradients are made of take cheap forms, the same in
+    # every engine (the numpy rule and both code printers write them alike).  Squares, reciprocals and
+    # square roots are correctly rounded; x**3, x**1.5 and x**-0.5 are within an ulp of C's pow, x**4,
+    # x**-2 and x**-1.5 within two (two or three roundings).  x ** (k / 2) goes through sqrt where
+    # x > 0 and takes C's pow at zeros, infinities, negatives and nan.
+    c = float(c)
+    if c == 2.0:
+        return x * x
+    if c == 3.0:
+        return x * x * x
+    if c == 4.0:
+        s = x * x
+        return s * s
+    if c == -1.0:
+        return _div(1.0, x)
+    if c == -2.0:
+        r = _div(1.0, x)
+        return r * r
+    if x > 0.0 and (c == 0.5 or c == -0.5 or c == 1.5 or c == -1.5):
+        root = math.sqrt(x)
+        if c == 0.5:
+            return root
+        if c == -0.5:
+            return 1.0 / root
+        return x * root if c == 1.5 else _div(1.0, x * root)
+    return _pow(x, c)
+
+
 def _exp(x: float) -> float:
     try:
         return math.exp(x)
@@ -110,9 +139,11 @@ def _sdiv(g: float, y: float) -> float:
 
 
 # ---------------------------------------------------------------- numpy arrays
-# Written to pick exactly the element the scalar rule picks.  Powers use
-# np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees with
-# C's pow at -inf and -0.0.
+# Written to pick exactly the element the scalar rule picks.  General powers
+# use np.float_power: np.power(x, 0.5) takes a sqrt shortcut that disagrees
+# with C's pow at -inf and -0.0.  Constant exponents of the cheap forms
+# (``_pow_const``) use np.square, np.reciprocal and np.sqrt (float_power
+# takes 105 µs for 10^4 squares, np.square 2 µs).
 
 
 def _pow_array(x: Any, y: Any) -> Any:
@@ -120,6 +151,41 @@ def _pow_array(x: Any, y: Any) -> Any:
     out = np.float_power(x, y)  # always float64
     dtype = np.result_type(x, y)
     return out.astype(dtype) if dtype.kind == "f" and dtype != out.dtype else out
+
+
+def _pow_const_array(x: Any, c: float) -> Any:
+    """``x ** c`` for a constant exponent, in the forms the float rule ``_pow_const`` takes, element for element."""
+    c = float(c)
+    if c == 2.0:
+        return np.square(x)
+    if c == 3.0:
+        return np.square(x) * x
+    if c == 4.0:
+        return np.square(np.square(x))
+    if c == -1.0:
+        return np.reciprocal(x)
+    if c == -2.0:
+        return np.square(np.reciprocal(x))
+    if c == 0.5 or c == -0.5 or c == 1.5 or c == -1.5:
+        return _pow_half_array(x, c)
+    return _pow_array(x, c)
+
+
+def _pow_half_array(x: Any, c: float) -> Any:
+    """``x ** c`` for ``c`` = ±0.5 or ±1.5 as ``_pow_const`` computes it, through sqrt (several times faster than pow).
+
+    sqrt takes ``x + 0.0``, since ``pow(-0.0, 0.5)`` is ``+0.0`` where ``sqrt(-0.0)`` is ``-0.0``; at
+    ``-inf``, where sqrt gives nan, pow's ``inf`` (or ``0.0``) is put back.
+    """
+    x = x + 0.0
+    root = np.sqrt(x)
+    if c == 0.5:
+        out = root
+    elif c == -0.5:
+        out = np.reciprocal(root)
+    else:
+        out = x * root if c == 1.5 else np.reciprocal(x * root)
+    return _keep_zeros(np.inf if c > 0.0 else 0.0, out, np.equal(x, -np.inf))
 
 
 def _sigmoid_array(x: Any) -> Any:
@@ -157,7 +223,12 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _smul_array(g: Any, y: Any) -> Any:
-    out = _keep_zeros(g, np.multiply(g, y))
+    out = np.multiply(g, y)
+    if isinstance(out, np.generic):  # two numbers (numpy code called with floats): the float rule's choice
+        return g if g == 0.0 else y if y == 0.0 and g - g != 0.0 else out
+    if type(out) is np.ndarray and not (np.equal(g, 0.0).any() or np.equal(y, 0.0).any()):
+        return out  # no zero on either side, the usual case: the plain product is the strong one
+    out = _keep_zeros(g, out)
     zero = np.equal(y, 0.0)
     if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below
         return out
@@ -165,7 +236,10 @@ def _smul_array(g: Any, y: Any) -> Any:
 
 
 def _sdiv_array(g: Any, y: Any) -> Any:
-    return _keep_zeros(g, np.divide(g, y))
+    out = np.divide(g, y)
+    if isinstance(out, np.generic):
+        return g if g == 0.0 else out
+    return _keep_zeros(g, out)
 
 
 def _keep_zeros(g: Any, out: Any, zero: Any = None) -> Any:

@@ -37,6 +37,11 @@ subnormals.  The passes:
       zero and no inf or nan becomes ``c * x`` (the strong zeros act only where
       ``c == 0``, or where ``x == 0`` and ``c`` is not finite), and ``sdiv(c, x)``
       with a ``c`` holding no zero becomes ``c / x``;
+    - ``smul(x, c)`` with a constant ``c`` whose numbers are all positive and
+      finite becomes ``x * c``, and ``sdiv(x, c)`` with all positive (inf
+      allowed) ``x / c``: where ``x`` is zero the plain product keeps its sign,
+      as the strong one does, and ``c`` is never zero, inf or nan.  "Constant"
+      includes records computed from constants alone (``sqrt(2 * pi)``);
     - ``where(c, x, x)``, ``maximum(x, x)`` and ``minimum(x, x)`` become ``x``,
       and ``where`` on a constant condition becomes the branch it takes.
 
@@ -134,18 +139,42 @@ def _constant(tape: Tape, slot: int) -> float | None:
     return float(tape.values[slot])
 
 
+def _fixed(tape: Tape, slot: int, depth: int = 4) -> bool:
+    """Is ``slot``'s value fixed by constants alone: a constant, or an op (a view...) of such slots?
+
+    ``2 * pi`` and ``sqrt(2 * pi)`` are (``pi`` stays exact for symbolic export, so they are not
+    folded); ``depth`` bounds the search.  The recorded value is then the value at every input.
+    """
+    kind = tape.ops[slot]
+    if kind is _CONST:
+        return True
+    args = tape.args[slot]
+    return bool(args) and kind is not _INPUT and depth > 0 and all(_fixed(tape, a, depth - 1) for a in args)
+
+
 def _nonzero_constant(tape: Tape, slot: int, finite: bool = False) -> bool:
-    """Is ``slot`` a constant (a number or an array, or a view of one) with no zero in it (and, if
-    ``finite``, no inf or nan)?
+    """Is ``slot`` fixed by constants (see :func:`_fixed`) with no zero in it (and, if ``finite``, no inf or nan)?
 
     Then a strong quotient (a strong product, if finite) is a plain one.
     """
-    while tape.ops[slot] in _VIEWS:
-        (slot,) = tape.args[slot]
-    if tape.ops[slot] is not _CONST:
+    if not _fixed(tape, slot):
         return False
     value = tape.values[slot]
     return bool(np.all(value != 0.0) and (not finite or np.all(np.isfinite(value))))
+
+
+def _positive_constant(tape: Tape, slot: int, finite: bool = False) -> bool:
+    """Is ``slot`` fixed by constants with every number in it above zero (no nan; if ``finite``, no inf)?
+
+    Then a strong product or quotient *by* it is a plain one: ``smul(g, y)`` is ``g`` where ``g == 0``,
+    and so is ``g * y`` for a positive finite ``y`` (``-0.0 * 2.0`` is ``-0.0``); ``y == 0`` or a
+    non-finite ``y``, where the two differ, cannot occur.  The same holds for ``sdiv(g, y)`` and
+    ``g / y``, with ``y = inf`` allowed.  (A negative ``y`` would flip the sign of a zero ``g``.)
+    """
+    if not _fixed(tape, slot):
+        return False
+    value = tape.values[slot]
+    return bool(np.all(value > 0.0) and (not finite or np.all(np.isfinite(value))))
 
 
 def _is(tape: Tape, slot: int, number: float) -> bool:
@@ -219,14 +248,14 @@ def _algebra(new: Tape, kind: OpKind, args: tuple[int, ...], attr: Attr, value: 
             return x
         if _is(new, x, 1.0):
             return y
-        if kind is OpKind.SMUL and _nonzero_constant(new, x, finite=True):
+        if kind is OpKind.SMUL and (_nonzero_constant(new, x, finite=True) or _positive_constant(new, y, finite=True)):
             return (OpKind.MUL, args, None, value)
         if kind is OpKind.MUL and (_is(new, y, -1.0) or _is(new, x, -1.0)):
             return (OpKind.NEG, (x if _is(new, y, -1.0) else y,), None, value)
     elif kind in (OpKind.DIV, OpKind.SDIV):
         if _is(new, args[1], 1.0):
             return args[0]
-        if kind is OpKind.SDIV and _nonzero_constant(new, args[0]):
+        if kind is OpKind.SDIV and (_nonzero_constant(new, args[0]) or _positive_constant(new, args[1])):
             return (OpKind.DIV, args, None, value)
     elif kind is OpKind.SUB:
         if _is(new, args[1], 0.0):

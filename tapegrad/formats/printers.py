@@ -111,6 +111,14 @@ class Printer:
         )
 
 
+def _exponent(attr: Any) -> float | None:
+    """A ``pow_const`` exponent's value, read back from its literal (None for ``math.inf`` and the like)."""
+    try:
+        return float(attr)
+    except ValueError:
+        return None
+
+
 class PythonPrinter(Printer):
     """Python floats, importing only ``math``: the ``"math"`` backend."""
 
@@ -149,6 +157,17 @@ class PythonPrinter(Printer):
         g, x = operands
         return f"{g} if {x} > 0.0 else 0.0"
 
+    def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
+        # The kernel _pow_const's forms written inline (roots where x > 0, else C's pow); other exponents call it.
+        x, c = operands[0], _exponent(attr)
+        products = {2.0: f"{x} * {x}", 3.0: f"{x} * {x} * {x}"}
+        roots = {0.5: f"math.sqrt({x})", -0.5: f"1.0 / math.sqrt({x})", 1.5: f"{x} * math.sqrt({x})"}
+        if c in products:
+            return products[c]
+        if c in roots:
+            return f"{roots[c]} if {x} > 0.0 else {self.call('_pow', [x, attr])}"
+        return self.call("_div", ["1.0", x]) if c == -1.0 else self.call("_pow_const", [x, attr])
+
     def record(self, op: Op, operands: Sequence[str], attr: Any = "") -> str:
         if op.comparison:  # 1.0 or 0.0
             return self._comparison(op.infix, operands)
@@ -183,6 +202,15 @@ class NumpyPrinter(Printer):
     def _print_gate(self, operands: Sequence[str], attr: Any) -> str:
         g, x = operands
         return f"np.where({x} > 0.0, {g}, 0.0)"
+
+    def _print_pow_const(self, operands: Sequence[str], attr: Any) -> str:
+        # The kernel _pow_const_array's forms written inline; the roots and other exponents call kernels.
+        x, c = operands[0], _exponent(attr)
+        inline = {2.0: f"np.square({x})", 3.0: f"np.square({x}) * {x}", 4.0: f"np.square(np.square({x}))",
+                  -1.0: f"np.reciprocal({x})", -2.0: f"np.square(np.reciprocal({x}))"}  # fmt: skip
+        if c in inline:
+            return inline[c]
+        return self.call("_pow_half_array" if c in (0.5, -0.5, 1.5, -1.5) else "_pow_const_array", [x, attr])
 
     def _print_sum(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.add.reduce({operands[0]}, axis={attr[0]}, keepdims={attr[1]})"

@@ -140,11 +140,19 @@ def program_with_everything(x: Any, y: Any, z: Any) -> Any:
 
 
 def work_of(function: ast.FunctionDef) -> list[ast.stmt]:
-    """The statements that compute: no docstring, ``with np.errstate``, or ``return``."""
+    """The statements that compute: no docstring, ``with np.errstate``, or return (with its batch shape)."""
     body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
     if isinstance(body[0], ast.With):
         body = body[0].body
-    return [s for s in body if not isinstance(s, (ast.Return, ast.Delete)) and not _moves_a_value(s)]
+    return [s for s in body if not isinstance(s, (ast.Return, ast.Delete)) and not _moves_a_value(s)
+            and not _returns(s)]  # fmt: skip
+
+
+def _returns(statement: ast.stmt) -> bool:
+    """The return of numpy code: ``if type(x) is float ...: return ...`` and ``_shape = _batch_shape(...)``."""
+    if isinstance(statement, ast.If):
+        return isinstance(statement.body[0], ast.Return)
+    return isinstance(statement, ast.Assign) and ast.unparse(statement.targets[0]) == "_shape"
 
 
 def _moves_a_value(statement: ast.stmt) -> bool:

@@ -74,6 +74,9 @@ def test_source_reads_like_code_a_person_wrote(backend: str, gradient: bool) -> 
         assert isinstance(block, ast.With)
         body = block.body
     targets = [s.targets[0].id for s in body if isinstance(s, ast.Assign)]  # type: ignore[attr-defined]
+    if backend == "numpy":  # the batch's shape, computed once for the outputs (after the floats' early return)
+        assert targets[-1] == "_shape" and isinstance(body[-3], ast.If) and isinstance(body[-3].body[0], ast.Return)
+        targets = targets[:-1]
     assert targets == [f"t{k}" for k in range(len(targets))]
     assert isinstance(body[-1], ast.Return)
     assert all(isinstance(s, (ast.Assign, ast.If, ast.Return, ast.Delete)) for s in body)  # numpy frees arrays
