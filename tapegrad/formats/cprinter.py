@@ -99,6 +99,21 @@ C_KERNELS: dict[str, str] = {
     double whole = floor(q);
     return (q - whole > 0.5) ? whole + 1.0 : whole;
 }""",
+    # x ** c for a constant c: kernels._pow_const's cheap forms, in its order (the machine gets c at run time).
+    "tg_pow_const": """static inline double tg_pow_const(double x, double c) {
+    if (c == 2.0) return x * x;
+    if (c == 3.0) return x * x * x;
+    if (c == 4.0) { double s = x * x; return s * s; }
+    if (c == -1.0) return 1.0 / x;
+    if (c == -2.0) { double r = 1.0 / x; return r * r; }
+    if (x > 0.0 && (c == 0.5 || c == -0.5 || c == 1.5 || c == -1.5)) {
+        double root = sqrt(x);
+        if (c == 0.5) return root;
+        if (c == -0.5) return 1.0 / root;
+        return c == 1.5 ? x * root : 1.0 / (x * root);
+    }
+    return pow(x, c);
+}""",
     "tg_clip": """static inline double tg_clip(double x, double lo, double hi) {
     double y = (x < lo || lo != lo) ? lo : x;
     return (y > hi || hi != hi) ? hi : y;
@@ -161,6 +176,7 @@ _KERNELS: dict[Callable[..., Any], str] = {
     kernels._mod: "tg_mod",
     kernels._floor_divide: "tg_floor_divide",
     kernels._clip: "tg_clip",
+    kernels._pow_const: "tg_pow_const",
     kernels._maximum: "tg_maximum",
     kernels._minimum: "tg_minimum",
     kernels._smul: "tg_smul",
