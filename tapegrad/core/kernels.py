@@ -156,16 +156,17 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
     return lambda x, y: _truth_array(ufunc(x, y), x, y)
 
 
-def _smul_array(g: Any, y: Any) -> Any:
-    out = _keep_zeros(g, np.multiply(g, y))
+def _smul_array(g: Any, y: Any, out: Any = None) -> Any:
+    # ``out``: a buffer to write into (the blocked numpy code, tapegrad.formats.blocked); the same numbers
+    out = _keep_zeros(g, np.multiply(g, y, out=out))
     zero = np.equal(y, 0.0)
     if type(out) is np.ndarray and not zero.any():  # other array types (dask) stay lazy: np.where below
         return out
     return _keep_zeros(y, out, zero & (np.subtract(g, g) != 0.0))  # a zero y wins over an infinite or nan g
 
 
-def _sdiv_array(g: Any, y: Any) -> Any:
-    return _keep_zeros(g, np.divide(g, y))
+def _sdiv_array(g: Any, y: Any, out: Any = None) -> Any:
+    return _keep_zeros(g, np.divide(g, y, out=out))
 
 
 def _keep_zeros(g: Any, out: Any, zero: Any = None) -> Any:
