@@ -306,6 +306,7 @@ def emit_blocked_function(
         f"        return _{name}_whole({params})",
         "    " + returns([f"_outputs[{k}]" for k in range(len(outputs))]),
     ]
+    function.printer.imports.update(["import os", "import threading"])  # what the block runner uses
     return function, [*whole, "", "", *block_lines, "", "", *dispatch]
 
 
@@ -332,8 +333,6 @@ def blocked_source(tape: Tape, name: str = "f", block: int | None = None, worker
 
 def module_source(functions: list[tuple[codegen._Function, list[str]]], title: str, tape: Tape) -> str:
     """:func:`codegen.module_source` of blocked functions: with the block runner and the imports it needs."""
-    blocked = any(line.startswith("def _") and line.endswith("_b):") for _, lines in functions for line in lines)
-    if blocked:
-        functions[0][0].printer.imports.update(["import os", "import threading"])
+    if any("import threading" in function.printer.imports for function, _ in functions):
         functions = [(functions[0][0], runner_source() + functions[0][1]), *functions[1:]]
     return codegen.module_source(functions, "numpy", title, tape)
