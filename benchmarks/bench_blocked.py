@@ -82,7 +82,9 @@ def numexpr_gradient(grads: tapegrad.Tape) -> Callable[..., Any] | None:
     steps: list[tuple[str, str]] = []
     for target, code, reads in function.statements:
         text = _numexpr_text(ast.parse(code, mode="eval").body, expressions)
-        names = {n for n in reads if n not in expressions} | {n for r in reads if r in expressions for n in _names(expressions[r])}
+        names = {n for n in reads if n not in expressions} | {
+            n for r in reads if r in expressions for n in _names(expressions[r])
+        }
         if uses.get(target, 0) == 1 and target not in outputs and len(names) < 24 and len(text) < 2000:
             expressions[target] = text  # inlined where it is read
         else:
@@ -99,7 +101,10 @@ def numexpr_gradient(grads: tapegrad.Tape) -> Callable[..., Any] | None:
 
 
 def _names(text: str) -> set[str]:
-    return {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)} - {"where", *_NUMEXPR_CALLS.values()}
+    return {n.id for n in ast.walk(ast.parse(text, mode="eval")) if isinstance(n, ast.Name)} - {
+        "where",
+        *_NUMEXPR_CALLS.values(),
+    }
 
 
 def _numexpr_text(node: ast.expr, expressions: dict[str, str]) -> str:
@@ -178,7 +183,9 @@ def bench_program(n: int, points: int, rounds: int) -> tuple[list[list[str]], di
         error = base.largest_difference([g[:check] for g in grads_of], want)
         detail = f"max rel. diff from the interpreter {error:.0e}"
         if key in ("blocked1", "blocked", "numexpr"):
-            same = all(np.array_equal(a, np.broadcast_to(b, np.shape(a)), equal_nan=True) for a, b in zip(reference, result))
+            same = all(
+                np.array_equal(a, np.broadcast_to(b, np.shape(a)), equal_nan=True) for a, b in zip(reference, result)
+            )
             detail += "; bit for bit the unblocked code's" if same else "; NOT bit for bit the unblocked code's"
         notes[key] = f"{note}; {detail}" if note else detail
     timed = {key: run for key, (_, run, _) in engines.items() if run is not None}
@@ -207,7 +214,9 @@ def run_engines(args: argparse.Namespace) -> None:
         if "torch" in rates:
             over = rates["blocked"] / rates["torch"]
             targets.append(f"{n:,} ops: blocked ({WORKERS} workers) >= PyTorch: {over:.2f}x, **{verdict(over >= 1)}**")
-        targets.append(f"{n:,} ops: blocked ({WORKERS} workers) over unblocked: {rates['blocked'] / rates['unblocked']:.2f}x")
+        targets.append(
+            f"{n:,} ops: blocked ({WORKERS} workers) over unblocked: {rates['blocked'] / rates['unblocked']:.2f}x"
+        )
     print(table(HEADER, rows))
     print(f"\nload average after: {load_average()}")
     print("\nTargets (issue 18, item 3):\n")
@@ -228,11 +237,11 @@ def run_blocks(args: argparse.Namespace) -> None:
         rng = np.random.default_rng(0)
         xs = [rng.uniform(-2.0, 2.0, points) for _ in range(base.INPUTS)]
         unblocked = codegen.compile_source(codegen.to_source(grads, "f", "numpy"), "f", "<bench unblocked>")
-        engines: dict[str, Callable[[], Any]] = {"unblocked": lambda: unblocked(*xs)}
+        engines: dict[str, Callable[[], Any]] = {"unblocked": lambda f=unblocked, xs=xs: f(*xs)}
         for size in sizes:
             for workers in sorted({1, WORKERS}):
                 f = grads.compile("numpy", block=size, workers=workers)
-                engines[f"{size} {workers}"] = lambda f=f: f(*xs)
+                engines[f"{size} {workers}"] = lambda f=f, xs=xs: f(*xs)
         seconds = interleaved(engines, 3 if args.quick else (9 if n == 30 else 3))
         for key, s in seconds.items():
             size, _, workers = key.partition(" ")

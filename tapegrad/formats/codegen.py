@@ -525,7 +525,9 @@ _compiles = itertools.count()  # gives each compiled tape its own linecache name
 _COMPILED = side_table()  # each tape's generated functions, by backend
 
 
-def compile_tape(tape: Tape, backend: str = "math", *, workers: int | None = None, block: int | None = None) -> Callable[..., Any]:
+def compile_tape(
+    tape: Tape, backend: str = "math", *, workers: int | None = None, block: int | None = None
+) -> Callable[..., Any]:
     """``tape`` as a Python function (cached with the tape), from :func:`to_source`.
 
     The numpy backend's function evaluates a large batch in blocks of

@@ -73,7 +73,9 @@ def export(
     tape = as_tape(f_or_tape)
     _check_batch_axes(tape, backend, batch_axes)
     if blocked is not False and (blocked is not True or backend != "numpy"):
-        raise InputTypeError(f'blocked=True is an option of backend="numpy", got blocked={blocked!r} with backend={backend!r}')
+        raise InputTypeError(
+            f'blocked=True is an option of backend="numpy", got blocked={blocked!r} with backend={backend!r}'
+        )
     if len(tape.output_slots) != 1:
         raise NonScalarOutputError(
             f"export writes gradients of one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "

@@ -28,7 +28,6 @@ from tapegrad.core import kernels
 from tapegrad.errors import InputTypeError
 from tapegrad.formats.blocked import BLOCK, THRESHOLD, blocked_source
 from tapegrad.formats.codegen import compile_source, to_source
-
 from tapegrad.lab.testing import random_program
 
 from .programs import BINARY, INF, NAN, UNARY, Step, branchy, every_op, gradient_tape, identical, mlp, run
@@ -112,7 +111,9 @@ def test_blocked_code_equals_the_unblocked_code_and_the_interpreter(
         assert_identical(unblocked(t)(*columns), got, f"blocked against unblocked at {len(columns[0])} points")
         assert blocked == [len(columns[0]) >= 2 * BLOCK_SIZE]
         replayed = t(*columns)
-        for e, g in zip(replayed if isinstance(replayed, tuple) else (replayed,), got if isinstance(got, tuple) else (got,)):
+        for e, g in zip(
+            replayed if isinstance(replayed, tuple) else (replayed,), got if isinstance(got, tuple) else (got,)
+        ):
             want = np.broadcast_to(np.asarray(e, dtype=np.float64), g.shape)
             assert np.array_equal(want, g, equal_nan=True), "blocked against the interpreter"
             assert np.array_equal(np.signbit(want), np.signbit(g)), "signed zeros"
@@ -250,7 +251,9 @@ def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
 
 def test_options_of_the_math_backend_are_refused() -> None:
     tape = tapegrad.trace(lambda x: x.sin(), 1.0)
-    with pytest.raises(InputTypeError, match=re.escape("workers and block are options of the numpy backend, not of backend 'math'")):
+    with pytest.raises(
+        InputTypeError, match=re.escape("workers and block are options of the numpy backend, not of backend 'math'")
+    ):
         tape.compile("math", workers=2)
     with pytest.raises(InputTypeError, match=re.escape('blocked=True is an option of backend="numpy"')):
         tapegrad.export(tape, "never_written.py", blocked=True)
