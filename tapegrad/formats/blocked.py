@@ -54,11 +54,12 @@ from .literals import Constants, identifiers
 
 __all__ = ["BLOCK", "THRESHOLD", "blocked_source", "check_options", "emit_blocked_function"]
 
-BLOCK = 4096
-"""Points per block by default (measured on the 30-op and 1,000-op programs, see the module docstring)."""
+BLOCK = 16384
+"""Points per block by default: the fastest of 512 to 32,768 on one worker for both the 30-op and the
+1,000-op program (``python benchmarks/bench_blocked.py --blocks``; 8,192 was as fast at 30 ops)."""
 
-THRESHOLD = 2 * BLOCK
-"""Batches below this many points run the unblocked code: one block gains nothing from splitting."""
+THRESHOLD = 8192
+"""Batches below this many points (or below two blocks, for a smaller ``block``) run the unblocked code."""
 
 MAX_WORKERS = 256
 """The most threads a call may ask for (each holds its own buffers)."""
@@ -78,14 +79,15 @@ def check_options(workers: Any, block: Any) -> None:
             raise InputTypeError(f"{name} must be {bound}, got {value}; None uses the default")
 
 
-def _run_blocks(block_function, inputs, outputs, buffers, block, workers):
-    """The outputs of ``block_function`` over ``block``-point slices of ``inputs``, on ``workers`` threads.
+def _run_blocks(block_function, inputs, outputs, buffers, block, workers, smallest):
+    """The outputs of ``block_function`` over slices of ``inputs`` of at most ``block`` points, on ``workers`` threads.
 
     None unless every input is a C-contiguous float64 array of one shape
-    with at least ``2 * block`` points: the caller then runs its unblocked
+    with at least ``smallest`` points: the caller then runs its unblocked
     code.  Each thread takes the next block until none is left, computing
-    into its own ``buffers`` rows of ``block`` floats; ``workers=None`` uses
-    every core this process may run on.
+    into its own ``buffers`` rows; ``workers=None`` uses every core this
+    process may run on.  A batch smaller than ``workers`` blocks is split
+    evenly, so that every thread has work.
     """
     if not inputs or type(inputs[0]) is not np.ndarray:
         return None
@@ -93,10 +95,11 @@ def _run_blocks(block_function, inputs, outputs, buffers, block, workers):
     for x in inputs:
         if type(x) is not np.ndarray or x.shape != shape or x.dtype != np.float64 or not x.flags.c_contiguous:
             return None
-    if size < 2 * block:
+    if size < smallest:
         return None
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    block = min(block, -(-size // workers))
     flat = [x.reshape(-1) for x in inputs]
     results = [np.empty(size) for _ in range(outputs)]
     starts = iter(range(0, size, block))
@@ -292,11 +295,12 @@ def emit_blocked_function(
         "    return None",
     ]
     docstring = codegen._docstring(summary, tape.inputs, function.params, tape.output_names)
+    smallest = min(THRESHOLD, 2 * (block or BLOCK))
     note = (
-        f"    # A batch of at least {2 * (block or BLOCK):,} points, every input a C-contiguous float64 array of one "
-        f"shape: in blocks of {block or BLOCK:,} points on {workers or 'all'} cores; else the unblocked code."
+        f"    # A batch of at least {smallest:,} points, every input a C-contiguous float64 array of one shape: "
+        f"in blocks of {block or BLOCK:,} points on {workers or 'all'} cores; else the unblocked code."
     )
-    call = f"_run_blocks(_{name}_block, ({params},), {len(outputs)}, {rows}, {block or BLOCK}, {workers})"
+    call = f"_run_blocks(_{name}_block, ({params},), {len(outputs)}, {rows}, {block or BLOCK}, {workers}, {smallest})"
     dispatch = [
         f"def {name}({params}):",
         *["    " + line if line else "" for line in docstring],
