@@ -89,14 +89,12 @@ def _run_blocks(block_function, inputs, outputs, buffers, block, workers, smalle
     process may run on.  A batch smaller than ``workers`` blocks is split
     evenly, so that every thread has work.
     """
-    if not inputs or type(inputs[0]) is not np.ndarray:
-        return None
+    if not inputs or type(inputs[0]) is not np.ndarray or inputs[0].size < smallest:
+        return None  # the common small calls leave after two checks
     shape, size = inputs[0].shape, inputs[0].size
     for x in inputs:
         if type(x) is not np.ndarray or x.shape != shape or x.dtype != np.float64 or not x.flags.c_contiguous:
             return None
-    if size < smallest:
-        return None
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     block = min(block, -(-size // workers))
@@ -169,7 +167,7 @@ def _writes_into(function: ast.expr) -> bool:
         except TypeError:
             return False
         return types[-1] == np.float64
-    if isinstance(function, ast.Name) and isinstance(getattr(kernels, function.id, None), Callable):  # type: ignore[arg-type]
+    if isinstance(function, ast.Name) and callable(getattr(kernels, function.id, None)):
         return "out" in inspect.signature(getattr(kernels, function.id)).parameters
     return False
 
