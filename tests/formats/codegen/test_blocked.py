@@ -30,7 +30,7 @@ from tapegrad.formats.blocked import BLOCK, THRESHOLD, blocked_source
 from tapegrad.formats.codegen import compile_source, to_source
 from tapegrad.lab.testing import random_program
 
-from .programs import BINARY, INF, NAN, UNARY, Step, branchy, every_op, gradient_tape, identical, mlp, run
+from .programs import BINARY, INF, NAN, UNARY, Step, branchy, every_op, gradient_tape, identical, mlp, run, steps
 
 BLOCK_SIZE = 8  # small blocks, so that a few dozen points cross several block boundaries
 SIZES = [0, 1, BLOCK_SIZE - 1, BLOCK_SIZE, BLOCK_SIZE + 1, 2 * BLOCK_SIZE - 1, 2 * BLOCK_SIZE, 2 * BLOCK_SIZE + 1, 77]
@@ -76,14 +76,7 @@ def trace_program(program: list[Step], count: int) -> tapegrad.Tape:
 def cases(draw: st.DrawFn) -> tuple[list[Step], list[np.ndarray]]:
     """A program over 1-3 inputs and a batch of a size around the block boundaries, edge values mixed in."""
     count = draw(st.integers(1, 3))
-    step = st.builds(
-        Step,
-        st.sampled_from(OPERATIONS),
-        st.tuples(*[st.integers(0, 63)] * 4),
-        st.integers(0, 3),
-        st.sampled_from(CONSTANTS_AND_EDGES),
-        st.sampled_from([0, 1, 2, 3, -1, 0.5, 1.5, -0.5, 1 / 3]),
-    )
+    step = steps(OPERATIONS, CONSTANTS_AND_EDGES, [0, 1, 2, 3, -1, 0.5, 1.5, -0.5, 1 / 3])
     program = draw(st.lists(step, min_size=1, max_size=10))
     size = draw(st.sampled_from(SIZES))
     numbers = st.one_of(st.sampled_from(CONSTANTS_AND_EDGES), st.floats(-4.0, 4.0))
