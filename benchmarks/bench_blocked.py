@@ -150,11 +150,17 @@ def bench_program(n: int, points: int, rounds: int) -> tuple[list[list[str]], di
     try:
         import torch
 
-        torch.set_num_threads(WORKERS)
         torch_f = base.torch_gradient(n)
-        engines["torch"] = (f"PyTorch batched autograd ({WORKERS} threads)", lambda: torch_f(*xs), "")
+
+        def torch_on(threads: int) -> Any:
+            torch.set_num_threads(threads)
+            return torch_f(*xs)
+
+        engines["torch"] = (f"PyTorch batched autograd ({WORKERS} threads)", lambda: torch_on(WORKERS), "")
+        engines["torch1"] = ("PyTorch batched autograd (1 thread)", lambda: torch_on(1), "")
     except ImportError:
         engines["torch"] = ("PyTorch batched autograd", None, "not installed")
+        engines["torch1"] = ("PyTorch batched autograd (1 thread)", None, "not installed")
     engines["sweep"] = ("hand-written numpy reverse sweep", lambda: base.numpy_sweep(records, xs), "")
     if n <= 30:
         sympy_f, built = base.sympy_gradient(n)
@@ -177,7 +183,9 @@ def bench_program(n: int, points: int, rounds: int) -> tuple[list[list[str]], di
             notes[key] = note
             continue
         result = run()
-        grads_of = base.gradients_of({"torch": "torch", "sweep": "sweep"}.get(key, "other"), result, tape, points)
+        grads_of = base.gradients_of(
+            {"torch": "torch", "torch1": "torch", "sweep": "sweep"}.get(key, "other"), result, tape, points
+        )
         if key in ("replay",):
             grads_of = [np.broadcast_to(np.asarray(g, dtype=float), (points,)) for g in result]
         error = base.largest_difference([g[:check] for g in grads_of], want)
@@ -214,11 +222,18 @@ def run_engines(args: argparse.Namespace) -> None:
         if "torch" in rates:
             over = rates["blocked"] / rates["torch"]
             targets.append(f"{n:,} ops: blocked ({WORKERS} workers) >= PyTorch: {over:.2f}x, **{verdict(over >= 1)}**")
+            single = rates["blocked1"] / rates["torch1"]
+            targets.append(f"{n:,} ops: blocked (1 worker) over PyTorch (1 thread): {single:.2f}x")
         targets.append(
             f"{n:,} ops: blocked ({WORKERS} workers) over unblocked: {rates['blocked'] / rates['unblocked']:.2f}x"
         )
     print(table(HEADER, rows))
     print(f"\nload average after: {load_average()}")
+    if os.getloadavg()[0] > WORKERS:
+        print(
+            "\nThe machine was busy (load average above its core count): threads of every engine competed with "
+            "other jobs, and PyTorch's (OpenMP) more than most; trust the 1-worker ratios over the others."
+        )
     print("\nTargets (issue 18, item 3):\n")
     print("\n".join(f"- {t}" for t in targets))
 
