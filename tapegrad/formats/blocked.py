@@ -268,15 +268,17 @@ def emit_blocked_function(
     constants: Constants,
     block: int | None = None,
     workers: int | None = None,
+    batch_axes: int = 0,
 ) -> tuple[codegen._Function, list[str]]:
     """``name`` computing ``tape`` in blocks where it can, with ``_name_whole`` and ``_name_block``; its lines.
 
-    An array tape, a tape without inputs, or one long enough to be written
-    in parts gets the unblocked function only (see the module docstring).
+    An array tape (mapped over ``batch_axes``, as :func:`codegen.emit_function`
+    does), a tape without inputs, or one long enough to be written in parts
+    gets the unblocked function only (see the module docstring).
     """
     check_options(workers, block)
     if tape.array or not tape.inputs:
-        return codegen.emit_function(tape, name, summary, returns, "numpy", constants)
+        return codegen.emit_function(tape, name, summary, returns, "numpy", constants, batch_axes)
     function, whole = codegen.emit_function(tape, f"_{name}_whole", summary, returns, "numpy", constants)
     if len(function.statements) > codegen._PART_SIZE:
         return codegen.emit_function(tape, name, summary, returns, "numpy", constants)

@@ -95,7 +95,7 @@ def export(
     constants = Constants()
     title = f"{base}(...) and its gradient, exported from tape {tape.name!r} with inputs {', '.join(tape.inputs)}"
     if blocked:
-        functions = [emit_blocked_function(*part, constants) for part in parts]
+        functions = [emit_blocked_function(*part, constants, batch_axes=batch_axes) for part in parts]
         source = blocked_module_source(functions, title, tape)
     else:
         functions = [emit_function(*part, backend, constants, batch_axes) for part in parts]

@@ -295,3 +295,14 @@ def test_exported_blocked_module_runs_without_tapegrad_and_agrees(tmp_path: Path
     assert identical(np.stack([value, *grads]), got)
     want_value, want_grads = tape.value_and_gradient(x, np.cos(x))
     assert np.array_equal(want_value, got[0]) and all(np.array_equal(w, g) for w, g in zip(want_grads, got[1:]))
+
+
+def test_exported_array_tape_keeps_its_batch_axes_when_blocked_is_asked(tmp_path: Path) -> None:
+    """An array tape is never blocked; ``blocked=True`` still writes its ``batch_axes`` mapping."""
+    W, x = np.ones((2, 3)), np.ones(3)
+    tape = tapegrad.trace(lambda w, x: (w @ x).tanh().sum(), W, x)
+    path = tapegrad.export(tape, tmp_path / "mapped.py", "f", backend="numpy", batch_axes=1, blocked=True)
+    assert "_f_block" not in path.read_text()
+    module = load_module(path)
+    xs = np.stack([x, 2 * x])
+    assert np.array_equal(module.f(W, xs), np.array([tape(W, x), tape(W, 2 * x)]))
