@@ -540,7 +540,7 @@ def compile_tape(
     if backend != "numpy" and (workers, block) != (None, None):
         raise InputTypeError(f"workers and block are options of the numpy backend, not of backend {backend!r}")
     cache = _COMPILED.setdefault(tape, {})
-    key = (backend, workers, block)
+    key = backend if (workers, block) == (None, None) else f"{backend} workers={workers} block={block}"
     if key not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
         source = blocked_source(tape, name, block, workers) if backend == "numpy" else to_source(tape, name, backend)
