@@ -220,12 +220,17 @@ def run_engines(args: argparse.Namespace) -> None:
         program_rows, rates = bench_program(n, points, rounds)
         rows += program_rows
         if "torch" in rates:
-            over = rates["blocked"] / rates["torch"]
-            targets.append(f"{n:,} ops: blocked ({WORKERS} workers) >= PyTorch: {over:.2f}x, **{verdict(over >= 1)}**")
+            torch_best = max(rates["torch"], rates["torch1"])  # on a busy machine, PyTorch's threads can only lose
+            over = rates["blocked"] / torch_best
+            targets.append(
+                f"{n:,} ops: blocked ({WORKERS} workers, the default) >= PyTorch (the faster of {WORKERS} threads "
+                f"and 1): {over:.2f}x, **{verdict(over >= 1)}**"
+            )
             single = rates["blocked1"] / rates["torch1"]
             targets.append(f"{n:,} ops: blocked (1 worker) over PyTorch (1 thread): {single:.2f}x")
         targets.append(
-            f"{n:,} ops: blocked ({WORKERS} workers) over unblocked: {rates['blocked'] / rates['unblocked']:.2f}x"
+            f"{n:,} ops: blocked ({WORKERS} workers) over unblocked: {rates['blocked'] / rates['unblocked']:.2f}x; "
+            f"{WORKERS} workers over 1: {rates['blocked'] / rates['blocked1']:.2f}x"
         )
     print(table(HEADER, rows))
     print(f"\nload average after: {load_average()}")
