@@ -25,7 +25,10 @@ The generated module holds three functions for a function ``f``:
 
 Every op of a scalar tape is elementwise, so each point's numbers come from
 the same ufunc calls on the same operands whether the batch is split or not:
-the blocked results are bit-for-bit those of the unblocked code.  An array
+the blocked results are bit-for-bit those of the unblocked code, signed zeros
+included, except the sign of a nan: numpy's loops themselves return the first
+operand's nan of ``-nan + nan`` in their vector body and the second's in the
+scalar tail, so that sign depends on where a point falls in a call.  An array
 tape (``Value`` holding arrays) has ops that reduce or mix points, so it is
 never blocked; nor is a tape long enough for its function to be split into
 parts (more than 20,000 statements).
