@@ -29,6 +29,7 @@ import argparse
 import ast
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -54,6 +55,33 @@ def interleaved(engines: dict[str, Callable[[], Any]], rounds: int) -> dict[str,
             run()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(t) for name, t in times.items()}
+
+
+def thread_capacity(threads: int = WORKERS) -> float:
+    """How much faster ``threads`` threads run ``np.sin`` over 64k-point arrays than one thread: what the machine gives.
+
+    numpy releases the GIL in the loop, so an idle machine gives about ``threads``x;
+    a machine busy with other jobs gives less, and so would every threaded engine.
+    """
+    x, work = np.linspace(0.0, 1.0, 65536), 240
+
+    def run(count: int) -> None:
+        out = np.empty_like(x)
+        for _ in range(count):
+            np.sin(x, out=out)
+
+    def timed_threads(n: int) -> float:
+        pool = [threading.Thread(target=run, args=(work // n,)) for _ in range(n)]
+        start = time.perf_counter()
+        for thread in pool:
+            thread.start()
+        for thread in pool:
+            thread.join()
+        return time.perf_counter() - start
+
+    return statistics.median(timed_threads(1) for _ in range(3)) / statistics.median(
+        timed_threads(threads) for _ in range(3)
+    )
 
 
 # ---------------------------------------------------------------- numexpr, for the record
@@ -213,7 +241,8 @@ def bench_program(n: int, points: int, rounds: int) -> tuple[list[list[str]], di
 def run_engines(args: argparse.Namespace) -> None:
     points = 20_000 if args.quick else 100_000
     print(f"{versions('numpy', 'torch', 'numexpr')}; {WORKERS} workers; block {BLOCK}")
-    print(f"load average before: {load_average()}\n")
+    print(f"load average before: {load_average()}")
+    print(f"{WORKERS} threads of plain numpy (np.sin) ran {thread_capacity():.2f}x one thread on this machine now\n")
     rows, targets = [], []
     for n in (30, 1000):
         rounds = 3 if args.quick else (15 if n == 30 else 5)
@@ -233,7 +262,7 @@ def run_engines(args: argparse.Namespace) -> None:
             f"{WORKERS} workers over 1: {rates['blocked'] / rates['blocked1']:.2f}x"
         )
     print(table(HEADER, rows))
-    print(f"\nload average after: {load_average()}")
+    print(f"\nload average after: {load_average()}; {WORKERS} threads of plain numpy: {thread_capacity():.2f}x one")
     if os.getloadavg()[0] > WORKERS:
         print(
             "\nThe machine was busy (load average above its core count): threads of every engine competed with "
