@@ -222,8 +222,9 @@ def _compare_array(ufunc: Callable[..., Any]) -> Callable[..., Any]:
     return lambda x, y: _truth_array(ufunc(x, y), x, y)
 
 
-def _smul_array(g: Any, y: Any) -> Any:
-    out = np.multiply(g, y)
+def _smul_array(g: Any, y: Any, out: Any = None) -> Any:
+    # ``out``: a buffer to write into (the blocked numpy code, tapegrad.formats.blocked); the same numbers
+    out = np.multiply(g, y, out=out)
     if isinstance(out, np.generic):  # two numbers (numpy code called with floats): the float rule's choice
         return g if g == 0.0 else y if y == 0.0 and g - g != 0.0 else out
     if type(out) is np.ndarray and not (np.equal(g, 0.0).any() or np.equal(y, 0.0).any()):
@@ -235,8 +236,8 @@ def _smul_array(g: Any, y: Any) -> Any:
     return _keep_zeros(y, out, zero & (np.subtract(g, g) != 0.0))  # a zero y wins over an infinite or nan g
 
 
-def _sdiv_array(g: Any, y: Any) -> Any:
-    out = np.divide(g, y)
+def _sdiv_array(g: Any, y: Any, out: Any = None) -> Any:
+    out = np.divide(g, y, out=out)
     if isinstance(out, np.generic):
         return g if g == 0.0 else out
     return _keep_zeros(g, out)

@@ -288,17 +288,19 @@ class Tape:
     def __repr__(self) -> str:
         return f"<Tape {self.name}({', '.join(self.inputs)}): {len(self.ops)} records>"
 
-    def compile(self, backend: str = "math") -> Any:
+    def compile(self, backend: str = "math", *, workers: int | None = None, block: int | None = None) -> Any:
         """The tape as generated Python source, compiled once and cached.
 
         ``backend="math"`` works on floats, ``"numpy"`` on arrays (see
         :mod:`tapegrad.codegen`), ``"c"`` on floats with a C compiler's speed
         (:mod:`tapegrad.formats.cbuild`); the function takes the tape's inputs and
-        returns what calling the tape returns.
+        returns what calling the tape returns.  With numpy, a large batch runs
+        in blocks of ``block`` points on ``workers`` threads (None: the
+        measured default, all cores; see :mod:`tapegrad.formats.blocked`).
         """
         from ..formats.codegen import compile_tape
 
-        return compile_tape(self, backend)
+        return compile_tape(self, backend, workers=workers, block=block)
 
     def save(self, path: Any) -> None:
         """Write the tape as a JSON tape file (see :mod:`tapegrad.io`); never pickle."""

@@ -51,7 +51,7 @@ from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code
 from ..core.shapes import FLOAT64, ArrayAttr, Index, dtype_of
 from ..core.tape import Tape, portable_site, side_table
-from ..errors import UnknownNameError, UnsupportedOpError
+from ..errors import InputTypeError, UnknownNameError, UnsupportedOpError
 from .literals import TEMPORARY, Attribute, Constants, docstring_text, fixed_header, identifiers, literal, printable
 from .literals import array_source as array_source  # re-exported: the array source of a constant
 from .printers import PRINTERS, kernel, kernel_dependencies
@@ -536,23 +536,34 @@ _compiles = itertools.count()  # gives each compiled tape its own linecache name
 _COMPILED = side_table()  # each tape's generated functions, by backend
 
 
-def compile_tape(tape: Tape, backend: str = "math") -> Callable[..., Any]:
+def compile_tape(
+    tape: Tape, backend: str = "math", *, workers: int | None = None, block: int | None = None
+) -> Callable[..., Any]:
     """``tape`` as a Python function (cached with the tape), from :func:`to_source`.
 
+    The numpy backend's function evaluates a large batch in blocks of
+    ``block`` points on ``workers`` threads (:mod:`tapegrad.formats.blocked`;
+    None: the measured block size, all cores), with the same numbers.
     ``backend="c"`` gives a :class:`~tapegrad.formats.cbuild.CFunction` instead: the tape run by a small
     compiled C machine (:mod:`tapegrad.formats.cvm`), called the same way.
     """
+    from .blocked import blocked_source, check_options  # same layer; the blocked module builds on this one
+
+    check_options(workers, block)
+    if backend != "numpy" and (workers, block) != (None, None):
+        raise InputTypeError(f"workers and block are options of the numpy backend, not of backend {backend!r}")
     cache = _COMPILED.setdefault(tape, {})
-    if backend == "c" and backend not in cache:
+    key = backend if (workers, block) == (None, None) else f"{backend} workers={workers} block={block}"
+    if backend == "c" and key not in cache:
         from .cbuild import compile_c  # same layer; cbuild builds on this module
 
-        cache[backend] = compile_c(tape)
-    if backend not in cache:
+        cache[key] = compile_c(tape)
+    if key not in cache:
         (name,) = identifiers([tape.name if tape.name.isidentifier() else "f"])
-        source = to_source(tape, name, backend)
+        source = blocked_source(tape, name, block, workers) if backend == "numpy" else to_source(tape, name, backend)
         filename = f"<tapegrad {backend} {tape_hash(tape)} #{next(_compiles)}>"
-        cache[backend] = compile_source(source, name, filename)
-    return cache[backend]
+        cache[key] = compile_source(source, name, filename)
+    return cache[key]
 
 
 # ---------------------------------------------------------------- functions of a module

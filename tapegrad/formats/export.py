@@ -19,6 +19,8 @@ from ..core.tape import Tape
 from ..errors import InputTypeError, NonScalarOutputError
 from ..functional.tracing import as_tape
 from ..functional.transforms import grad_tape, input_positions, select_outputs
+from .blocked import emit_blocked_function
+from .blocked import module_source as blocked_module_source
 from .codegen import emit_function, module_source, returns_of, summary_of, value_and_grads_returns
 from .exported_tests import write_tests
 from .literals import Constants, identifiers
@@ -36,6 +38,7 @@ def export(
     wrt: Sequence[str | int] | str | int | None = None,
     test_points: Sequence[Sequence[Any]] | None = None,
     batch_axes: int = 0,
+    blocked: bool = False,
 ) -> Path:
     """Write a standalone module with ``NAME``, ``NAME_grad`` and ``NAME_value_and_grad``.
 
@@ -66,9 +69,17 @@ def export(
         >>> xs = np.stack([x, 2 * x])       # xs of shape (n, *x.shape): n values
         >>> m["f"](W, xs)
         array([1.99010951, 1.99997542])
+
+    ``blocked=True`` (numpy backend, tapes of numbers) writes each function
+    so that a large batch of float64 arrays runs in cache-sized blocks on
+    all cores, with the same numbers (:mod:`tapegrad.formats.blocked`).
     """
     tape = as_tape(f_or_tape)
     _check_batch_axes(tape, backend, batch_axes)
+    if blocked is not False and (blocked is not True or backend != "numpy"):
+        raise InputTypeError(
+            f'blocked=True is an option of backend="numpy", got blocked={blocked!r} with backend={backend!r}'
+        )
     if len(tape.output_slots) != 1:
         raise NonScalarOutputError(
             f"export writes gradients of one scalar output, but tape {tape.name!r} has {len(tape.output_slots)}; "
@@ -90,8 +101,13 @@ def export(
     if backend == "c":
         return _export_c(parts, target, title, tests)
     constants = Constants()
-    functions = [emit_function(*part, backend, constants, batch_axes) for part in parts]
-    target.write_text(module_source(functions, backend, title, tape), encoding="utf-8")
+    if blocked:
+        functions = [emit_blocked_function(*part, constants, batch_axes=batch_axes) for part in parts]
+        source = blocked_module_source(functions, title, tape)
+    else:
+        functions = [emit_function(*part, backend, constants, batch_axes) for part in parts]
+        source = module_source(functions, backend, title, tape)
+    target.write_text(source, encoding="utf-8")
     if tests:
         write_tests(tape, target, base, positions, test_points)
     return target

@@ -100,6 +100,20 @@ class Step(NamedTuple):
     exponent: float
 
 
+def steps(operations: Sequence[str], constants: Sequence[float], exponents: Sequence[float]) -> Any:
+    """A hypothesis strategy for one ``Step`` (hypothesis imported here: only property tests draw steps)."""
+    from hypothesis import strategies as st
+
+    return st.builds(
+        Step,
+        st.sampled_from(list(operations)),
+        st.tuples(*[st.integers(0, 63)] * 4),
+        st.integers(0, 3),
+        st.sampled_from(list(constants)),
+        st.sampled_from(list(exponents)),
+    )
+
+
 def run(program: Sequence[Step], inputs: Sequence[Any]) -> Any:
     """Execute ``program`` on traced Values; the last result is the output."""
     results = list(inputs)

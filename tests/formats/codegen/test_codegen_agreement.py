@@ -41,6 +41,7 @@ from .programs import (
     random_args,
     run,
     same,
+    steps,
 )
 
 SUBNORMAL = 5e-324
@@ -72,14 +73,7 @@ numbers = st.one_of(
 def cases(draw: st.DrawFn) -> tuple[list[Step], list[list[float]]]:
     """A program over 1-4 inputs, and four points to run it at (it is traced at the first)."""
     count = draw(st.integers(1, 4))
-    step = st.builds(
-        Step,
-        st.sampled_from(OPERATIONS),
-        st.tuples(*[st.integers(0, 63)] * 4),
-        st.integers(0, 3),
-        st.sampled_from(CONSTANTS),
-        st.sampled_from(EXPONENTS),
-    )
+    step = steps(OPERATIONS, CONSTANTS, EXPONENTS)
     program = draw(st.lists(step, min_size=1, max_size=12))
     points = draw(st.lists(st.lists(numbers, min_size=count, max_size=count), min_size=4, max_size=4))
     return program, points
