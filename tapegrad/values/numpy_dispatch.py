@@ -161,7 +161,7 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
     np.greater: _greater, np.greater_equal: _greater_equal, np.less: _less, np.less_equal: _less_equal,
     np.equal: _equal, np.not_equal: _not_equal, np.positive: _positive,
-    np.reshape: arrays.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
+    np.reshape: shaping.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
     np.einsum: products.einsum, np.dot: products.dot, np.vdot: products.vdot, np.inner: products.inner,
     np.tensordot: products.tensordot, np.kron: products.kron, np.cross: products.cross, np.trace: products.trace,

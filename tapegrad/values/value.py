@@ -344,8 +344,8 @@ class Value:
         one = len(axes) == 1 and not isinstance(axes[0], (int, np.integer))
         return arrays.transpose(self, axes[0] if one else axes or None)
 
-    def reshape(self, *shape: Any) -> Value:
-        return arrays.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+    def reshape(self, *shape: Any, order: str = "C") -> Value:
+        return shaping.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape, order)
 
     def astype(self, dtype: Any) -> Value:
         return arrays.astype(self, dtype)
