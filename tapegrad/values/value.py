@@ -419,6 +419,15 @@ class Value:
         return arrays.arg_extreme(self, axis, keepdims, "argmin")
 
     # ndarray's shape methods (tapegrad/values/shaping.py, selecting.py, sorting.py); no in-place sort: use np.sort(v).
+    @property
+    def mT(self) -> Value:
+        """The last two axes swapped (numpy 2's ``.mT``: each matrix of a stack transposed)."""
+        return spellings.matrix_transpose(self)
+
+    def copy(self, order: str = "K") -> Value:
+        """The Value itself: a Value never changes in place, so ``y = x.copy()`` may share it (as ``np.copy``)."""
+        return spellings.copy(self, order)
+
     def ravel(self, order: str = "C") -> Value:
         return shaping.ravel(self, order)
 
@@ -667,7 +676,7 @@ class Value:
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays, numpy_dispatch, products, selecting, shaping, sorting  # noqa: E402
+from . import arrays, numpy_dispatch, products, selecting, shaping, sorting, spellings  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,

@@ -80,7 +80,8 @@ DECOMPOSITIONS = [
     case("eigh eigenvectors squared", lambda x: LA.eigh(gram(x)).eigenvectors ** 2, r(3, 3),
          torch=lambda x: la().eigh(tgram(x))[1] ** 2),
     case("eigh reconstruction", lambda x: (lambda w, v: (v * w) @ v.T)(*LA.eigh(gram(x))), r(3, 3), exact=False),
-    case("eigh of a stack", lambda x: LA.eigh(gram(x))[1] ** 2, r(2, 3, 3), torch=lambda x: la().eigh(tgram(x))[1] ** 2),
+    case("eigh of a stack", lambda x: LA.eigh(gram(x))[1] ** 2, r(2, 3, 3),
+         torch=lambda x: la().eigh(tgram(x))[1] ** 2),
     # UPLO="U" is computed as the lower triangle of the transpose: LAPACK reduces it in another order, so the
     # eigenvalues differ from numpy's in the last bit (docs/numpy.md says so).
     case("eigh UPLO=U", lambda x: LA.eigh(gram(x), UPLO="U")[0], r(3, 3), exact=False,

@@ -17,7 +17,7 @@ The weights make every output element matter, so a gradient that drops or mispla
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -174,5 +174,3 @@ def check_gradient_replay(c: Case) -> None:
         k_out = k + 1
         assert_same(interpreted[k_out], fresh[k], True, f"{c.name} replayed gradient {k} vs tapegrad.grad")
         assert_same(generated[k_out], interpreted[k_out], True, f"{c.name} generated gradient {k} vs interpreter")
-
-

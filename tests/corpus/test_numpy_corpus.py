@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import pytest
 
-from . import cases_linalg, cases_methods, cases_products, cases_programs, cases_shapes
+from . import cases_linalg, cases_methods, cases_products, cases_programs, cases_shapes, cases_spellings
 from .harness import Case, check_central_differences, check_gradient_replay, check_replay, check_torch, check_value
 
 # numpy 2 warns that cross products of 2-vectors are deprecated; the corpus still tries them, as users do.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
 
-CASES = cases_products.CASES + cases_shapes.CASES + cases_linalg.CASES + cases_methods.CASES + cases_programs.CASES
+CASES = [
+    *cases_products.CASES,
+    *cases_shapes.CASES,
+    *cases_spellings.CASES,
+    *cases_linalg.CASES,
+    *cases_methods.CASES,
+    *cases_programs.CASES,
+]
 WITH_TORCH = [p for p in CASES if p.values[0].torch is not None]
 
 

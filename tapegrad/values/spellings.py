@@ -1,0 +1,207 @@
+"""numpy's other spellings of functions tapegrad records: ``np.linalg.outer``, ``np.hsplit``, ``np.rot90``...
+
+numpy 2 has array-API names in ``numpy.linalg`` (``outer``, ``trace``,
+``diagonal``, ``cross``, ``matmul``, ``tensordot``, ``matrix_transpose``,
+``vecdot``) and keeps older conveniences (``hsplit``/``vsplit``/``dsplit``,
+``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy``).  Each here is
+the function it is written with (``np.linalg.trace(x)`` is ``np.trace`` on
+the last two axes, ``np.rot90`` a flip and a transpose), checked as numpy
+checks its arguments, so it records, replays and differentiates as those do.
+
+>>> import numpy as np, tapegrad
+>>> tapegrad.grad(lambda x: np.sum(np.rot90(x) * np.arange(4.0).reshape(2, 2)))(np.zeros((2, 2)))
+array([[2., 0.],
+       [3., 1.]])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputTypeError, ShapeError
+from . import arrays, products, selecting, shaping
+from .shaping import _array, _integer, _one_axis, _shape, _text
+from .value import Value
+
+
+def _at_least(x: Any, ndim: int, what: str) -> tuple[int, ...]:
+    shape = _shape(x)
+    if len(shape) < ndim:
+        raise ShapeError(f"{what}: needs an array of at least {ndim} axes, got {_text(x)}")
+    return shape
+
+
+# ---------------------------------------------------------------- numpy.linalg's array-API names
+
+
+def linalg_outer(x1: Any, x2: Any, /) -> Any:
+    """``np.linalg.outer``: as ``np.outer``, but only of two vectors (numpy 2 refuses other shapes)."""
+    for x in (x1, x2):
+        if len(_shape(x)) != 1:
+            raise ShapeError(f"np.linalg.outer: takes two vectors, got {_text(x)}; np.outer flattens other arrays")
+    return shaping.expand_dims(_array(x1), 1) * shaping.expand_dims(_array(x2), 0)
+
+
+def linalg_trace(x: Any, /, *, offset: int = 0, dtype: Any = None) -> Any:
+    """``np.linalg.trace``: the trace of the last two axes (a stack of matrices gives one per matrix)."""
+    _at_least(x, 2, "np.linalg.trace")
+    return products.trace(x, offset, -2, -1, dtype)
+
+
+def linalg_diagonal(x: Any, /, *, offset: int = 0) -> Any:
+    """``np.linalg.diagonal``: the diagonal of the last two axes."""
+    _at_least(x, 2, "np.linalg.diagonal")
+    return selecting.diagonal(x, offset, -2, -1)
+
+
+def linalg_cross(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """``np.linalg.cross``: ``np.cross`` of 3-vectors only (numpy 2 refuses 2-vectors here)."""
+    for x in (x1, x2):
+        shape = _shape(x)
+        if not shape or shape[_one_axis(axis, len(shape), "np.linalg.cross")] != 3:
+            raise ShapeError(f"np.linalg.cross: needs 3-vectors along axis {axis}, got {_text(x)}")
+    return products.cross(x1, x2, axis=axis)
+
+
+def linalg_matmul(x1: Any, x2: Any, /) -> Any:
+    return arrays.matmul(x1, x2)
+
+
+def linalg_tensordot(x1: Any, x2: Any, /, *, axes: Any = 2) -> Any:
+    return products.tensordot(x1, x2, axes)
+
+
+def matrix_transpose(x: Any, /) -> Any:
+    """The last two axes swapped (``np.matrix_transpose``, ``np.linalg.matrix_transpose``, ``v.mT``)."""
+    _at_least(x, 2, "matrix_transpose")
+    return shaping.swapaxes(x, -1, -2)
+
+
+def vecdot(x1: Any, x2: Any, /, *, axis: int = -1) -> Any:
+    """The dot product of the vectors along ``axis``, the other axes broadcast (a product and a sum)."""
+    sizes = {_shape(x)[_one_axis(axis, len(_shape(x)), "vecdot")] if _shape(x) else None for x in (x1, x2)}
+    if None in sizes or len(sizes) != 1:
+        raise ShapeError(f"vecdot: the vectors along axis {axis} differ in length: {_text(x1)} and {_text(x2)}")
+    a, b = shaping.broadcast_arrays(_array(x1), _array(x2))
+    return arrays.sum_over(a * b, _one_axis(axis, len(_shape(a)), "vecdot"))
+
+
+def matvec(x1: Any, x2: Any, /) -> Any:
+    """``np.matvec``: matrices times vectors, ``(..., m, n) x (..., n) -> (..., m)``."""
+    _at_least(x1, 2, "matvec")
+    _at_least(x2, 1, "matvec")
+    return arrays.getitem(arrays.matmul(x1, shaping.expand_dims(x2, -1)), (Ellipsis, 0))
+
+
+def vecmat(x1: Any, x2: Any, /) -> Any:
+    """``np.vecmat``: vectors times matrices, ``(..., n) x (..., n, m) -> (..., m)``."""
+    _at_least(x1, 1, "vecmat")
+    _at_least(x2, 2, "vecmat")
+    return arrays.getitem(arrays.matmul(shaping.expand_dims(x1, -2), x2), (Ellipsis, 0, slice(None)))
+
+
+# ---------------------------------------------------------------- older numpy conveniences
+
+
+def hsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """``np.split`` along the columns (axis 1), or axis 0 of a vector."""
+    shape = _at_least(ary, 1, "hsplit")
+    return shaping.split(ary, indices_or_sections, 1 if len(shape) > 1 else 0)
+
+
+def vsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """``np.split`` along the rows (axis 0) of an array of at least two axes."""
+    _at_least(ary, 2, "vsplit")
+    return shaping.split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary: Any, indices_or_sections: Any) -> list[Any]:
+    """``np.split`` along the depth (axis 2) of an array of at least three axes."""
+    _at_least(ary, 3, "dsplit")
+    return shaping.split(ary, indices_or_sections, 2)
+
+
+def unstack(x: Any, /, *, axis: int = 0) -> tuple[Any, ...]:
+    """The slices of ``x`` along ``axis``, as a tuple (``np.stack``'s inverse)."""
+    shape = _at_least(x, 1, "unstack")
+    axis = _one_axis(axis, len(shape), "unstack")
+    return tuple(arrays.getitem(x, (slice(None),) * axis + (i,)) for i in range(shape[axis]))
+
+
+def rollaxis(a: Any, axis: int, start: int = 0) -> Any:
+    """Axis ``axis`` moved to lie before position ``start`` (numpy's older ``moveaxis``)."""
+    ndim = len(_shape(a))
+    axis = _one_axis(axis, ndim, "rollaxis")
+    start = _integer(start, "rollaxis: start")
+    if not -ndim <= start <= ndim:
+        raise ShapeError(f"rollaxis: start {start} is out of range for an array of {ndim} dimension(s)")
+    start = start + ndim if start < 0 else start
+    start = start - 1 if axis < start else start
+    return _array(a) if axis == start else shaping.moveaxis(a, axis, start)
+
+
+def diagflat(v: Any, k: int = 0) -> Any:
+    """The flattened ``v`` as the diagonal ``k`` of a square matrix of zeros."""
+    return selecting.diag(shaping.ravel(v), k)
+
+
+def rot90(m: Any, k: int = 1, axes: Any = (0, 1)) -> Any:
+    """``m`` turned by ``k`` quarter turns from the first axis of ``axes`` towards the second: flips and a swap."""
+    ndim = len(_at_least(m, 2, "rot90"))
+    if len(tuple(axes)) != 2:
+        raise ShapeError(f"rot90: axes must be two axes, got {axes!r}")
+    first, second = (_one_axis(a, ndim, "rot90") for a in axes)
+    if first == second:
+        raise ShapeError(f"rot90: axes must be different, got {axes!r}")
+    turns = _integer(k, "rot90: k") % 4
+    if turns == 0:
+        return _array(m)
+    if turns == 2:
+        return selecting.flip(m, (first, second))
+    if turns == 1:
+        return shaping.swapaxes(selecting.flip(m, second), first, second)
+    return selecting.flip(shaping.swapaxes(m, first, second), second)
+
+
+def copy(a: Any, order: Any = "K", subok: bool = False) -> Any:
+    """A Value itself (a Value never changes in place, so it is its own copy); an array's numpy copy."""
+    if order not in ("K", "A", "C", "F"):
+        raise InputTypeError(f"copy: order must be 'K', 'A', 'C' or 'F', got {order!r}")
+    return a if isinstance(a, Value) else np.array(a, copy=True, order=order, subok=subok)
+
+
+LINALG: dict[str, Callable[..., Any]] = {
+    "outer": linalg_outer,
+    "trace": linalg_trace,
+    "diagonal": linalg_diagonal,
+    "cross": linalg_cross,
+    "matmul": linalg_matmul,
+    "tensordot": linalg_tensordot,
+    "matrix_transpose": matrix_transpose,
+    "vecdot": vecdot,
+}
+"""numpy.linalg's array-API names -> what records them (``tnp.linalg.<name>`` too)."""
+
+_NUMPY_NAMES: dict[str, Callable[..., Any]] = {
+    "matrix_transpose": matrix_transpose,
+    "vecdot": vecdot,
+    "matvec": matvec,
+    "vecmat": vecmat,
+    "hsplit": hsplit,
+    "vsplit": vsplit,
+    "dsplit": dsplit,
+    "unstack": unstack,
+    "rollaxis": rollaxis,
+    "diagflat": diagflat,
+    "rot90": rot90,
+    "copy": copy,
+}
+
+NUMPY: dict[Any, Callable[..., Any]] = {
+    **{getattr(np, name): f for name, f in _NUMPY_NAMES.items() if hasattr(np, name)},
+    **{getattr(np.linalg, name): f for name, f in LINALG.items() if hasattr(np.linalg, name)},
+}
+"""numpy callable -> the function recording it, for the dispatch table (names this numpy has)."""

@@ -1,0 +1,71 @@
+"""Corpus: numpy's other spellings (values/spellings.py), which a user reaches for as often as the main names.
+
+numpy 2's array-API functions in ``numpy.linalg`` and at the top level (``matrix_transpose``, ``vecdot``,
+``matvec``, ``vecmat``), the split family, ``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy`` and
+``v.mT``.  ``vecdot``, ``matvec`` and ``vecmat`` are compositions (a product and a sum, a matrix product):
+numpy's own loops round differently, so those compare to ``VALUE_TOLERANCE``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .harness import case, rng
+
+R = rng("spellings")
+
+
+def r(*shape: int) -> np.ndarray:
+    return R.normal(size=shape)
+
+
+def _torch() -> Any:
+    import torch  # the optional comparison
+
+    return torch
+
+
+LA = np.linalg
+
+CASES = [
+    case("linalg.outer", lambda a, b: LA.outer(a, b), r(3), r(2), torch=lambda a, b: _torch().outer(a, b)),
+    case("linalg.trace of a stack", lambda a: LA.trace(a), r(2, 3, 3),
+         torch=lambda a: a.diagonal(dim1=-2, dim2=-1).sum(-1)),
+    case("linalg.trace offset", lambda a: LA.trace(a, offset=-1), r(3, 4)),
+    case("linalg.diagonal", lambda a: LA.diagonal(a, offset=1), r(2, 3, 4),
+         torch=lambda a: a.diagonal(1, dim1=-2, dim2=-1)),
+    case("linalg.cross", lambda a, b: LA.cross(a, b), r(4, 3), r(3),
+         torch=lambda a, b: _torch().linalg.cross(a, b.expand_as(a))),
+    case("linalg.cross axis 0", lambda a, b: LA.cross(a, b, axis=0), r(3, 2), r(3, 2)),
+    case("linalg.matmul", lambda a, b: LA.matmul(a, b), r(2, 2, 3), r(3, 2), torch=lambda a, b: a @ b),
+    case("linalg.tensordot", lambda a, b: LA.tensordot(a, b, axes=1), r(2, 3), r(3, 2), exact=False),
+    case("linalg.matrix_transpose", lambda a: LA.matrix_transpose(a), r(2, 3, 4), torch=lambda a: a.mT),
+    case("linalg.vecdot", lambda a, b: LA.vecdot(a, b), r(2, 3), r(3), exact=False,
+         torch=lambda a, b: _torch().linalg.vecdot(a, b)),
+    case("linalg.vecdot axis 0", lambda a, b: LA.vecdot(a, b, axis=0), r(3, 2), r(3, 1), exact=False),
+    case("np.vecdot", lambda a, b: np.vecdot(a, b), r(4, 3), r(4, 3), exact=False),
+    case("np.matvec", lambda a, b: np.matvec(a, b), r(2, 3, 4), r(4), exact=False),
+    case("np.vecmat", lambda a, b: np.vecmat(a, b), r(3), r(2, 3, 4), exact=False),
+    case("np.matrix_transpose", lambda a: np.matrix_transpose(a), r(3, 2)),
+    case("v.mT", lambda a: a.mT, r(2, 3, 4), torch=lambda a: a.mT),
+    case("hsplit", lambda a: np.hsplit(a, 2), r(3, 4), torch=lambda a: _torch().hsplit(a, 2)),
+    case("hsplit a vector at indices", lambda a: np.hsplit(a, [1, 3]), r(5)),
+    case("vsplit", lambda a: np.vsplit(a, [1]), r(3, 2), torch=lambda a: _torch().vsplit(a, [1])),
+    case("dsplit", lambda a: np.dsplit(a, 2), r(2, 1, 4), torch=lambda a: _torch().dsplit(a, 2)),
+    case("unstack", lambda a: np.unstack(a), r(3, 2), torch=lambda a: _torch().unbind(a)),
+    case("unstack axis -1", lambda a: np.unstack(a, axis=-1), r(2, 3), torch=lambda a: _torch().unbind(a, -1)),
+    case("rollaxis", lambda a: np.rollaxis(a, 2), r(2, 3, 4)),
+    case("rollaxis start", lambda a: np.rollaxis(a, 0, 3), r(2, 3, 4)),
+    case("rollaxis negative", lambda a: np.rollaxis(a, -1, -2), r(2, 3, 4)),
+    case("diagflat", lambda a: np.diagflat(a), r(2, 2), torch=lambda a: _torch().diagflat(a)),
+    case("diagflat k=-1", lambda a: np.diagflat(a, -1), r(3), torch=lambda a: _torch().diagflat(a, -1)),
+    case("rot90", lambda a: np.rot90(a), r(2, 3), torch=lambda a: _torch().rot90(a)),
+    case("rot90 k=2", lambda a: np.rot90(a, 2), r(2, 3), torch=lambda a: _torch().rot90(a, 2)),
+    case("rot90 k=-1 axes", lambda a: np.rot90(a, -1, axes=(1, 2)), r(2, 3, 4),
+         torch=lambda a: _torch().rot90(a, -1, (1, 2))),
+    case("rot90 k=4", lambda a: np.rot90(a, 4), r(2, 3)),
+    case("np.copy", lambda a: np.copy(a) * 2.0, r(3)),
+    case("v.copy()", lambda a: a.copy() + a, r(2, 2)),
+]  # fmt: skip
