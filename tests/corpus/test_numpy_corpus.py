@@ -7,7 +7,10 @@ traced function replayed on new inputs and as generated numpy code, and its grad
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+
+from tapegrad import Value
 
 from . import cases_linalg, cases_methods, cases_products, cases_programs, cases_shapes, cases_spellings
 from .harness import Case, check_central_differences, check_gradient_replay, check_replay, check_torch, check_value
@@ -54,3 +57,22 @@ def test_replay_on_new_inputs_and_generated_code(c: Case) -> None:
 @pytest.mark.parametrize("c", CASES)
 def test_gradient_tape_replay_and_generated_code(c: Case) -> None:
     check_gradient_replay(c)
+
+
+def _wrong_on_values(x: object) -> object:
+    """A function that computes something else on Values: what every check must catch."""
+    return np.sin(x) * (2.0 if isinstance(x, Value) else 3.0)
+
+
+def test_the_checks_catch_a_function_that_differs_on_values() -> None:
+    wrong = Case("wrong on values", _wrong_on_values, (np.linspace(0.1, 0.9, 4),))
+    for check in (check_value, check_central_differences, check_replay):
+        with pytest.raises(AssertionError):
+            check(wrong)
+
+
+def test_the_torch_check_catches_a_different_gradient() -> None:
+    pytest.importorskip("torch")
+    wrong = Case("wrong torch", np.sin, (np.linspace(0.1, 0.9, 4),), torch=lambda x: x.cos())
+    with pytest.raises(AssertionError):
+        check_torch(wrong)
