@@ -7,6 +7,8 @@ arguments (float64 arrays), and optionally the same function written with PyTorc
   call (``exact=True``), else within 1e-13 relative (a composition that rounds differently; the case says why);
 - gradient: ``tapegrad.grad`` of a fixed weighted sum of the outputs against central differences
   (``support.numerical_gradients``) and against PyTorch's float64 autograd where the case has a torch version;
+- forward mode: ``tapegrad.jvp`` of every output along a random direction against central differences; second
+  order: ``tapegrad.hvp`` of the weighted sum against central differences of ``tapegrad.grad``;
 - replay: the function traced once, replayed on new inputs (the arguments moved by a random step), equals the
   function on those inputs; the generated numpy code (``tape.compile("numpy")``) equals the interpreter bit for
   bit, for the function and for its gradient tape; the replayed gradient equals ``tapegrad.grad`` there.
@@ -23,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from support import assert_close_to, numerical_gradients
+from support import FD_STEP, assert_close_to, numerical_gradients
 
 import tapegrad
 from tapegrad import Value
@@ -143,6 +145,33 @@ def check_torch(c: Case) -> None:
     for k, (ours, theirs) in enumerate(zip(grads, tensors)):
         expected = np.zeros(c.args[k].shape) if theirs.grad is None else theirs.grad.numpy()
         np.testing.assert_allclose(ours, expected, rtol=TORCH_TOLERANCE, atol=1e-12, err_msg=f"{c.name} arg {k}")
+
+
+def _direction(c: Case) -> list[np.ndarray]:
+    draw = rng("direction " + c.name)
+    return [draw.normal(size=a.shape) for a in c.args]
+
+
+def check_forward_mode(c: Case) -> None:
+    """Each output's tangent along a random direction is the central difference of numpy's function there."""
+    direction = _direction(c)
+    _, tangents = tapegrad.jvp(lambda *a: tuple(flatten(c.f(*a))), c.args, direction)
+    h = FD_STEP
+    up = flatten(c.f(*[a + h * d for a, d in zip(c.args, direction)]))
+    down = flatten(c.f(*[a - h * d for a, d in zip(c.args, direction)]))
+    expected = [(np.asarray(u) - np.asarray(d)) / (2 * h) for u, d in zip(up, down)]
+    assert_close_to([np.asarray(t) for t in flatten(tangents)], expected)
+
+
+def check_second_order(c: Case) -> None:
+    """The Hessian-vector product of the weighted sum is the central difference of its gradient."""
+    loss, direction = scalar_loss(c), _direction(c)
+    products = tapegrad.hvp(loss, c.args, direction)
+    gradient = tapegrad.grad(loss, argnums=argnums(c))
+    h = 1e-5
+    up = gradient(*[a + h * d for a, d in zip(c.args, direction)])
+    down = gradient(*[a - h * d for a, d in zip(c.args, direction)])
+    assert_close_to(list(products), [(u - d) / (2 * h) for u, d in zip(up, down)], tolerance=1e-5)
 
 
 def check_replay(c: Case) -> None:

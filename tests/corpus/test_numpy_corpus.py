@@ -13,7 +13,16 @@ import pytest
 from tapegrad import Value
 
 from . import cases_linalg, cases_methods, cases_products, cases_programs, cases_shapes, cases_spellings
-from .harness import Case, check_central_differences, check_gradient_replay, check_replay, check_torch, check_value
+from .harness import (
+    Case,
+    check_central_differences,
+    check_forward_mode,
+    check_gradient_replay,
+    check_replay,
+    check_second_order,
+    check_torch,
+    check_value,
+)
 
 # numpy 2 warns that cross products of 2-vectors are deprecated; the corpus still tries them, as users do.
 pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
@@ -47,6 +56,16 @@ def test_gradient_matches_central_differences(c: Case) -> None:
 @pytest.mark.parametrize("c", WITH_TORCH)
 def test_gradient_matches_pytorch(c: Case) -> None:
     check_torch(c)
+
+
+@pytest.mark.parametrize("c", CASES)
+def test_forward_mode_matches_central_differences(c: Case) -> None:
+    check_forward_mode(c)
+
+
+@pytest.mark.parametrize("c", CASES)
+def test_hessian_vector_product_matches_differences_of_the_gradient(c: Case) -> None:
+    check_second_order(c)
 
 
 @pytest.mark.parametrize("c", CASES)
