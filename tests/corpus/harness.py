@@ -11,7 +11,8 @@ arguments (float64 arrays), and optionally the same function written with PyTorc
   order: ``tapegrad.hvp`` of the weighted sum against central differences of ``tapegrad.grad``;
 - replay: the function traced once, replayed on new inputs (the arguments moved by a random step), equals the
   function on those inputs; the generated numpy code (``tape.compile("numpy")``) equals the interpreter bit for
-  bit, for the function and for its gradient tape; the replayed gradient equals ``tapegrad.grad`` there.
+  bit, for the function and for its gradient tape, and so do the tape written to a tape file and read back and
+  the optimised gradient tape; the replayed gradient equals ``tapegrad.grad`` there.
 
 The weights make every output element matter, so a gradient that drops or misplaces an element shows.
 """
@@ -28,7 +29,7 @@ import pytest
 from support import FD_STEP, assert_close_to, numerical_gradients
 
 import tapegrad
-from tapegrad import Value
+from tapegrad import Value, io
 
 VALUE_TOLERANCE = 1e-13
 """Relative tolerance of values computed by a composition that groups sums differently from numpy's call."""
@@ -186,6 +187,9 @@ def check_replay(c: Case) -> None:
     compiled = flatten(tape.compile("numpy")(*new))
     for k, (g, r) in enumerate(zip(compiled, replayed)):
         assert_same(g, r, True, f"{c.name} generated numpy output {k}")
+    loaded = flatten(io.loads(io.dumps(tape))(*new))
+    for k, (g, r) in enumerate(zip(loaded, replayed)):
+        assert_same(g, r, True, f"{c.name} tape file output {k}")
 
 
 def check_gradient_replay(c: Case) -> None:
@@ -196,6 +200,7 @@ def check_gradient_replay(c: Case) -> None:
     interpreted = flatten(tape(*new))
     value, fresh = tapegrad.value_and_grad(loss, argnums=argnums(c))(*new)
     generated = flatten(tape.compile("numpy")(*new))
+    optimized = flatten(tapegrad.optimize(tape)(*new))
     assert len(interpreted) == len(generated) == len(c.args) + 1
     assert_same(interpreted[0], value, True, f"{c.name} replayed loss vs tapegrad.value_and_grad")
     assert_same(generated[0], interpreted[0], True, f"{c.name} generated loss vs interpreter")
@@ -203,3 +208,4 @@ def check_gradient_replay(c: Case) -> None:
         k_out = k + 1
         assert_same(interpreted[k_out], fresh[k], True, f"{c.name} replayed gradient {k} vs tapegrad.grad")
         assert_same(generated[k_out], interpreted[k_out], True, f"{c.name} generated gradient {k} vs interpreter")
+        assert_same(optimized[k_out], interpreted[k_out], True, f"{c.name} optimized gradient tape {k}")
