@@ -3,7 +3,9 @@
 numpy 2 has array-API names in ``numpy.linalg`` (``outer``, ``trace``,
 ``diagonal``, ``cross``, ``matmul``, ``tensordot``, ``matrix_transpose``,
 ``vecdot``) and keeps older conveniences (``hsplit``/``vsplit``/``dsplit``,
-``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy``).  Each here is
+``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy``, ``take``,
+``append``); code written for complex arrays calls ``conj`` and ``real``, and
+code that starts an accumulator calls ``zeros_like`` (a constant array here).  Each here is
 the function it is written with (``np.linalg.trace(x)`` is ``np.trace`` on
 the last two axes, ``np.rot90`` a flip and a transpose), checked as numpy
 checks its arguments, so it records, replays and differentiates as those do.
@@ -173,6 +175,58 @@ def copy(a: Any, order: Any = "K", subok: bool = False) -> Any:
     return a if isinstance(a, Value) else np.array(a, copy=True, order=order, subok=subok)
 
 
+# ---------------------------------------------------------------- real numbers, selections, constants
+
+
+def real(val: Any) -> Any:
+    """A Value itself: Values are real, so ``np.real``, ``np.conj`` and ``v.conj()`` change nothing (code written
+    for complex arrays, ``x.conj().T @ y``, runs unchanged)."""
+    return val if isinstance(val, Value) else np.real(val)
+
+
+def conjugate(x: Any) -> Any:
+    return x if isinstance(x, Value) else np.conjugate(x)
+
+
+def take(a: Any, indices: Any, axis: Any = None, out: Any = None, mode: str = "raise") -> Any:
+    """``np.take``: the elements at ``indices`` along ``axis`` (of the flattened array with ``axis=None``)."""
+    if out is not None or mode != "raise":
+        raise InputTypeError("take: out= and mode= are not supported on Values (indices must be in range)")
+    if axis is None:
+        return arrays.getitem(shaping.ravel(_array(a)), np.asarray(indices))
+    axis = _one_axis(axis, len(_shape(a)), "take")
+    return arrays.getitem(_array(a), (slice(None),) * axis + (np.asarray(indices),))
+
+
+def append(arr: Any, values: Any, axis: Any = None) -> Any:
+    """``values`` joined after ``arr`` along ``axis``; both flattened first with ``axis=None``, as numpy's."""
+    if axis is None:
+        return arrays.concatenate([shaping.ravel(_array(arr)), shaping.ravel(_array(values))])
+    return arrays.concatenate([_array(arr), _array(values)], axis=axis)
+
+
+def _like(a: Any, dtype: Any, shape: Any, fill: Callable[[tuple[int, ...], Any], np.ndarray]) -> np.ndarray:
+    data = a._data if isinstance(a, Value) else np.asarray(a)
+    return fill(data.shape if shape is None else shape, data.dtype if dtype is None else dtype)
+
+
+def zeros_like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None) -> np.ndarray:
+    """A plain array of zeros of ``a``'s shape: a constant, not a Value (as JAX's), that mixes with Values."""
+    return _like(a, dtype, shape, lambda s, d: np.zeros(s, d))
+
+
+def ones_like(a: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None) -> np.ndarray:
+    """A plain array of ones of ``a``'s shape (a constant, as :func:`zeros_like`)."""
+    return _like(a, dtype, shape, lambda s, d: np.ones(s, d))
+
+
+def full_like(
+    a: Any, fill_value: Any, dtype: Any = None, order: str = "K", subok: bool = True, shape: Any = None
+) -> np.ndarray:
+    """A plain array of ``a``'s shape filled with a number (a Value as ``fill_value`` is refused by numpy)."""
+    return _like(a, dtype, shape, lambda s, d: np.full(s, fill_value, d))
+
+
 LINALG: dict[str, Callable[..., Any]] = {
     "outer": linalg_outer,
     "trace": linalg_trace,
@@ -198,6 +252,13 @@ _NUMPY_NAMES: dict[str, Callable[..., Any]] = {
     "diagflat": diagflat,
     "rot90": rot90,
     "copy": copy,
+    "real": real,
+    "conjugate": conjugate,
+    "take": take,
+    "append": append,
+    "zeros_like": zeros_like,
+    "ones_like": ones_like,
+    "full_like": full_like,
 }
 
 NUMPY: dict[Any, Callable[..., Any]] = {

@@ -424,6 +424,25 @@ class Value:
         """The last two axes swapped (numpy 2's ``.mT``: each matrix of a stack transposed)."""
         return spellings.matrix_transpose(self)
 
+    @property
+    def real(self) -> Value:
+        """The Value itself: Values are real (``v.conj()`` too), so code written for complex arrays runs."""
+        return self
+
+    def conj(self) -> Value:
+        return self
+
+    def conjugate(self) -> Value:
+        return self
+
+    def take(self, indices: Any, axis: Any = None) -> Value:
+        return spellings.take(self, indices, axis)
+
+    def item(self) -> float:
+        """The one number of a Value of size 1, as ``float(v)`` (refused inside a trace)."""
+        self._check_concrete("item()")
+        return float(np.asarray(self._one_number("item()")).reshape(()))
+
     def copy(self, order: str = "K") -> Value:
         """The Value itself: a Value never changes in place, so ``y = x.copy()`` may share it (as ``np.copy``)."""
         return spellings.copy(self, order)

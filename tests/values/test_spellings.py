@@ -77,3 +77,30 @@ def test_a_copy_is_the_value_itself_and_mT_swaps_the_last_two_axes() -> None:
     assert v.mT.shape == (2, 4, 3)
     np.testing.assert_array_equal(tapegrad.grad(lambda x: np.sum(x.mT * np.arange(3.0)))(np.ones((3, 3))),
                                   np.tile(np.arange(3.0)[:, None], (1, 3)))  # fmt: skip
+
+
+def test_the_like_functions_give_constant_arrays_that_mix_with_values() -> None:
+    def f(x: Any) -> Any:
+        total = np.zeros_like(x)
+        assert type(total) is np.ndarray and total.shape == (3,)
+        for k in range(3):
+            total = total + x * k
+        return np.sum(total * np.full_like(x, 2.0, shape=(3,)))
+
+    np.testing.assert_array_equal(tapegrad.grad(f)(V), np.full(3, 6.0))
+    assert np.ones_like(Value(M), dtype=np.float32).dtype == np.float32
+
+
+def test_item_is_the_one_number_and_is_refused_inside_a_trace() -> None:
+    assert Value(np.array([2.5])).item() == 2.5
+    with pytest.raises(ShapeError, match="item\\(\\) of a Value of shape"):
+        Value(M).item()
+    with pytest.raises(tapegrad.errors.ConcretizationError):
+        tapegrad.grad(lambda x: x.sum().item())(V)
+
+
+def test_take_refuses_out_and_clipping_modes() -> None:
+    with pytest.raises(tapegrad.errors.InputTypeError, match="take: out= and mode="):
+        np.take(Value(M), [0, 5], mode="clip")
+    with pytest.raises(ShapeError):
+        np.take(Value(M), [0], axis=2)
