@@ -1,11 +1,15 @@
 """The corpus: numpy functions as other autodiff projects test them, run on tapegrad as a new user would.
 
 Each case (``cases_*.py``) goes through the checks of ``harness.py``: the value against numpy, the gradient
-against central differences and PyTorch (float64, where installed and the case has a torch version), the
-traced function replayed on new inputs and as generated numpy code, and its gradient tape likewise.
+against central differences and PyTorch (float64, where installed and the case has a torch version), forward
+mode and Hessian-vector products against differences, the traced function replayed on new inputs, as
+generated numpy code and from a tape file, and its gradient tape likewise (and optimised).  Run one case's
+checks with ``-k "attention"``, one check over every case with ``-k "forward"``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -43,39 +47,25 @@ def test_the_cases_have_distinct_names() -> None:
     assert len(names) == len(set(names))
 
 
-@pytest.mark.parametrize("c", CASES)
-def test_value_is_numpys(c: Case) -> None:
-    check_value(c)
+CHECKS: dict[str, Callable[[Case], None]] = {
+    "value is numpy's": check_value,
+    "gradient vs central differences": check_central_differences,
+    "forward mode vs central differences": check_forward_mode,
+    "hessian-vector product vs differences of the gradient": check_second_order,
+    "replay, generated code and tape file at new inputs": check_replay,
+    "gradient tape replayed, generated and optimised": check_gradient_replay,
+}
 
 
+@pytest.mark.parametrize("check", list(CHECKS.values()), ids=list(CHECKS))
 @pytest.mark.parametrize("c", CASES)
-def test_gradient_matches_central_differences(c: Case) -> None:
-    check_central_differences(c)
+def test_corpus(c: Case, check: Callable[[Case], None]) -> None:
+    check(c)
 
 
 @pytest.mark.parametrize("c", WITH_TORCH)
 def test_gradient_matches_pytorch(c: Case) -> None:
     check_torch(c)
-
-
-@pytest.mark.parametrize("c", CASES)
-def test_forward_mode_matches_central_differences(c: Case) -> None:
-    check_forward_mode(c)
-
-
-@pytest.mark.parametrize("c", CASES)
-def test_hessian_vector_product_matches_differences_of_the_gradient(c: Case) -> None:
-    check_second_order(c)
-
-
-@pytest.mark.parametrize("c", CASES)
-def test_replay_on_new_inputs_and_generated_code(c: Case) -> None:
-    check_replay(c)
-
-
-@pytest.mark.parametrize("c", CASES)
-def test_gradient_tape_replay_and_generated_code(c: Case) -> None:
-    check_gradient_replay(c)
 
 
 def _wrong_on_values(x: object) -> object:
