@@ -179,6 +179,26 @@ def batch_norm_layer(x: Any, gamma: Any, beta: Any) -> Any:
     return gamma * (x - mean) / np.sqrt(var + 1e-5) + beta
 
 
+def natural_spline_midpoints(y: Any) -> Any:
+    """A natural cubic spline through equally spaced knots, evaluated halfway between them: the moments solve
+    a tridiagonal system built with np.diag at k = -1, 0, 1, padded with zeros at the ends."""
+    n = y.shape[0] - 2
+    system = np.diag(np.full(n, 4.0)) + np.diag(np.ones(n - 1), 1) + np.diag(np.ones(n - 1), -1)
+    moments = np.pad(np.linalg.solve(system, 6.0 * (y[2:] - 2 * y[1:-1] + y[:-2])), 1)
+    return 0.5 * (y[:-1] + y[1:]) - (moments[:-1] + moments[1:]) / 16
+
+
+def kalman_step(mean: Any, cov_root: Any, observation: Any) -> Any:
+    """One Kalman update with a 2-D observation of a 3-D state; the gain through solve of the innovation."""
+    h = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, -0.5]])
+    cov = cov_root @ cov_root.T + np.eye(3)
+    innovation_cov = h @ cov @ h.T + 0.1 * np.eye(2)
+    gain = np.linalg.solve(innovation_cov, h @ cov).T
+    new_mean = mean + gain @ (observation - h @ mean)
+    new_cov = (np.eye(3) - gain @ h) @ cov
+    return new_mean, np.linalg.slogdet(new_cov).logabsdet
+
+
 def _torch() -> Any:
     import torch  # the optional comparison
 
@@ -230,4 +250,6 @@ CASES = [
     case("power trace", power_trace, r(3, 3)),
     case("convolution by pad and stack", conv1d, r(6), r(3)),
     case("batch normalisation", batch_norm_layer, r(5, 3), r(3), r(3), exact=False),
+    case("natural cubic spline", natural_spline_midpoints, r(7)),
+    case("kalman update", kalman_step, r(3), r(3, 3), r(2)),
 ]
