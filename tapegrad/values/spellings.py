@@ -2,7 +2,8 @@
 
 numpy 2 has array-API names in ``numpy.linalg`` (``outer``, ``trace``,
 ``diagonal``, ``cross``, ``matmul``, ``tensordot``, ``matrix_transpose``,
-``vecdot``) and keeps older conveniences (``hsplit``/``vsplit``/``dsplit``,
+``vecdot``) and products written with ``matmul`` (``matrix_power``,
+``multi_dot``, in numpy's order of products), and keeps older conveniences (``hsplit``/``vsplit``/``dsplit``,
 ``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy``, ``take``,
 ``append``); code written for complex arrays calls ``conj`` and ``real``, and
 code that starts an accumulator calls ``zeros_like`` (a constant array here).  Each here is
@@ -103,6 +104,84 @@ def vecmat(x1: Any, x2: Any, /) -> Any:
     _at_least(x1, 1, "vecmat")
     _at_least(x2, 2, "vecmat")
     return arrays.getitem(arrays.matmul(shaping.expand_dims(x1, -2), x2), (Ellipsis, 0, slice(None)))
+
+
+def _square_stack(a: Any, what: str) -> tuple[int, ...]:
+    shape = _shape(a)
+    if len(shape) < 2 or shape[-1] != shape[-2]:
+        raise ShapeError(f"{what}: needs a square matrix or a stack of them (shape (..., M, M)), got {_text(a)}")
+    return shape
+
+
+def matrix_power(a: Any, n: int) -> Any:
+    """``a`` multiplied by itself ``n`` times by repeated squaring, in numpy's order (so numpy's bits); a
+    negative ``n`` is a power of ``inv(a)``; ``n = 0`` the identity, a constant."""
+    shape = _square_stack(a, "np.linalg.matrix_power")
+    n = _integer(n, "np.linalg.matrix_power: the exponent")
+    if n == 0:
+        return np.broadcast_to(np.eye(shape[-1]), shape).copy()
+    if n < 0:
+        from .linalg import inv  # linalg reads this module's LINALG table, so it imports it first
+
+        a, n = inv(a), -n
+    a = _array(a)
+    if n <= 3:
+        result = a
+        for _ in range(n - 1):
+            result = arrays.matmul(result, a)
+        return result
+    power, result = a, None
+    while n:
+        n, bit = divmod(n, 2)
+        if bit:
+            result = power if result is None else arrays.matmul(result, power)
+        if n:
+            power = arrays.matmul(power, power)
+    return result
+
+
+def _chain_order(sizes: list[int]) -> list[list[int]]:
+    """Where the cheapest bracketing of a matrix chain splits each stretch ``[i, j]`` (the textbook dynamic
+    program, the first cheapest split on ties, as numpy's)."""
+    count = len(sizes) - 1
+    cost = [[0] * count for _ in range(count)]
+    split = [[0] * count for _ in range(count)]
+    for length in range(1, count):
+        for i in range(count - length):
+            j = i + length
+            cost[i][j] = -1
+            for k in range(i, j):
+                q = cost[i][k] + cost[k + 1][j] + sizes[i] * sizes[k + 1] * sizes[j + 1]
+                if cost[i][j] < 0 or q < cost[i][j]:
+                    cost[i][j], split[i][j] = q, k
+    return split
+
+
+def multi_dot(arrays_: Any, *, out: Any = None) -> Any:
+    """The product of a chain of matrices in the cheapest order (numpy's choice); the first may be a row
+    vector and the last a column vector, as numpy allows."""
+    if out is not None:
+        raise InputTypeError("np.linalg.multi_dot: out= is not supported on Values (a numpy array cannot hold one)")
+    parts = [_array(x) for x in arrays_]
+    if len(parts) < 2:
+        raise ShapeError(f"np.linalg.multi_dot: needs at least two arrays, got {len(parts)}")
+    first, last = len(_shape(parts[0])), len(_shape(parts[-1]))
+    if first == 1:
+        parts[0] = shaping.expand_dims(parts[0], 0)
+    if last == 1:
+        parts[-1] = shaping.expand_dims(parts[-1], 1)
+    for x in parts:
+        if len(_shape(x)) != 2:
+            raise ShapeError(f"np.linalg.multi_dot: needs matrices (the ends may be vectors), got {_text(x)}")
+    split = _chain_order([_shape(parts[0])[0]] + [_shape(x)[1] for x in parts])
+
+    def product(i: int, j: int) -> Any:
+        return parts[i] if i == j else arrays.matmul(product(i, split[i][j]), product(split[i][j] + 1, j))
+
+    result = product(0, len(parts) - 1)
+    if first == 1:
+        result = arrays.getitem(result, 0)
+    return arrays.getitem(result, (Ellipsis, 0)) if last == 1 else result
 
 
 # ---------------------------------------------------------------- older numpy conveniences
@@ -236,6 +315,8 @@ LINALG: dict[str, Callable[..., Any]] = {
     "tensordot": linalg_tensordot,
     "matrix_transpose": matrix_transpose,
     "vecdot": vecdot,
+    "matrix_power": matrix_power,
+    "multi_dot": multi_dot,
 }
 """numpy.linalg's array-API names -> what records them (``tnp.linalg.<name>`` too)."""
 

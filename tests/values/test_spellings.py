@@ -15,7 +15,7 @@ import tapegrad.numpy as tnp
 
 import tapegrad
 from tapegrad import Value
-from tapegrad.errors import ShapeError, UnsupportedOpError
+from tapegrad.errors import InputTypeError, ShapeError, UnsupportedOpError
 
 M = np.arange(12.0).reshape(3, 4)
 V = np.arange(3.0)
@@ -33,6 +33,10 @@ MISUSE: list[tuple[Callable[[Any], Any], type[Exception], str]] = [
     (lambda x: np.rot90(x[0]), ShapeError, "rot90: needs an array of at least 2 axes"),
     (lambda x: np.rollaxis(x, 0, 5), ShapeError, "rollaxis: start 5 is out of range"),
     (lambda x: np.unstack(x, axis=2), ShapeError, "unstack"),
+    (lambda x: np.linalg.matrix_power(x, 2), ShapeError, "np.linalg.matrix_power: needs a square matrix"),
+    (lambda x: np.linalg.matrix_power(x[:, :3], 1.5), InputTypeError, "the exponent must be an int"),
+    (lambda x: np.linalg.multi_dot([x]), ShapeError, "np.linalg.multi_dot: needs at least two arrays"),
+    (lambda x: np.linalg.multi_dot([x, x[None]]), ShapeError, "np.linalg.multi_dot: needs matrices"),
 ]
 
 
@@ -100,7 +104,13 @@ def test_item_is_the_one_number_and_is_refused_inside_a_trace() -> None:
 
 
 def test_take_refuses_out_and_clipping_modes() -> None:
-    with pytest.raises(tapegrad.errors.InputTypeError, match="take: out= and mode="):
+    with pytest.raises(InputTypeError, match="take: out= and mode="):
         np.take(Value(M), [0, 5], mode="clip")
     with pytest.raises(ShapeError):
         np.take(Value(M), [0], axis=2)
+
+
+def test_the_zeroth_matrix_power_is_a_constant_identity() -> None:
+    identity = np.linalg.matrix_power(Value(np.ones((2, 3, 3))), 0)
+    assert type(identity) is np.ndarray
+    np.testing.assert_array_equal(identity, np.linalg.matrix_power(np.ones((2, 3, 3)), 0))
