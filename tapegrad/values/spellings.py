@@ -254,6 +254,63 @@ def copy(a: Any, order: Any = "K", subok: bool = False) -> Any:
     return a if isinstance(a, Value) else np.array(a, copy=True, order=order, subok=subok)
 
 
+# ---------------------------------------------------------------- compositions users write by hand
+
+
+def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = None) -> Any:
+    """The ``n``-th difference along ``axis`` (``a[1:] - a[:-1]``, ``n`` times), after joining ``prepend``
+    and ``append`` (numbers are broadcast to one slice), as numpy's."""
+    n = _integer(n, "diff: n")
+    if n < 0:
+        raise ShapeError(f"diff: the order n must not be negative, got {n}")
+    shape = _at_least(a, 1, "diff")
+    axis = _one_axis(axis, len(shape), "diff")
+    x = _array(a)
+    ends = [(prepend, 0), (append, 1)]
+    if any(end is not None for end, _ in ends):
+        parts = [x]
+        for end, position in ends:
+            if end is not None:
+                end = _array(end)
+                if not _shape(end):
+                    end = shaping.broadcast_to(end, shape[:axis] + (1,) + shape[axis + 1 :])
+                parts.insert(len(parts) * position, end)
+        x = arrays.concatenate(parts, axis=axis)
+    for _ in range(n):
+        length = _shape(x)[axis]
+        x = shaping._slice(x, axis, slice(1, length)) - shaping._slice(x, axis, slice(0, max(length - 1, 0)))
+    return x
+
+
+def ptp(a: Any, axis: Any = None, out: Any = None, keepdims: bool = False) -> Any:
+    """The range, ``max - min`` along ``axis`` (its gradient reaches the extreme elements)."""
+    if out is not None:
+        raise InputTypeError("ptp: out= is not supported on Values (a numpy array cannot hold one)")
+    return arrays.max_over(_array(a), axis, keepdims) - arrays.min_over(_array(a), axis, keepdims)
+
+
+def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = False, *, keepdims: bool = False) -> Any:
+    """The mean, or with ``weights`` ``sum(a * w) / sum(w)`` along ``axis`` (a 1-D ``w`` along one axis)."""
+    x = _array(a)
+    if weights is None:
+        result, total = arrays.mean_over(x, axis, keepdims), None
+    else:
+        w = _array(weights)
+        if _shape(w) != _shape(x):
+            if axis is None or len(_shape(w)) != 1 or not isinstance(axis, (int, np.integer)):
+                raise ShapeError(f"average: weights {_text(w)} must have a's shape {_text(x)}, or be 1-D with an axis")
+            place = _one_axis(axis, len(_shape(x)), "average")
+            w = shaping.broadcast_to(arrays.reshape(w, (-1,) + (1,) * (len(_shape(x)) - place - 1)), _shape(x))
+        total = arrays.sum_over(w, axis, keepdims)
+        result = arrays.sum_over(x * w, axis, keepdims) / total
+    if not returned:
+        return result
+    if total is None:  # numpy returns the count of elements averaged, per result element
+        size, out_size = np.size(arrays._data(x)), np.size(arrays._data(result))
+        total = np.full(np.shape(arrays._data(result)), size / max(out_size, 1))
+    return result, total
+
+
 # ---------------------------------------------------------------- real numbers, selections, constants
 
 
@@ -333,6 +390,9 @@ _NUMPY_NAMES: dict[str, Callable[..., Any]] = {
     "diagflat": diagflat,
     "rot90": rot90,
     "copy": copy,
+    "diff": diff,
+    "ptp": ptp,
+    "average": average,
     "real": real,
     "conjugate": conjugate,
     "take": take,
