@@ -311,6 +311,51 @@ def average(a: Any, axis: Any = None, weights: Any = None, returned: bool = Fals
     return result, total
 
 
+def cov(
+    m: Any,
+    y: Any = None,
+    rowvar: bool = True,
+    bias: bool = False,
+    ddof: Any = None,
+    fweights: Any = None,
+    aweights: Any = None,
+    *,
+    dtype: Any = None,
+) -> Any:
+    """The covariance matrix of the variables in the rows of ``m`` (columns with ``rowvar=False``), and of
+    ``y``'s; the deviations' matrix product scaled by ``1 / (N - ddof)``, as numpy computes it."""
+    if fweights is not None or aweights is not None or dtype is not None:
+        raise InputTypeError("cov: fweights=, aweights= and dtype= are not supported on Values")
+    rows = []
+    for data in (m, y):
+        if data is None:
+            continue
+        x = _array(data)
+        if len(_shape(x)) > 2:
+            raise ShapeError(f"cov: takes a vector or a matrix of observations, got {_text(x)}")
+        x = shaping.atleast_2d(x)
+        rows.append(x if rowvar or _shape(x)[0] == 1 else shaping.swapaxes(x, 0, 1))
+    x = rows[0] if len(rows) == 1 else arrays.concatenate(rows, axis=0)
+    ddof = (0 if bias else 1) if ddof is None else _integer(ddof, "cov: ddof")
+    fact = max(_shape(x)[1] - ddof, 0)
+    x = x - shaping.expand_dims(arrays.mean_over(x, 1), 1)
+    c = arrays.matmul(x, shaping.swapaxes(x, 0, 1)) * np.true_divide(1, fact)
+    return shaping.squeeze(c)
+
+
+def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -> Any:
+    """Pearson correlation coefficients: the covariance divided by the standard deviations, clipped to
+    [-1, 1] as numpy's (the clip passes the gradient inside, as everywhere)."""
+    c = cov(x, y, rowvar, dtype=dtype)
+    if not _shape(c):
+        return c / c
+    d = shaping.ravel(selecting.diagonal(c))
+    stddev = np.sqrt(d)  # numpy's own functions dispatch on Values: sqrt and clip record as in user code
+    c = c / shaping.expand_dims(stddev, 1)
+    c = c / shaping.expand_dims(stddev, 0)
+    return np.clip(c, -1.0, 1.0)
+
+
 # ---------------------------------------------------------------- real numbers, selections, constants
 
 
@@ -393,6 +438,8 @@ _NUMPY_NAMES: dict[str, Callable[..., Any]] = {
     "diff": diff,
     "ptp": ptp,
     "average": average,
+    "cov": cov,
+    "corrcoef": corrcoef,
     "real": real,
     "conjugate": conjugate,
     "take": take,

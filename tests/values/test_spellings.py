@@ -36,6 +36,7 @@ MISUSE: list[tuple[Callable[[Any], Any], type[Exception], str]] = [
     (lambda x: np.diff(x, -1), ShapeError, "diff: the order n must not be negative"),
     (lambda x: np.diff(x[0, 0]), ShapeError, "diff: needs an array of at least 1 axes"),
     (lambda x: np.average(x, weights=np.ones(3)), ShapeError, "average: weights f64[3] must have a's shape"),
+    (lambda x: np.cov(x[None]), ShapeError, "cov: takes a vector or a matrix of observations"),
     (lambda x: np.linalg.matrix_power(x, 2), ShapeError, "np.linalg.matrix_power: needs a square matrix"),
     (lambda x: np.linalg.matrix_power(x[:, :3], 1.5), InputTypeError, "the exponent must be an int"),
     (lambda x: np.linalg.multi_dot([x]), ShapeError, "np.linalg.multi_dot: needs at least two arrays"),
@@ -117,3 +118,8 @@ def test_the_zeroth_matrix_power_is_a_constant_identity() -> None:
     identity = np.linalg.matrix_power(Value(np.ones((2, 3, 3))), 0)
     assert type(identity) is np.ndarray
     np.testing.assert_array_equal(identity, np.linalg.matrix_power(np.ones((2, 3, 3)), 0))
+
+
+def test_cov_refuses_frequency_and_analytic_weights() -> None:
+    with pytest.raises(InputTypeError, match="cov: fweights=, aweights= and dtype= are not supported"):
+        np.cov(Value(M), aweights=np.ones(4))
