@@ -199,6 +199,18 @@ def kalman_step(mean: Any, cov_root: Any, observation: Any) -> Any:
     return new_mean, np.linalg.slogdet(new_cov).logabsdet
 
 
+def pca_by_cov(x: Any) -> Any:
+    """The variance the top principal direction explains, from np.cov (observations in rows) and eigh."""
+    w, v = np.linalg.eigh(np.cov(x, rowvar=False))
+    scores = (x - np.average(x, axis=0)) @ v[:, -1]
+    return np.var(scores, ddof=1) / np.sum(w), np.diff(w)
+
+
+def total_variation(u: Any) -> Any:
+    """A smoothed total-variation penalty of an image: differences along both axes with np.diff."""
+    return np.sum(np.sqrt(np.diff(u, axis=0)[:, :-1] ** 2 + np.diff(u, axis=1)[:-1] ** 2 + 1e-3))
+
+
 def _torch() -> Any:
     import torch  # the optional comparison
 
@@ -252,4 +264,6 @@ CASES = [
     case("batch normalisation", batch_norm_layer, r(5, 3), r(3), r(3), exact=False),
     case("natural cubic spline", natural_spline_midpoints, r(7)),
     case("kalman update", kalman_step, r(3), r(3, 3), r(2)),
+    case("pca through np.cov", pca_by_cov, r(8, 3) * np.array([3.0, 1.0, 0.3]), exact=False),  # eigh eigenvalues
+    case("total variation", total_variation, r(4, 5)),
 ]
