@@ -356,6 +356,48 @@ def corrcoef(x: Any, y: Any = None, rowvar: bool = True, *, dtype: Any = None) -
     return np.clip(c, -1.0, 1.0)
 
 
+def _cumulative(x: Any, axis: Any, include_initial: bool, what: str, initial: float, run: Callable[..., Any]) -> Any:
+    shape = _shape(x)
+    if axis is None:
+        if len(shape) > 1:
+            raise ShapeError(f"{what}: an array of more than one axis needs axis= (numpy 2 does not flatten here)")
+        axis = 0
+    axis = _one_axis(axis, max(len(shape), 1), what)
+    result = run(_array(x), axis)
+    if not include_initial:
+        return result
+    start = np.full(shape[:axis] + (1,) + shape[axis + 1 :], initial)
+    return arrays.concatenate([start, result], axis=axis)
+
+
+def cumulative_sum(x: Any, /, *, axis: Any = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """numpy 2's ``cumulative_sum``: ``cumsum`` along ``axis``, with a leading 0 if ``include_initial``."""
+    if dtype is not None:
+        raise InputTypeError("cumulative_sum: dtype= is not supported on Values (use .astype)")
+    return _cumulative(x, axis, include_initial, "cumulative_sum", 0.0, arrays.cumsum)
+
+
+def cumulative_prod(x: Any, /, *, axis: Any = None, dtype: Any = None, include_initial: bool = False) -> Any:
+    """numpy 2's ``cumulative_prod``: ``cumprod`` along ``axis``, with a leading 1 if ``include_initial``."""
+    if dtype is not None:
+        raise InputTypeError("cumulative_prod: dtype= is not supported on Values (use .astype)")
+    return _cumulative(x, axis, include_initial, "cumulative_prod", 1.0, arrays.cumprod)
+
+
+def round_(a: Any, decimals: int = 0, out: Any = None) -> Any:
+    """``np.round``/``np.around`` to whole numbers (halves to even, as numpy's); its gradient is 0."""
+    if out is not None or decimals != 0:
+        raise InputTypeError(
+            "round: only decimals=0 (and no out=) is supported on Values; scale first: np.round(x * 100) / 100"
+        )
+    return a.round() if isinstance(a, Value) else np.round(a)
+
+
+def astype(x: Any, dtype: Any, /, *, copy: bool = True, device: Any = None) -> Any:
+    """numpy 2's function form of ``x.astype(dtype)`` (float32 or float64 for a Value)."""
+    return arrays.astype(x, dtype) if isinstance(x, Value) else np.astype(x, dtype, copy=copy)
+
+
 # ---------------------------------------------------------------- real numbers, selections, constants
 
 
@@ -439,6 +481,11 @@ _NUMPY_NAMES: dict[str, Callable[..., Any]] = {
     "ptp": ptp,
     "average": average,
     "cov": cov,
+    "cumulative_sum": cumulative_sum,
+    "cumulative_prod": cumulative_prod,
+    "round": round_,
+    "around": round_,
+    "astype": astype,
     "corrcoef": corrcoef,
     "real": real,
     "conjugate": conjugate,

@@ -37,6 +37,7 @@ MISUSE: list[tuple[Callable[[Any], Any], type[Exception], str]] = [
     (lambda x: np.diff(x[0, 0]), ShapeError, "diff: needs an array of at least 1 axes"),
     (lambda x: np.average(x, weights=np.ones(3)), ShapeError, "average: weights f64[3] must have a's shape"),
     (lambda x: np.cov(x[None]), ShapeError, "cov: takes a vector or a matrix of observations"),
+    (lambda x: np.cumulative_sum(x), ShapeError, "cumulative_sum: an array of more than one axis needs axis="),
     (lambda x: np.linalg.matrix_power(x, 2), ShapeError, "np.linalg.matrix_power: needs a square matrix"),
     (lambda x: np.linalg.matrix_power(x[:, :3], 1.5), InputTypeError, "the exponent must be an int"),
     (lambda x: np.linalg.multi_dot([x]), ShapeError, "np.linalg.multi_dot: needs at least two arrays"),
@@ -123,3 +124,10 @@ def test_the_zeroth_matrix_power_is_a_constant_identity() -> None:
 def test_cov_refuses_frequency_and_analytic_weights() -> None:
     with pytest.raises(InputTypeError, match="cov: fweights=, aweights= and dtype= are not supported"):
         np.cov(Value(M), aweights=np.ones(4))
+
+
+def test_round_takes_whole_numbers_only() -> None:
+    """np.round(x, 2) would need a scaled rounding op; the message says how to write it."""
+    with pytest.raises(InputTypeError, match=r"round: only decimals=0 .* np.round\(x \* 100\) / 100"):
+        np.round(Value(M), 2)
+    np.testing.assert_array_equal(np.round(Value(M / 3)).data, np.round(M / 3))
