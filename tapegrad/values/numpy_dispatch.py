@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays, linalg, products, selecting, shaping, sorting, spellings
+from . import arrays, linalg, products, selecting, shaping, sorting, spellings, statistics
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -200,6 +200,7 @@ TABLE: dict[Any, Callable[..., Any]] = {
     **_WRITTEN,
     **_SHAPES,
     **spellings.NUMPY,
+    **statistics.NUMPY,
     **{op.array: _elementwise(op) for op in OPS if op.elementwise and not op.has_attr and _is_numpy_function(op.array)},
 }
 """numpy callable -> the tapegrad function recording it: the one table both protocols read."""
