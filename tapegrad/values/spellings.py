@@ -2,14 +2,17 @@
 
 numpy 2 has array-API names in ``numpy.linalg`` (``outer``, ``trace``,
 ``diagonal``, ``cross``, ``matmul``, ``tensordot``, ``matrix_transpose``,
-``vecdot``) and products written with ``matmul`` (``matrix_power``,
-``multi_dot``, in numpy's order of products), and keeps older conveniences (``hsplit``/``vsplit``/``dsplit``,
+``vecdot``), its own products of matrices (``matrix_power``, ``multi_dot``,
+in numpy's order of products), numpy 2 functions (``cumulative_sum``,
+``astype``) and older conveniences (``hsplit``/``vsplit``/``dsplit``,
 ``rollaxis``, ``diagflat``, ``rot90``, ``unstack``, ``copy``, ``take``,
-``append``); code written for complex arrays calls ``conj`` and ``real``, and
-code that starts an accumulator calls ``zeros_like`` (a constant array here).  Each here is
-the function it is written with (``np.linalg.trace(x)`` is ``np.trace`` on
-the last two axes, ``np.rot90`` a flip and a transpose), checked as numpy
-checks its arguments, so it records, replays and differentiates as those do.
+``append``, ``round``).  Code written for complex arrays calls ``conj`` and
+``real``; code that starts an accumulator calls ``zeros_like`` (a constant
+array here).  Each is the function it is written with (``np.linalg.trace(x)``
+is ``np.trace`` on the last two axes, ``np.rot90`` a flip and a transpose),
+checked as numpy checks its arguments, so it records, replays and
+differentiates as those do.  Differences and statistics (``diff``, ``cov``...)
+are :mod:`tapegrad.values.statistics`.
 
 >>> import numpy as np, tapegrad
 >>> tapegrad.grad(lambda x: np.sum(np.rot90(x) * np.arange(4.0).reshape(2, 2)))(np.zeros((2, 2)))
