@@ -27,7 +27,7 @@ import numpy as np
 from ..core.ops import OPS, OpKind
 from ..core.shapes import type_text
 from ..errors import ShapeError, UnsupportedOpError
-from . import arrays
+from . import arrays, spellings
 from .record import apply, not_equal
 from .value import Value
 
@@ -226,10 +226,13 @@ def svdvals(x: Any) -> Any:
 
 
 def __getattr__(name: str) -> Any:
-    """``tnp.linalg.lstsq`` and other numpy.linalg functions without a recording: say so, and where the list is."""
+    """``tnp.linalg.outer`` and numpy 2's other array-API names (values/spellings.py); ``tnp.linalg.lstsq`` and
+    other numpy.linalg functions without a recording: say so, and where the list is."""
+    if name in spellings.LINALG:
+        return spellings.LINALG[name]
     raise AttributeError(
         f"tapegrad.numpy.linalg has no {name!r}: numpy.linalg's {name} is not recorded by tapegrad; it records "
-        f"{', '.join(NUMPY_NAMES)} (docs/numpy.md)"
+        f"{', '.join(NUMPY_NAMES + tuple(spellings.LINALG))} (docs/numpy.md)"
     )
 
 

@@ -35,7 +35,7 @@ import numpy as np
 
 from ..core.ops import OPS, Op, OpKind
 from ..errors import UnsupportedOpError
-from . import arrays, linalg, products, selecting, shaping, sorting
+from . import arrays, linalg, products, selecting, shaping, sorting, spellings, statistics
 from .record import apply
 from .record import maximum as _maximum
 from .record import minimum as _minimum
@@ -161,7 +161,7 @@ _WRITTEN: dict[Any, Callable[..., Any]] = {
     np.matmul: arrays.matmul, np.maximum: _maximum, np.minimum: _minimum,
     np.greater: _greater, np.greater_equal: _greater_equal, np.less: _less, np.less_equal: _less_equal,
     np.equal: _equal, np.not_equal: _not_equal, np.positive: _positive,
-    np.reshape: arrays.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
+    np.reshape: shaping.reshape, np.transpose: arrays.transpose, np.concatenate: arrays.concatenate,
     np.stack: arrays.stack, np.shape: _shape_of("shape"), np.ndim: _shape_of("ndim"), np.size: _shape_of("size"),
     np.einsum: products.einsum, np.dot: products.dot, np.vdot: products.vdot, np.inner: products.inner,
     np.tensordot: products.tensordot, np.kron: products.kron, np.cross: products.cross, np.trace: products.trace,
@@ -199,6 +199,8 @@ def _elementwise(op: Op) -> Callable[..., Any]:
 TABLE: dict[Any, Callable[..., Any]] = {
     **_WRITTEN,
     **_SHAPES,
+    **spellings.NUMPY,
+    **statistics.NUMPY,
     **{op.array: _elementwise(op) for op in OPS if op.elementwise and not op.has_attr and _is_numpy_function(op.array)},
 }
 """numpy callable -> the tapegrad function recording it: the one table both protocols read."""

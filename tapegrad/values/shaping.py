@@ -38,6 +38,7 @@ __all__ = [
     "squeeze",
     "expand_dims",
     "ravel",
+    "reshape",
     "moveaxis",
     "swapaxes",
     "broadcast_to",
@@ -132,16 +133,36 @@ def expand_dims(a: Any, axis: Any) -> Any:
     return _reshaped(a, tuple(1 if d in axes else next(rest) for d in range(len(shape) + added)))
 
 
-def ravel(a: Any, order: str = "C") -> Any:
-    """``a`` as one axis, in C order (rows first) or ``order="F"`` (columns first)."""
+def _check_order(order: Any, what: str) -> None:
     if order not in ("C", "F"):
         raise InputTypeError(
-            f"ravel: order must be 'C' or 'F', got {order!r}; 'A' and 'K' follow numpy's memory layout, "
+            f"{what}: order must be 'C' or 'F', got {order!r}; 'A' and 'K' follow numpy's memory layout, "
             "which a Value does not have"
         )
+
+
+def _reversed_axes(a: Any) -> Any:
+    return _transposed(a, range(len(_shape(a)))[::-1])
+
+
+def ravel(a: Any, order: str = "C") -> Any:
+    """``a`` as one axis, in C order (rows first) or ``order="F"`` (columns first)."""
+    _check_order(order, "ravel")
     if order == "F":
-        a = _transposed(a, range(len(_shape(a)))[::-1])
+        a = _reversed_axes(a)
     return _reshaped(a, (math.prod(_shape(a)),))
+
+
+def reshape(a: Any, shape: Any, order: str = "C") -> Any:
+    """``a`` with a new shape, its elements read and written in C order or ``order="F"`` (first axis fastest).
+
+    Fortran order is C order with every axis reversed, before and after: one ``transpose`` each side.
+    """
+    _check_order(order, "reshape")
+    if order == "C":
+        return arrays.reshape(a, shape)
+    shape = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    return _reversed_axes(arrays.reshape(_reversed_axes(a), shape[::-1]))
 
 
 def moveaxis(a: Any, source: Any, destination: Any) -> Any:

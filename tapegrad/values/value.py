@@ -424,8 +424,8 @@ class Value:
         one = len(axes) == 1 and not isinstance(axes[0], (int, np.integer))
         return arrays.transpose(self, axes[0] if one else axes or None)
 
-    def reshape(self, *shape: Any) -> Value:
-        return arrays.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape)
+    def reshape(self, *shape: Any, order: str = "C") -> Value:
+        return shaping.reshape(self, shape[0] if len(shape) == 1 and not isinstance(shape[0], int) else shape, order)
 
     def astype(self, dtype: Any) -> Value:
         return arrays.astype(self, dtype)
@@ -499,6 +499,34 @@ class Value:
         return arrays.arg_extreme(self, axis, keepdims, "argmin")
 
     # ndarray's shape methods (tapegrad/values/shaping.py, selecting.py, sorting.py); no in-place sort: use np.sort(v).
+    @property
+    def mT(self) -> Value:
+        """The last two axes swapped (numpy 2's ``.mT``: each matrix of a stack transposed)."""
+        return spellings.matrix_transpose(self)
+
+    @property
+    def real(self) -> Value:
+        """The Value itself: Values are real (``v.conj()`` too), so code written for complex arrays runs."""
+        return self
+
+    def conj(self) -> Value:
+        return self
+
+    def conjugate(self) -> Value:
+        return self
+
+    def take(self, indices: Any, axis: Any = None) -> Value:
+        return spellings.take(self, indices, axis)
+
+    def item(self) -> float:
+        """The one number of a Value of size 1, as ``float(v)`` (refused inside a trace)."""
+        self._check_concrete("item()")
+        return float(np.asarray(self._one_number("item()")).reshape(()))
+
+    def copy(self, order: str = "K") -> Value:
+        """The Value itself: a Value never changes in place, so ``y = x.copy()`` may share it (as ``np.copy``)."""
+        return spellings.copy(self, order)
+
     def ravel(self, order: str = "C") -> Value:
         return shaping.ravel(self, order)
 
@@ -741,7 +769,7 @@ class Value:
 
 
 # Recording and the array operations build on Value, so they are imported last; the methods above use them.
-from . import arrays, numpy_dispatch, products, selecting, shaping, sorting  # noqa: E402
+from . import arrays, numpy_dispatch, products, selecting, shaping, sorting, spellings  # noqa: E402
 from .record import EAGER_TAPE_LIMIT as EAGER_TAPE_LIMIT  # noqa: E402
 from .record import (  # noqa: E402  # noqa: E402
     _binary,
