@@ -202,12 +202,12 @@ def _bring(tape: RecordingTape, v: Value) -> int:
         if len(tape.ops) >= EAGER_TAPE_LIMIT or tape.nbytes >= EAGER_TAPE_BYTES:  # _check_size, inlined
             STATE.close_eager(tape)
         bound = v._slot  # where the leaf was last bound, on this tape or another: a check cheaper than the dict's
-        if tape.sources.get(bound) is v and tape.values[bound] is v._data:  # type: ignore[attr-defined]  # eager
+        if tape.sources.get(bound) is v and tape.values[bound] is v._data:
             return bound
         slot = tape.source_slots.get(id(v))
         if slot is None or tape.values[slot] is not v._data:
             slot = tape.append(_INPUT, (), v.name or "leaf", v._data)
-            tape.sources[slot] = v  # type: ignore[attr-defined]  # an eager tape: a trace takes leaves as constants
+            tape.sources[slot] = v  # an eager tape: a trace takes leaves as constants
             tape.source_slots[id(v)] = slot
         v._slot = slot
         return slot

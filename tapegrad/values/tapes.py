@@ -33,6 +33,9 @@ class RecordingTape(Tape):
         lifted: on the trace of :func:`tapegrad.jit` only: each Value from outside the trace, as ``(the Value,
             its input on this tape)``, by ``("argument", i)`` for argument ``i``, by id for a captured one.
         lifted_grads: what ``backward()`` inside that trace sends to each of them, by the same keys.
+        sources: on an :class:`EagerTape`, where each input's adjoint goes, by slot: a leaf Value, or
+            ``(tape, slot)`` of an earlier eager tape (a link); a trace, which takes leaves as constants,
+            keeps it empty (the scalar hot path asks it without asking which kind of tape it has).
     """
 
     def __init__(self, name: str = "tape", traced: bool = False) -> None:
@@ -42,14 +45,13 @@ class RecordingTape(Tape):
         self.grads: list[Any] | None = None
         self.lifted: dict[Any, tuple[Any, Any]] | None = None  # Any: Values (the module above imports this one)
         self.lifted_grads: dict[Any, Any] = {}
+        self.sources: dict[int, Any] = {}
 
 
 class EagerTape(RecordingTape):
     """The tape behind eager Value arithmetic, until ``backward()`` or its size closes it.
 
     Attributes:
-        sources: where each input's adjoint goes, by slot: a leaf Value, or
-            ``(tape, slot)`` of an earlier eager tape (a link).
         serial: the order tapes were opened in; ``backward()`` sweeps the newest first.
         view, origin, needed: what later tapes link to (:func:`tapegrad.values.record.linked_view`):
             these records with only the links they need.  On such a view, ``origin`` reaches the
@@ -58,7 +60,6 @@ class EagerTape(RecordingTape):
 
     def __init__(self, name: str = "eager") -> None:
         super().__init__(name)
-        self.sources: dict[int, Any] = {}
         self.serial = next(_serials)
         self.view: EagerTape | None = None
         self.origin: Callable[[], EagerTape | None] | None = None
