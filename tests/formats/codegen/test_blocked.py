@@ -217,7 +217,7 @@ def test_block_source_reuses_buffers_and_writes_one_statement_per_line() -> None
     source = blocked_source(grads, "f")
     block = source[source.index("def _f_block(") : source.index("\ndef f(")]
     statements = [line.strip() for line in block.splitlines() if re.match(r" +t[0-9]+ = ", line)]
-    rows = int(re.search(r"_run_blocks\(_f_block, \(.*\), 11, ([0-9]+), 16384, None, 8192\)", source).group(1))
+    rows = int(re.search(r"_run_blocks\(_f_block, \(.*\), 11, ([0-9]+), 16384, None, 32768\)", source).group(1))
     assert len(statements) > 100
     assert rows < len(statements) / 3  # rows are reused once their values are dead
     assert "t2 = np.multiply(t1, t1, out=_b[0])" in statements  # t0's row, free after its last read
