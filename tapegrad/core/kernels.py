@@ -362,10 +362,6 @@ def _smatmul(x: Any, y: Any) -> Any:
     decide it: counted by products of masks, as many as there are terms.
     """
     out = np.matmul(x, y)
-    if type(out) is np.ndarray and out.size:
-        total = np.add.reduce(out, axis=None)  # not nan: no element is (one reduction, cheaper than isnan + any)
-        if total == total:
-            return out
     if not np.isnan(out).any():
         return out
     nan_x, nan_y, inf_x, inf_y = np.isnan(x), np.isnan(y), np.isinf(x), np.isinf(y)
