@@ -27,8 +27,12 @@ def special_array(shape: tuple[int, ...], seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("seed", range(20))
-@pytest.mark.parametrize(("xshape", "shape"), [((100, 16), (16,)), ((100, 1), (1,)), ((7, 3, 4), (3, 4)), ((5, 1), (1,))])
-def test_sum_to_one_leading_axis_is_numpys_reduction(seed: int, xshape: tuple[int, ...], shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    ("xshape", "shape"), [((100, 16), (16,)), ((100, 1), (1,)), ((7, 3, 4), (3, 4)), ((5, 1), (1,))]
+)
+def test_sum_to_one_leading_axis_is_numpys_reduction(
+    seed: int, xshape: tuple[int, ...], shape: tuple[int, ...]
+) -> None:
     x = special_array(xshape, seed)
     with np.errstate(all="ignore"):
         want = np.add.reduce(x, axis=(0,))
