@@ -211,8 +211,10 @@ def _eigvalsh_tangent(m: Any, out: Any, x: Any, t: Any) -> Any:
 def eigh_vectors_vjp(m: Any, g: Any, out: Any, x: Any) -> tuple[Any, ...]:
     # The skew part of V^T gV over the gaps (symmetric): a symmetric gradient.  Repeated eigenvalues
     # give zero gaps, and inf or nan unless the skew part is zero there (as JAX).
+    # _off_diagonal, not a division by all the gaps: the diagonal's zero gaps would send inf back through
+    # the numerator's diagonal when this rule is differentiated again (and k - k^T makes that nan).
     k = m.smatmul(_mT(m, out), g)
-    inner = m.sdiv(0.5 * (k - _mT(m, k)), _gaps(m, m.eigvalsh(x)))
+    inner = _off_diagonal(m, 0.5 * (k - _mT(m, k)), _gaps(m, m.eigvalsh(x)))
     return (m.smatmul(m.smatmul(out, inner), _mT(m, out)),)
 
 

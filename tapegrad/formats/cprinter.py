@@ -25,11 +25,11 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from ..core import kernels
-from ..core.ops import Op
+from ..core.ops import Op, OpKind
 from ..errors import UnsupportedOpError
 from .printers import Printer
 
-__all__ = ["CPrinter", "C_KERNELS", "c_literal", "LIBM_WITHIN_AN_ULP"]
+__all__ = ["CPrinter", "C_KERNELS", "c_literal", "LIBM_WITHIN_AN_ULP", "last_reads"]
 
 LIBM_WITHIN_AN_ULP = ("hypot",)
 """Ops whose C result may differ from the interpreter's by an ulp (CPython computes them itself)."""
@@ -235,3 +235,24 @@ class CPrinter(Printer):
     def _print_gate(self, operands: Sequence[str], attr: Any) -> str:
         g, x = operands
         return f"({x} > 0.0 ? {g} : 0.0)"
+
+
+def last_reads(tape: Any, live: Sequence[bool] | None = None) -> tuple[list[int], list[int]]:
+    """``(value_of, last_read)`` for laying a tape out in reused work slots.
+
+    ``value_of[i]`` is the record whose value record ``i`` holds: its own, or for a guard its condition's
+    (a guard passes its condition through, and a record may read either).  ``last_read[v]`` is the last
+    (live) record reading value ``v``, through any record holding it; ``len(tape)`` for an output.
+    """
+    value_of = list(range(len(tape)))
+    last = list(range(len(tape)))
+    for i, operands in enumerate(tape.args):
+        if live is not None and not live[i]:
+            continue
+        if tape.ops[i] is OpKind.GUARD:
+            value_of[i] = value_of[operands[0]]
+        for a in operands:
+            last[value_of[a]] = i
+    for s in tape.output_slots:
+        last[value_of[s]] = len(tape)
+    return value_of, last

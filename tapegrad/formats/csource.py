@@ -38,7 +38,7 @@ from ..core.passes import dead_code
 from ..core.tape import Tape
 from ..errors import UnknownNameError
 from .codegen import _check_scalar, tape_hash
-from .cprinter import C_KERNELS, CPrinter, c_literal
+from .cprinter import C_KERNELS, CPrinter, c_literal, last_reads
 
 __all__ = ["CFunctionSource", "c_source", "PART_SIZE", "comment_text"]
 
@@ -96,12 +96,7 @@ class CFunctionSource:
         """
         tape = self.tape
         names = [""] * len(tape)
-        last_use = list(range(len(tape)))
-        for i, operands in enumerate(tape.args):
-            for a in operands:
-                last_use[a] = i
-        for s in tape.output_slots:
-            last_use[s] = len(tape)
+        value_of, last_use = last_reads(tape)
         free: list[int] = []  # slots whose values are dead, reused last-freed first
         params = {slot: f"x[{j}]" for j, slot in enumerate(tape.input_slots)}
         for i, kind in enumerate(tape.ops):
@@ -119,9 +114,9 @@ class CFunctionSource:
                 op = OPS[kind]
                 attr = c_literal(tape.attrs[i]) if i in tape.attrs else ""
                 code = self.printer.record(op, args, attr)
-                for a in set(tape.args[i]):
-                    if last_use[a] == i and names[a].startswith("w["):
-                        free.append(int(names[a][2:-1]))
+                for v in {value_of[a] for a in tape.args[i]}:  # a guard's operand reads its condition's slot
+                    if last_use[v] == i and names[v].startswith("w["):
+                        free.append(int(names[v][2:-1]))
                 if free:
                     names[i] = f"w[{free.pop()}]"
                 else:

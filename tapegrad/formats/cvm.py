@@ -32,7 +32,7 @@ from .._version import __version__
 from ..core.ops import OPS, OpKind
 from ..core.tape import Tape, portable_site
 from .codegen import _check_scalar
-from .cprinter import C_KERNELS, CPrinter
+from .cprinter import C_KERNELS, CPrinter, last_reads
 
 __all__ = ["Program", "encode", "machine_source", "ARG"]
 
@@ -182,13 +182,7 @@ def encode(tape: Tape) -> Program:
             slot[i] = constant(tape.attrs[i])
         elif i in tape.attrs and OPS[kind].scalar is not None:
             attrs[i] = constant(tape.attrs[i])  # pow_const's exponent
-    last_use = list(range(len(tape)))
-    for i, operands in enumerate(tape.args):
-        if live[i]:
-            for a in operands:
-                last_use[a] = i
-    for s in tape.output_slots:
-        last_use[s] = len(tape)
+    value_of, last_use = last_reads(tape, live)
     first_result = top = n_inputs + len(constants)
     free: list[int] = []
     code: list[tuple[int, int, int, int]] = []
@@ -205,9 +199,10 @@ def encode(tape: Tape) -> Program:
             slot[i] = a
             continue
         for operand in operands:
-            if last_use[operand] == i and slot[operand] >= first_result:
-                free.append(slot[operand])
-                last_use[operand] = -1  # freed once, even if it is read twice here
+            value = value_of[operand]  # a guard's operand reads its condition's slot
+            if last_use[value] == i and slot[value] >= first_result:
+                free.append(slot[value])
+                last_use[value] = -1  # freed once, even if it is read twice here
         if free:
             slot[i] = free.pop()
         else:

@@ -66,7 +66,14 @@ import numpy as np
 from ..core.passes import optimize
 from ..core.state import STATE
 from ..core.tape import Tape
-from ..errors import ArgumentCountError, CompilerNotFoundError, ConcretizationError, InputTypeError, RetraceWarning
+from ..errors import (
+    ArgumentCountError,
+    CompileError,
+    CompilerNotFoundError,
+    ConcretizationError,
+    InputTypeError,
+    RetraceWarning,
+)
 from ..values.value import Value
 from .tracing import ARGUMENT, RETRACE_WINDOW, _branches, _parameter_names, trace
 
@@ -97,12 +104,24 @@ def backend_for(tape: Tape, args: Sequence[Any]) -> str:
     return "c" if len(tape.records) >= C_RECORDS else "math"
 
 
+_C_FAILED: list[str] = []
+"""Why the C machine could not be built or loaded in this process, once known: later traces skip it."""
+
+
 def _compile(tape: Tape, backend: str) -> tuple[str, Callable[..., Any]]:
-    """``tape.compile(backend)``, or the ``math`` backend's function when C was asked for and no compiler is found."""
-    try:
-        return backend, tape.compile(backend)
-    except CompilerNotFoundError:  # the C machine is only faster, never needed
-        return "math", tape.compile("math")
+    """``tape.compile(backend)``, or the ``math`` backend's function where C was asked for and cannot run.
+
+    The C machine is only faster, never needed: no compiler, a compiler that fails or a library that
+    does not load makes the jit warn once and use math code from then on.
+    """
+    if backend == "c" and not _C_FAILED:
+        try:
+            return backend, tape.compile(backend)
+        except (CompilerNotFoundError, CompileError, OSError) as error:
+            _C_FAILED.append(str(error))
+            warnings.warn(f"tapegrad.jit runs long scalar tapes as Python (math) code: the C machine is not "
+                          f"available ({error})", RuntimeWarning, stacklevel=4)  # fmt: skip
+    return ("math", tape.compile("math")) if backend == "c" else (backend, tape.compile(backend))
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from typing import Any
 
@@ -413,11 +414,36 @@ def test_without_a_compiler_long_scalar_tapes_fall_back_to_math_code(monkeypatch
         return original(self, backend, **options)
 
     monkeypatch.setattr(compiled, "C_RECORDS", 3)
+    monkeypatch.setattr(compiled, "_C_FAILED", [])
     monkeypatch.setattr(tapegrad.Tape, "compile", compile_without_c)
 
     def f(x: Any) -> Any:
         return ((x * 2.0).sin() * x + 1.0).exp()
 
-    jitted = tapegrad.jit(f)
-    assert jitted(0.5) == tapegrad.trace(f, 0.5)(0.5)
+    with pytest.warns(RuntimeWarning, match="the C machine is not available"):
+        jitted = tapegrad.jit(f)
+        assert jitted(0.5) == tapegrad.trace(f, 0.5)(0.5)
+    assert jitted.programs[0].backend == "math"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once per process: later traces go straight to math code
+        assert tapegrad.jit(f)(0.25) == tapegrad.trace(f, 0.25)(0.25)
+
+
+def test_a_failing_compiler_also_falls_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tapegrad.errors import CompileError
+    from tapegrad.functional import compiled
+
+    original = tapegrad.Tape.compile
+
+    def broken_compiler(self: tapegrad.Tape, backend: str = "math", **options: Any) -> Any:
+        if backend == "c":
+            raise CompileError("the C compiler failed (exit status 1)")
+        return original(self, backend, **options)
+
+    monkeypatch.setattr(compiled, "C_RECORDS", 3)
+    monkeypatch.setattr(compiled, "_C_FAILED", [])
+    monkeypatch.setattr(tapegrad.Tape, "compile", broken_compiler)
+    with pytest.warns(RuntimeWarning, match="exit status 1"):
+        jitted = tapegrad.jit(lambda x: (x * x + 1.0).log())
+        assert jitted(2.0) == math.log(5.0)
     assert jitted.programs[0].backend == "math"

@@ -315,3 +315,17 @@ def test_a_compiled_tape_is_freed_with_its_function() -> None:
     assert alive() is None and f(2.0) == math.exp(2.0)
     with pytest.raises(ValueError, match=r"another branch than the one recorded: x > 0 \(recorded True\) at"):
         f(-1.0)
+
+
+def test_a_guard_read_as_an_operand_keeps_its_slot_alive() -> None:
+    """A valid tape file may read a guard's result (its condition's value) after the condition's last
+    read: the work slot must stay alive until then (it was reused, giving 6.0 instead of 4.0)."""
+    from tapegrad.formats import io
+
+    doc = (
+        '{"format":"tapegrad.tape","version":1,"name":"f","records":[["input",[],"x"],["const",[],"0.0"],'
+        '["gt",[0,1]],["guard",[2],true],["mul",[2,0]],["add",[3,4]]],"inputs":[0],"example":["0.5"],'
+        '"captured":{},"outputs":[5],"output_names":["out"],"structure":"value","sites":{}}'
+    )
+    tape = io.loads(doc)
+    assert tape(3.0) == tape.compile("math")(3.0) == tape.compile("c")(3.0) == 4.0

@@ -106,3 +106,16 @@ def test_names_tests_and_hostile_text(tmp_path: Path) -> None:
     with pytest.raises(InputTypeError, match="tests=True"):
         tapegrad.export(tape, tmp_path / "t.c", "t", backend="c", tests=True)
     assert math.isclose(call(load(tmp_path / "h.c", tmp_path), "h", 1, 1, 0.5)[1][0], math.sin(0.25))
+
+
+def test_an_exported_guard_read_as_an_operand_keeps_its_slot_alive(tmp_path: Path) -> None:
+    from tapegrad.formats import io
+
+    doc = (
+        '{"format":"tapegrad.tape","version":1,"name":"f","records":[["input",[],"x"],["const",[],"0.0"],'
+        '["gt",[0,1]],["guard",[2],true],["mul",[2,0]],["add",[3,4]]],"inputs":[0],"example":["0.5"],'
+        '"captured":{},"outputs":[5],"output_names":["out"],"structure":"value","sites":{}}'
+    )
+    source = tmp_path / "guard.c"
+    source.write_text(c_source([CFunctionSource(io.loads(doc), "f")]))
+    assert call(load(source, tmp_path), "f", 1, 1, 3.0) == (0, [4.0])
