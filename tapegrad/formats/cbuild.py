@@ -24,10 +24,12 @@ import array
 import ctypes
 import hashlib
 import os
+import platform
 import shlex
 import shutil
 import stat
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -78,39 +80,63 @@ def find_compiler() -> list[str]:
 
 
 def cache_directory() -> Path:
-    """Where compiled machines are kept: a directory only this user can write (made if missing)."""
+    """Where compiled machines are kept: a directory only this user can change (made if missing).
+
+    A directory others could write to, or one reached through a path they could redirect, would let
+    them replace the library this process loads; then a per-user directory under the system's
+    temporary directory is used, checked the same way.
+    """
     configured = os.environ.get("TAPEGRAD_CACHE_DIR")
     if configured:
         base = Path(configured)
     else:
         base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tapegrad"
-    try:
-        base.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if _private(base):
-            return base
-    except OSError:
-        pass
-    # A directory others could write to would let them replace the library this process loads.
-    return Path(tempfile.mkdtemp(prefix="tapegrad-c-"))
+    fallback = Path(tempfile.gettempdir()) / f"tapegrad-c-{os.getuid() if hasattr(os, 'getuid') else 'user'}"
+    for candidate in (base, fallback):
+        try:
+            candidate.mkdir(mode=0o700, parents=True, exist_ok=True)
+            resolved = candidate.resolve(strict=True)
+            if _private(resolved) and all(_safe_parent(parent) for parent in resolved.parents):
+                return resolved
+        except OSError:
+            continue
+    raise CompileError(
+        f"no private directory for the compiled C machine: {base} and {fallback} can be changed by other "
+        "users; set TAPEGRAD_CACHE_DIR to a directory only you can write"
+    )
 
 
-def _private(directory: Path) -> bool:
+def _private(path: Path) -> bool:
+    """Owned by this user and writable by no one else."""
+    if not hasattr(os, "getuid"):
+        return True
+    info = path.stat()
+    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _safe_parent(directory: Path) -> bool:
+    """A directory above the cache that no other user can use to swap the cache: owned by this user or root,
+    and writable by no one else unless sticky (as /tmp, where others cannot rename what is ours)."""
     if not hasattr(os, "getuid"):
         return True
     info = directory.stat()
-    return info.st_uid == os.getuid() and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    open_to_others = info.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not info.st_mode & stat.S_ISVTX
+    return info.st_uid in (0, os.getuid()) and not open_to_others
 
 
 def load_machine() -> Any:
     """The machine's ``tg_run`` function: compiled on first use (cached on disk), loaded with ctypes."""
     compiler = find_compiler()
     source = machine_source()
-    key = hashlib.sha256("\0".join([source, *compiler, *FLAGS]).encode()).hexdigest()[:24]
+    target = [sys.platform, platform.machine()]  # a cache shared between machines keeps one library per kind
+    key = hashlib.sha256("\0".join([source, *compiler, *FLAGS, *target]).encode()).hexdigest()[:24]
     name = f"tg_machine_{key}.so"
     if name not in _LOADED:
         library = cache_directory() / name
         if not library.exists():
             compile_library(source, library, compiler)
+        if not _private(library):
+            raise CompileError(f"refusing to load {library}: it is not owned by you, or others can write it")
         _LOADED[name] = _bind(ctypes.CDLL(str(library)))
     return _LOADED[name]
 

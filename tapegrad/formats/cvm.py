@@ -23,6 +23,7 @@ other branch; the caller raises with the message, which stays in Python.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +54,7 @@ def _scalar_ops() -> list[tuple[int, str]]:
     return cases
 
 
+@functools.cache  # the same text for every tape of this version: printed once per process
 def machine_source() -> str:
     """The C source of the machine: the same text for every tape of this tapegrad version."""
     cases = _scalar_ops()

@@ -329,3 +329,24 @@ def test_a_guard_read_as_an_operand_keeps_its_slot_alive() -> None:
     )
     tape = io.loads(doc)
     assert tape(3.0) == tape.compile("math")(3.0) == tape.compile("c")(3.0) == 4.0
+
+
+def test_a_library_others_can_write_is_not_loaded(fresh: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Someone who could write the cached machine could run code in this process: such a file is refused."""
+    tapegrad.trace(lambda x: x * 2.0, 1.0).compile("c")
+    (library,) = fresh.glob("tg_machine_*.so")
+    library.chmod(0o666)
+    monkeypatch.setattr(cbuild, "_LOADED", {})
+    with pytest.raises(CompileError, match="refusing to load"):
+        tapegrad.trace(lambda x: x * 3.0, 1.0).compile("c")
+
+
+def test_a_cache_directory_reached_through_a_link_is_used_by_its_real_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "real"
+    real.mkdir(mode=0o700)
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    monkeypatch.setenv("TAPEGRAD_CACHE_DIR", str(link))
+    assert cbuild.cache_directory() == real.resolve()
