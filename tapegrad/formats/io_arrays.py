@@ -231,11 +231,16 @@ LINEAR_ALGEBRA = frozenset({
 """The numpy.linalg rows: ``m * n * min(m, n)`` operations per ``(m, n)`` matrix, not ``m * n``."""
 
 
+MATRIX_WORK = 1000
+"""Work charged per matrix of a linear-algebra record, besides its arithmetic: where numpy's batched call
+fails (one singular or nan matrix), the kernels go matrix by matrix in Python, about 6 us each."""
+
+
 def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int, attr: Attr = None) -> int:
     """The element operations of computing a result of ``size`` elements (at least one).
 
     A matrix product ``(n, k) @ (k, m)`` takes ``n * m * k``, a factorisation of
-    an ``(m, n)`` matrix ``m * n * min(m, n)``; an indexing
+    an ``(m, n)`` matrix ``m * n * min(m, n)`` plus :data:`MATRIX_WORK`; an indexing
     takes its result's size; an einsum its terms (the product of every
     letter's size) times its operands; any other op the larger of its result's size
     and its operands' (a sum reads every element it adds).
@@ -243,7 +248,9 @@ def result_work(kind: OpKind, shapes: list[tuple[int, ...]], size: int, attr: At
     if kind is OpKind.MATMUL:
         return max(size * shapes[0][-1], 1)
     if kind in LINEAR_ALGEBRA and len(shapes[0]) >= 2:  # a factorisation: about min(m, n) passes over each matrix
-        return max(size, sum(math.prod(shape) for shape in shapes) * min(shapes[0][-2:]), 1)
+        matrices = math.prod(np.broadcast_shapes(*[shape[:-2] for shape in shapes if len(shape) >= 2]))
+        passes = sum(math.prod(shape) for shape in shapes) * min(shapes[0][-2:])
+        return max(size, passes + MATRIX_WORK * matrices, 1)
     if kind is OpKind.GETITEM:
         return max(size, 1)
     if kind is OpKind.EINSUM or kind is OpKind.SEINSUM:  # every term, once per operand (a strong one: a few times)

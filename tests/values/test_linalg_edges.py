@@ -200,3 +200,20 @@ def test_tape_files_charge_factorisations_their_cubic_work_and_solves_their_broa
     wide = tapegrad.trace(np.linalg.solve, np.ones((1000, 2, 2)) + np.eye(2), np.ones((2, 1000)))
     with pytest.raises(TapeFormatError, match="more than 100,000 elements"):
         tapegrad.io.loads(tapegrad.io.dumps(wide), max_elements=100_000)  # operands 6,000, solution 2,000,000
+
+
+def test_tape_files_charge_each_matrix_of_a_stack_for_the_matrix_by_matrix_fallback() -> None:
+    """A 300-byte file once took 15 s to load: one nan matrix in a broadcast stack of two million 1x1 ones
+    sends svdvals matrix by matrix (about 6 us each); each matrix is now charged MATRIX_WORK."""
+    from tapegrad.errors import TapeFormatError
+    from tapegrad.formats.io_arrays import MATRIX_WORK
+
+    def f(x: Any) -> Any:
+        return np.sum(np.linalg.svdvals(np.broadcast_to(x * np.nan, (2_000_000, 1, 1))))
+
+    text = tapegrad.io.dumps(tapegrad.trace(f, np.ones((1, 1))))
+    assert len(text) < 1000 and MATRIX_WORK * 2_000_000 > 2**30
+    with pytest.raises(TapeFormatError, match="element operations"):
+        tapegrad.io.loads(text)
+    small = tapegrad.trace(lambda x: np.sum(np.linalg.svdvals(np.broadcast_to(x, (100, 2, 2)))), np.eye(2))
+    assert tapegrad.io.loads(tapegrad.io.dumps(small))(np.eye(2)) == 200.0
