@@ -126,12 +126,19 @@ def _run_blocks(block_function, inputs, outputs, buffers, block, workers, smalle
             except BaseException as error:
                 failures.append(error)
 
-    threads = [threading.Thread(target=work) for _ in range(min(workers, -(-size // block)) - 1)]
-    for thread in threads:
-        thread.start()
-    work()
-    for thread in threads:
-        thread.join()
+    threads = []
+    try:
+        for _ in range(min(workers, -(-size // block)) - 1):
+            threads.append(threading.Thread(target=work))
+            threads[-1].start()
+        work()
+    except BaseException as error:  # a thread that would not start, or an interrupt: the others stop too
+        failures.append(error)
+        raise
+    finally:
+        for thread in threads:
+            if thread.ident is not None:
+                thread.join()
     if failures:
         raise failures[0]
     return [r.reshape(shape) for r in results]

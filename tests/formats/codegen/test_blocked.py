@@ -321,3 +321,27 @@ def test_exported_array_tape_keeps_its_batch_axes_when_blocked_is_asked(tmp_path
     module = load_module(path)
     xs = np.stack([x, 2 * x])
     assert np.array_equal(module.f(W, xs), np.array([tape(W, x), tape(W, 2 * x)]))
+
+
+def test_a_thread_that_cannot_start_stops_the_call_and_every_started_thread_is_joined(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import threading
+
+    f = tapegrad.trace(lambda x: (x * 2.0).sin(), 1.0).compile("numpy", workers=4, block=1000)
+    points = np.linspace(0.0, 1.0, 40_000)
+    started: list[threading.Thread] = []
+    start = threading.Thread.start
+
+    def start_one_then_fail(self: threading.Thread) -> None:
+        if started:
+            raise RuntimeError("can't start new thread")
+        started.append(self)
+        start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_one_then_fail)
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        f(points)
+    assert started and not started[0].is_alive()  # joined before the error reached the caller
+    monkeypatch.undo()
+    assert np.array_equal(f(points), np.sin(points * 2.0))
