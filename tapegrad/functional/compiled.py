@@ -194,7 +194,7 @@ class Compiled:
             return self._not_compiled(args, keywords)
         self._calls += 1
         signature = tuple([float if type(a) is float else _kind(a) for a in args])
-        for program in self._by_signature.get(signature, ()):
+        for program in tuple(self._by_signature.get(signature, ())):  # a copy: other threads may change it
             try:
                 results = _run(program, args)
             except ValueError as error:
