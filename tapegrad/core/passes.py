@@ -69,7 +69,7 @@ from .ops import OPS, OpKind
 from .shapes import ArrayAttr, Index, dtype_of
 from .tape import Attr, Tape, cyclic_gc_paused, inherit
 
-__all__ = ["optimize", "dead_code", "common_subexpressions", "fold_constants", "identities", "PASSES"]
+__all__ = ["optimize", "dead_code", "live_records", "common_subexpressions", "fold_constants", "identities", "PASSES"]
 
 Replacement = tuple[OpKind, tuple[int, ...], Attr, Any]
 Visit = Callable[[Tape, OpKind, tuple[int, ...], Attr, Any], "int | Replacement | None"]
@@ -311,8 +311,8 @@ def _common_subexpressions() -> Visit:
 # ---------------------------------------------------------------- the passes
 
 
-def dead_code(tape: Tape) -> Tape:
-    """Drop the records that no output and no guard depends on."""
+def live_records(tape: Tape) -> list[bool]:
+    """Which records an output or a guard depends on (inputs and captures always count as live)."""
     live = [False] * len(tape)
     for s in tape.output_slots + tape.input_slots + [s for s, _ in tape.captures]:
         live[s] = True
@@ -322,7 +322,12 @@ def dead_code(tape: Tape) -> Tape:
         if live[i]:
             for a in tape.args[i]:
                 live[a] = True
-    return _rewrite(tape, [], keep=live)
+    return live
+
+
+def dead_code(tape: Tape) -> Tape:
+    """Drop the records that no output and no guard depends on."""
+    return _rewrite(tape, [], keep=live_records(tape))
 
 
 def common_subexpressions(tape: Tape) -> Tape:

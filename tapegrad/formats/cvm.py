@@ -31,6 +31,7 @@ import numpy as np
 
 from .._version import __version__
 from ..core.ops import OPS, OpKind
+from ..core.passes import live_records
 from ..core.tape import Tape, portable_site
 from .codegen import _check_scalar
 from .cprinter import C_KERNELS, CPrinter, last_reads
@@ -141,27 +142,13 @@ class Program:
     guards: tuple[str, ...]
 
 
-def _live(tape: Tape) -> list[bool]:
-    """The records an output or a guard depends on (as :func:`~tapegrad.core.passes.dead_code` keeps)."""
-    live = [False] * len(tape)
-    for s in tape.output_slots + tape.input_slots:
-        live[s] = True
-    ops, args, guard = tape.ops, tape.args, OpKind.GUARD
-    for i in range(len(tape) - 1, -1, -1):
-        if live[i] or ops[i] is guard:
-            live[i] = True
-            for a in args[i]:
-                live[a] = True
-    return live
-
-
 def encode(tape: Tape) -> Program:
     """``tape`` (scalar) as machine instructions; the work array's slots reused as values die.
 
     One pass over the records, skipping dead ones; 185k records take about a second.
     """
     _check_scalar(tape)
-    live = _live(tape)
+    live = live_records(tape)  # dead records get no instruction
     n_inputs = len(tape.input_slots)
     slot = [-1] * len(tape)
     for j, s in enumerate(tape.input_slots):
