@@ -108,7 +108,7 @@ class _Function:
         self.printer = PRINTERS[backend]()
         self.constants = Constants() if constants is None else constants
         if backend == "math":
-            _check_scalar(self.tape)
+            check_scalar(self.tape)
         self.params = identifiers(self.tape.inputs)
         self.statements: list[tuple[str | None, str, list[str]]] = []  # (target, code, names it reads)
         self.helpers = self.printer.helpers  # the kernels and helpers the statements call, collected while printing
@@ -197,14 +197,17 @@ def _is_local(name: str) -> bool:
     return name.isidentifier() and not name.startswith("_")
 
 
-def _check_scalar(tape: Tape) -> None:
-    """The math backend computes with floats: array tapes and array ops are refused."""
+_SCALAR_BACKENDS = {"math": "the math backend (Python floats)", "c": "the c backend (C doubles)"}
+
+
+def check_scalar(tape: Tape, backend: str = "math") -> None:
+    """The math and C backends compute with floats: array tapes and array ops are refused, naming ``backend``."""
     array_ops = sorted({str(kind) for kind in tape.ops if OPS[kind].scalar is None and OPS[kind].array is not None})
     if tape.array or array_ops:
         what = f"uses array ops ({', '.join(array_ops)})" if array_ops else "holds arrays"
         shapes = ", ".join(f"{n}: {tape.type_of(s)}" for n, s in zip(tape.inputs, tape.input_slots))
         raise UnsupportedOpError(
-            f"tape {tape.name!r} {what}, which the math backend (Python floats) cannot compute; "
+            f"tape {tape.name!r} {what}, which {_SCALAR_BACKENDS[backend]} cannot compute; "
             f'generate it with backend="numpy" (inputs {shapes or "none"})'
         )
 

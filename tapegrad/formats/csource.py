@@ -37,7 +37,7 @@ from ..core.ops import OPS, OpKind
 from ..core.passes import dead_code
 from ..core.tape import Tape
 from ..errors import UnknownNameError
-from .codegen import _check_scalar, tape_hash
+from .codegen import check_scalar, tape_hash
 from .cprinter import C_KERNELS, CPrinter, c_literal, last_reads
 
 __all__ = ["CFunctionSource", "c_source", "PART_SIZE", "comment_text"]
@@ -79,7 +79,7 @@ class CFunctionSource:
 
     def __init__(self, tape: Tape, name: str, part_size: int = PART_SIZE) -> None:
         self.tape = dead_code(tape)
-        _check_scalar(self.tape)
+        check_scalar(self.tape, "c")
         self.name = check_c_name(name)
         self.part_size = part_size
         self.printer = CPrinter()

@@ -33,7 +33,7 @@ from .._version import __version__
 from ..core.ops import OPS, OpKind
 from ..core.passes import live_records
 from ..core.tape import Tape, portable_site
-from .codegen import _check_scalar
+from .codegen import check_scalar
 from .cprinter import C_KERNELS, CPrinter, last_reads
 
 __all__ = ["Program", "encode", "machine_source", "ARG"]
@@ -147,7 +147,7 @@ def encode(tape: Tape) -> Program:
 
     One pass over the records, skipping dead ones; 185k records take about a second.
     """
-    _check_scalar(tape)
+    check_scalar(tape, "c")
     live = live_records(tape)  # dead records get no instruction
     n_inputs = len(tape.input_slots)
     slot = [-1] * len(tape)
