@@ -276,7 +276,8 @@ class Op:
     ``rearranges`` (it moves numbers and computes none, so it raises no
     floating-point warnings), ``tests`` (the operands the op only compares:
     ``where``'s condition, ``gate``'s ``x``; they pick which value flows,
-    so the result's dtype is the other operands').  Code backends say how to write each op:
+    so the result's dtype is the other operands'), ``matrix`` (a numpy.linalg row: it factorises each
+    matrix of a stack, so tape files charge it per matrix).  Code backends say how to write each op:
     :mod:`tapegrad.formats.printers`.
 
     Ops with a ``scalar`` rule are elementwise: over arrays they broadcast,
@@ -299,6 +300,7 @@ class Op:
     commutative: bool = False
     view: bool = False
     rearranges: bool = False
+    matrix: bool = False
     tests: tuple[int, ...] = ()
 
     @property
@@ -586,7 +588,7 @@ def _linalg(kind: OpKind, arity: int, vjp: Callable[..., Any] | None) -> Op:
     """A numpy.linalg row: its kernel ``_<name>`` and its sympy rule (or a clear refusal) by the op's name."""
     name = str(kind)
     symbolic = linalg_sympy.SYMBOLIC.get(name) or linalg_sympy.no_formula(name)
-    return Op(kind, arity, None, getattr(linalg_kernels, f"_{name}"), vjp, symbolic=symbolic)
+    return Op(kind, arity, None, getattr(linalg_kernels, f"_{name}"), vjp, symbolic=symbolic, matrix=True)
 
 
 # ---------------------------------------------------------------- the table

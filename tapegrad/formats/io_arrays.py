@@ -224,10 +224,7 @@ def result_size(kind: OpKind, shapes: list[tuple[int, ...]], attr: Attr, budget:
     return math.prod(x)
 
 
-LINEAR_ALGEBRA = frozenset({
-    OpKind.DET, OpKind.ADJUGATE, OpKind.LOGABSDET, OpKind.SLOGDET_SIGN, OpKind.INV, OpKind.SOLVE, OpKind.CHOLESKY,
-    OpKind.EIGVALSH, OpKind.EIGH_VECTORS, OpKind.SVDVALS, OpKind.SVD_U, OpKind.SVD_VH, OpKind.QR_Q, OpKind.QR_R,
-})  # fmt: skip
+LINEAR_ALGEBRA = frozenset(op.kind for op in OPS if op.matrix)
 """The numpy.linalg rows: ``m * n * min(m, n)`` operations per ``(m, n)`` matrix, not ``m * n``."""
 
 
