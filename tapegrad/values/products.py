@@ -34,6 +34,7 @@ from ..core.shapes import type_text
 from ..errors import InputTypeError, ShapeError
 from . import arrays
 from .record import apply
+from .shaping import _shape
 from .value import Value, _no_out
 
 __all__ = ["einsum", "dot", "vdot", "inner", "tensordot", "kron", "cross", "trace"]
@@ -41,10 +42,6 @@ __all__ = ["einsum", "dot", "vdot", "inner", "tensordot", "kron", "cross", "trac
 
 def _data(x: Any) -> Any:
     return x._data if isinstance(x, Value) else np.asarray(x)
-
-
-def _shape(x: Any) -> tuple[int, ...]:
-    return np.shape(_data(x))
 
 
 # ---------------------------------------------------------------- einsum
