@@ -110,9 +110,14 @@ def take_along_axis(arr: Any, indices: Any, axis: Any = -1) -> Any:
         raise ShapeError(
             f"take_along_axis: indices from {picks.min()} to {picks.max()} are out of range for axis {axis} of size {n}"
         )
-    key = [np.arange(m).reshape([m if e == d else 1 for e in range(len(shape))]) for d, m in enumerate(shape)]
+    key = _grid(shape)
     key[axis] = picks.astype(np.intp)
     return arrays.getitem(arr, tuple(key))
+
+
+def _grid(shape: tuple[int, ...]) -> list[np.ndarray]:
+    """Each axis's positions, shaped to broadcast along the others: ``x[tuple(_grid(x.shape))]`` is ``x``."""
+    return [np.arange(m).reshape([m if e == d else 1 for e in range(len(shape))]) for d, m in enumerate(shape)]
 
 
 def _take_along(x: Any, positions: Value, axis: int, checked: bool) -> Any:
@@ -136,7 +141,7 @@ def _take_along(x: Any, positions: Value, axis: int, checked: bool) -> Any:
     strides = [math.prod(shape[d + 1 :]) for d in range(len(shape))]
     flat = positions if strides[axis] == 1 else positions * float(strides[axis])
     if len(shape) > 1:
-        grid = [np.arange(m).reshape([m if e == d else 1 for e in range(len(shape))]) for d, m in enumerate(shape)]
+        grid = _grid(shape)
         offset = sum(grid[d] * strides[d] for d in range(len(shape)) if d != axis)
         flat = flat + np.asarray(offset, dtype=np.float64)
         x = arrays.reshape(x, (-1,))
